@@ -1,0 +1,5 @@
+import sys
+
+from doku.cli import main
+
+sys.exit(main())

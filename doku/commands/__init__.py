@@ -1,0 +1,1 @@
+"""One module per `python -m doku` subcommand, each with `register(subparsers)`."""

@@ -1,0 +1,149 @@
+"""Connection settings from the environment or `.streamlit/secrets.toml` ([doku] table).
+
+Environment variables win over the secrets file. With no credentials at all the
+app runs on the built-in simulator (and says so). The secret key is held in
+`SecretKey`, whose repr/str never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doku.errors import ConfigurationError
+
+ENVIRONMENTS = ("simulator", "sandbox", "production")
+BASE_URLS = {
+    "sandbox": "https://api-sandbox.doku.com",
+    "production": "https://api.doku.com",
+}
+TOKENS_PATH = "/tokenization/v1/tokens"
+# Documented demo credentials of the built-in simulator (not secret, not DOKU's).
+SIMULATOR_CLIENT_ID = "MCH-0001-10791114622547"
+SIMULATOR_SECRET_KEY = "SK-simulator-demo-only"
+KEYS = ("DOKU_CLIENT_ID", "DOKU_SECRET_KEY", "DOKU_ENV", "DOKU_BASE_URL")
+
+
+class SecretKey:
+    """A secret that never shows itself in repr, str, format or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "SecretKey('********')" if self._value else "SecretKey('')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("SecretKey", self._value))
+
+    def __reduce__(self) -> Any:  # never pickle the value by accident
+        raise TypeError("SecretKey cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    client_id: str
+    secret_key: SecretKey = field(repr=True)
+    base_url: str | None  # None: start the embedded simulator
+    source: str = "defaults"
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.env == "simulator"
+
+    @property
+    def require_response_signature(self) -> bool:
+        return self.env != "simulator"
+
+    @property
+    def masked_client_id(self) -> str:
+        cid = self.client_id
+        return cid if len(cid) <= 8 else cid[:4] + "*" * (len(cid) - 8) + cid[-4:]
+
+    def with_base_url(self, base_url: str) -> Settings:
+        return Settings(self.env, self.client_id, self.secret_key, base_url, self.source)
+
+
+def read_secrets_table(path: Path | None = None) -> dict[str, str]:
+    """The [doku] table of a secrets.toml; {} when there is no file or table."""
+    candidates = [path] if path else [Path.cwd() / ".streamlit" / "secrets.toml"]
+    for candidate in candidates:
+        if candidate is None or not candidate.is_file():
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read {candidate}: {exc}") from None
+        table = data.get("doku", {})
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"[doku] in {candidate} is not a table")
+        out: dict[str, str] = {}
+        for key, value in table.items():
+            name = key.upper() if key.upper().startswith("DOKU_") else "DOKU_" + key.upper()
+            out[name] = str(value)
+        return out
+    return {}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings; environment first, then the secrets table, then the simulator."""
+    environ = os.environ if environ is None else environ
+    secrets = read_secrets_table() if secrets is None else secrets
+
+    def get(key: str) -> str:
+        value = environ.get(key, "").strip()
+        return value if value else str(secrets.get(key, "")).strip()
+
+    client_id, secret, env, base_url = (get(k) for k in KEYS)
+    from_env = any(environ.get(k, "").strip() for k in KEYS)
+    source = "environment" if from_env else ("secrets.toml" if secrets else "defaults")
+    env = env.lower()
+    if env and env not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"DOKU_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}"
+        )
+    if not env:
+        env = "sandbox" if (client_id or secret) else "simulator"
+    if base_url:
+        base_url = base_url.rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"DOKU_BASE_URL must start with http:// or https://")
+    if env == "simulator":
+        return Settings(
+            env,
+            client_id or SIMULATOR_CLIENT_ID,
+            SecretKey(secret or SIMULATOR_SECRET_KEY),
+            base_url or None,
+            source,
+        )
+    missing = [k for k, v in (("DOKU_CLIENT_ID", client_id), ("DOKU_SECRET_KEY", secret)) if not v]
+    if missing:
+        raise ConfigurationError(
+            f"DOKU_ENV={env} needs {' and '.join(missing)} "
+            "(environment variable or [doku] table in .streamlit/secrets.toml)"
+        )
+    return Settings(env, client_id, SecretKey(secret), base_url or BASE_URLS[env], source)

@@ -1,0 +1,126 @@
+"""DOKU non-SNAP request/response signatures (pure functions, injectable clock).
+
+The signed string is five lines joined by "\n" (no trailing newline):
+Client-Id, Request-Id, Request-Timestamp (Response-Timestamp for responses),
+Request-Target and Digest = base64(SHA-256(exact body bytes)). The header value is
+"HMACSHA256=" + base64(HMAC-SHA256(secret, that string)).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+SIGNATURE_PREFIX = "HMACSHA256="
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601, second precision, UTC with a Z suffix, whatever the local zone."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware")
+    return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of format_timestamp; raises ValueError on any other shape."""
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def timestamp(clock: Clock = utc_now) -> str:
+    return format_timestamp(clock())
+
+
+def digest(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+
+
+def component(
+    client_id: str,
+    request_id: str,
+    timestamp_header: str,
+    timestamp_value: str,
+    target: str,
+    body: bytes,
+) -> str:
+    return "\n".join(
+        (
+            f"Client-Id:{client_id}",
+            f"Request-Id:{request_id}",
+            f"{timestamp_header}:{timestamp_value}",
+            f"Request-Target:{target}",
+            f"Digest:{digest(body)}",
+        )
+    )
+
+
+def _hmac_header(secret_key: str, text: str) -> str:
+    mac = hmac.new(secret_key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256)
+    return SIGNATURE_PREFIX + base64.b64encode(mac.digest()).decode("ascii")
+
+
+def sign_request(
+    secret_key: str,
+    client_id: str,
+    request_id: str,
+    timestamp: str,
+    target: str,
+    body: bytes,
+) -> str:
+    """Whole `Signature` header value for a request whose body is exactly `body`."""
+    text = component(client_id, request_id, "Request-Timestamp", timestamp, target, body)
+    return _hmac_header(secret_key, text)
+
+
+def sign_response(
+    secret_key: str,
+    client_id: str,
+    request_id: str,
+    response_timestamp: str,
+    target: str,
+    body: bytes,
+) -> str:
+    """Signature a DOKU server puts on a response (used by the simulator)."""
+    text = component(
+        client_id, request_id, "Response-Timestamp", response_timestamp, target, body
+    )
+    return _hmac_header(secret_key, text)
+
+
+def verify_response(
+    secret_key: str,
+    client_id: str,
+    request_id: str,
+    response_timestamp: str,
+    target: str,
+    body: bytes,
+    signature: str,
+) -> bool:
+    """Constant-time check of a response's `Signature` header."""
+    expected = sign_response(
+        secret_key, client_id, request_id, response_timestamp, target, body
+    )
+    return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8", "replace"))
+
+
+def verify_request(
+    secret_key: str,
+    client_id: str,
+    request_id: str,
+    request_timestamp: str,
+    target: str,
+    body: bytes,
+    signature: str,
+) -> bool:
+    """Constant-time check of a request's `Signature` header (server side)."""
+    expected = sign_request(secret_key, client_id, request_id, request_timestamp, target, body)
+    return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8", "replace"))
