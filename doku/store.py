@@ -1,0 +1,415 @@
+"""The embedded store: sqlite3 in WAL mode under DOKU_DATA_DIR (default ./data).
+
+Runs, one row per valid input customer (its terminal state once known), the
+tokens fetched and the rejected input rows. Results are written as they arrive,
+one small transaction each, so a crash or kill -9 loses only requests in flight.
+Raw token IDs are payment credentials: by default only a SHA-256 fingerprint is
+kept; storing raw IDs is an explicit per-run opt-in.
+
+Every method takes the store's lock; one Store object may be shared by threads.
+Readers in other processes or sessions open their own Store (WAL lets them read
+while a run writes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from doku.models import Token
+
+DB_NAME = "doku-audit.sqlite3"
+RUN_STATES = ("running", "done", "cancelled", "aborted", "interrupted")
+FETCHED, FAILED = "fetched", "failed"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    env TEXT NOT NULL,
+    base_url TEXT,
+    client_id TEXT NOT NULL,
+    input_name TEXT NOT NULL,
+    token_type TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    attribute_columns TEXT NOT NULL DEFAULT '[]',
+    customers INTEGER NOT NULL,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    blank_rows INTEGER NOT NULL DEFAULT 0,
+    store_token_ids INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS customers (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    attributes TEXT,
+    status TEXT,
+    customer_name TEXT,
+    n_tokens INTEGER,
+    error_kind TEXT,
+    error_message TEXT,
+    http_status INTEGER,
+    request_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    latency_ms REAL,
+    fetched_at TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS customers_by_id ON customers(run_id, customer_id);
+CREATE INDEX IF NOT EXISTS customers_by_status ON customers(run_id, status);
+CREATE TABLE IF NOT EXISTS tokens (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    customer_seq INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    brand TEXT,
+    masked_card TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    token_id TEXT,
+    PRIMARY KEY (run_id, customer_seq, position)
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    row INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+def utc_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DOKU_DATA_DIR", "") or "data")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    status: str
+    env: str
+    base_url: str | None
+    client_id: str
+    input_name: str
+    token_type: str | None
+    options: dict[str, Any]
+    attribute_columns: list[str]
+    customers: int
+    rejected: int
+    duplicates: int
+    blank_rows: int
+    store_token_ids: bool
+    error: str | None
+    fetched: int
+    failed: int
+    pending: int
+    with_tokens: int
+    tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Reject:
+    row: int
+    value: str
+    reason: str
+
+
+class Store:
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is None:
+            folder = data_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / DB_NAME
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock, self._db:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        ids: Sequence[str],
+        attributes: Mapping[str, Mapping[str, str]] | None = None,
+        attribute_columns: Sequence[str] = (),
+        rejects: Iterable[Reject] = (),
+        duplicates: int = 0,
+        blank_rows: int = 0,
+        env: str,
+        base_url: str | None,
+        client_id: str,
+        input_name: str,
+        token_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        store_token_ids: bool = False,
+    ) -> int:
+        """Record a run and its input customers (no results yet); returns the run id."""
+        attributes = attributes or {}
+        rejects = list(rejects)
+        with self._lock, self._db:
+            cur = self._db.execute(
+                "INSERT INTO runs (created_at, status, env, base_url, client_id, input_name,"
+                " token_type, options, attribute_columns, customers, rejected, duplicates,"
+                " blank_rows, store_token_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    utc_iso(), "running", env, base_url, client_id, input_name, token_type,
+                    json.dumps(dict(options or {}), sort_keys=True),
+                    json.dumps(list(attribute_columns)), len(ids), len(rejects),
+                    duplicates, blank_rows, int(store_token_ids),
+                ),
+            )
+            run_id = int(cur.lastrowid or 0)
+            self._db.executemany(
+                "INSERT INTO customers (run_id, seq, customer_id, attributes) VALUES (?,?,?,?)",
+                (
+                    (
+                        run_id,
+                        seq,
+                        cid,
+                        json.dumps(attributes[cid], ensure_ascii=False)
+                        if cid in attributes
+                        else None,
+                    )
+                    for seq, cid in enumerate(ids)
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO rejects (run_id, row, value, reason) VALUES (?,?,?,?)",
+                ((run_id, r.row, r.value, r.reason) for r in rejects),
+            )
+        return run_id
+
+    def set_status(self, run_id: int, status: str, error: str | None = None) -> None:
+        if status not in RUN_STATES:
+            raise ValueError(f"unknown run status {status!r}")
+        now = utc_iso()
+        with self._lock, self._db:
+            if status == "running":
+                self._db.execute(
+                    "UPDATE runs SET status=?, error=NULL, finished_at=NULL,"
+                    " started_at=COALESCE(started_at, ?) WHERE id=?",
+                    (status, now, run_id),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE runs SET status=?, error=?, finished_at=? WHERE id=?",
+                    (status, error, now, run_id),
+                )
+
+    def mark_interrupted(self) -> list[int]:
+        """Runs left 'running' by a process that died; called when no job owns them."""
+        with self._lock, self._db:
+            rows = self._db.execute("SELECT id FROM runs WHERE status='running'").fetchall()
+            self._db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+        return [int(r[0]) for r in rows]
+
+    def delete_run(self, run_id: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+
+    _RUN_COUNTS = """
+        SELECT r.*,
+          (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.status='fetched'),
+          (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.status='failed'),
+          (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.status IS NULL),
+          (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.n_tokens > 0),
+          (SELECT COALESCE(SUM(c.n_tokens), 0) FROM customers c WHERE c.run_id=r.id)
+        FROM runs r
+    """
+
+    @staticmethod
+    def _run_info(row: Sequence[Any]) -> RunInfo:
+        (rid, created, started, finished, status, env, base_url, client_id, input_name,
+         token_type, options, attr_cols, customers, rejected, duplicates, blank_rows,
+         store_ids, error, fetched, failed, pending, with_tokens, tokens) = row
+        return RunInfo(
+            id=rid, created_at=created, started_at=started, finished_at=finished,
+            status=status, env=env, base_url=base_url, client_id=client_id,
+            input_name=input_name, token_type=token_type, options=json.loads(options),
+            attribute_columns=json.loads(attr_cols), customers=customers,
+            rejected=rejected, duplicates=duplicates, blank_rows=blank_rows,
+            store_token_ids=bool(store_ids), error=error, fetched=fetched, failed=failed,
+            pending=pending, with_tokens=with_tokens, tokens=tokens,
+        )
+
+    def get_run(self, run_id: int) -> RunInfo | None:
+        with self._lock:
+            row = self._db.execute(self._RUN_COUNTS + " WHERE r.id=?", (run_id,)).fetchone()
+        return None if row is None else self._run_info(row)
+
+    def list_runs(self, limit: int | None = None) -> list[RunInfo]:
+        sql = self._RUN_COUNTS + " ORDER BY r.id DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [self._run_info(r) for r in rows]
+
+    def latest_run_id(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    # -- results ------------------------------------------------------------------------
+    def _seq(self, run_id: int, customer_id: str) -> int:
+        row = self._db.execute(
+            "SELECT seq FROM customers WHERE run_id=? AND customer_id=?", (run_id, customer_id)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"customer {customer_id!r} is not part of run {run_id}")
+        return int(row[0])
+
+    def record_fetched(
+        self,
+        run_id: int,
+        customer_id: str,
+        tokens: Sequence[Token],
+        *,
+        attempts: int,
+        request_id: str | None = None,
+        latency_ms: float | None = None,
+        store_token_ids: bool = False,
+    ) -> None:
+        """Terminal state 'fetched' (0 or more tokens), replacing any earlier result."""
+        name = next((t.customer_name for t in tokens if t.customer_name), None)
+        with self._lock, self._db:
+            seq = self._seq(run_id, customer_id)
+            self._db.execute(
+                "DELETE FROM tokens WHERE run_id=? AND customer_seq=?", (run_id, seq)
+            )
+            self._db.executemany(
+                "INSERT INTO tokens (run_id, customer_seq, position, type, issuer, brand,"
+                " masked_card, fingerprint, token_id) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    (run_id, seq, pos, t.type, t.issuer, t.brand, t.masked_card,
+                     t.fingerprint, t.token_id if store_token_ids else None)
+                    for pos, t in enumerate(tokens)
+                ),
+            )
+            self._db.execute(
+                "UPDATE customers SET status='fetched', customer_name=?, n_tokens=?,"
+                " error_kind=NULL, error_message=NULL, http_status=NULL, request_id=?,"
+                " attempts=attempts+?, latency_ms=?, fetched_at=? WHERE run_id=? AND seq=?",
+                (name, len(tokens), request_id, attempts, latency_ms, utc_iso(), run_id, seq),
+            )
+
+    def record_failed(
+        self,
+        run_id: int,
+        customer_id: str,
+        *,
+        error_kind: str,
+        error_message: str,
+        attempts: int,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Terminal state 'failed'; any tokens from an earlier attempt are removed."""
+        with self._lock, self._db:
+            seq = self._seq(run_id, customer_id)
+            self._db.execute(
+                "DELETE FROM tokens WHERE run_id=? AND customer_seq=?", (run_id, seq)
+            )
+            self._db.execute(
+                "UPDATE customers SET status='failed', customer_name=NULL, n_tokens=NULL,"
+                " error_kind=?, error_message=?, http_status=?, request_id=?,"
+                " attempts=attempts+?, latency_ms=NULL, fetched_at=? WHERE run_id=? AND seq=?",
+                (error_kind, error_message, http_status, request_id, attempts, utc_iso(),
+                 run_id, seq),
+            )
+
+    def pending_ids(self, run_id: int) -> list[str]:
+        """Customers without a terminal state, in input order (what a resume fetches)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT customer_id FROM customers WHERE run_id=? AND status IS NULL"
+                " ORDER BY seq",
+                (run_id,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def failed_ids(self, run_id: int) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT customer_id FROM customers WHERE run_id=? AND status='failed'"
+                " ORDER BY seq",
+                (run_id,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- reading for frames, exports and pages ----------------------------------------
+    def customer_rows(self, run_id: int) -> list[tuple[Any, ...]]:
+        """(customer_id, status, customer_name, n_tokens, n_direct_debit, n_credit_card,
+        error_kind, error_message, http_status, attempts, attributes_json) in input order."""
+        with self._lock:
+            return self._db.execute(
+                """
+                SELECT c.customer_id, c.status, c.customer_name, c.n_tokens,
+                  (SELECT COUNT(*) FROM tokens t WHERE t.run_id=c.run_id
+                     AND t.customer_seq=c.seq AND t.type='DIRECT_DEBIT'),
+                  (SELECT COUNT(*) FROM tokens t WHERE t.run_id=c.run_id
+                     AND t.customer_seq=c.seq AND t.type='CREDIT_CARD'),
+                  c.error_kind, c.error_message, c.http_status, c.attempts, c.attributes
+                FROM customers c WHERE c.run_id=? ORDER BY c.seq
+                """,
+                (run_id,),
+            ).fetchall()
+
+    def token_rows(self, run_id: int) -> list[tuple[Any, ...]]:
+        """(customer_id, customer_name, type, issuer, brand, masked_card, fingerprint,
+        token_id, attributes_json) for every token of fetched customers, input order."""
+        with self._lock:
+            return self._db.execute(
+                """
+                SELECT c.customer_id, c.customer_name, t.type, t.issuer, t.brand,
+                  t.masked_card, t.fingerprint, t.token_id, c.attributes
+                FROM tokens t JOIN customers c
+                  ON c.run_id=t.run_id AND c.seq=t.customer_seq
+                WHERE t.run_id=? ORDER BY t.customer_seq, t.position
+                """,
+                (run_id,),
+            ).fetchall()
+
+    def rejects(self, run_id: int) -> list[Reject]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT row, value, reason FROM rejects WHERE run_id=? ORDER BY row", (run_id,)
+            ).fetchall()
+        return [Reject(*r) for r in rows]
