@@ -30,6 +30,7 @@ class DokuError(Exception):
         self.doku_message = doku_message
         self.request_id = request_id
         self.body = body
+        self.attempts = 1  # set by the client once retries are over
 
     def __str__(self) -> str:
         head = self.kind if self.status is None else f"{self.kind} ({self.status})"

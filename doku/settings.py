@@ -131,7 +131,7 @@ def load_settings(
     if base_url:
         base_url = base_url.rstrip("/")
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"DOKU_BASE_URL must start with http:// or https://")
+            raise ConfigurationError("DOKU_BASE_URL must start with http:// or https://")
     if env == "simulator":
         return Settings(
             env,

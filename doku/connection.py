@@ -1,0 +1,56 @@
+"""Turn settings into a working client: start the embedded simulator when needed.
+
+With no credentials at all (DOKU_ENV=simulator and no DOKU_BASE_URL) one simulator
+per process is started on a free loopback port and shared by every caller.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Any
+
+from doku.client import TokenClient
+from doku.settings import Settings, load_settings
+
+_lock = threading.Lock()
+_embedded: Any = None  # doku.simulator.RunningSimulator, started lazily
+
+
+def embedded_simulator_url(settings: Settings) -> str:
+    """URL of this process's simulator, started on first use with the settings' keys."""
+    global _embedded
+    from doku.simulator import SimulatorConfig, start_simulator
+
+    with _lock:
+        if _embedded is None:
+            config = SimulatorConfig(
+                client_id=settings.client_id, secret_key=settings.secret_key.reveal()
+            )
+            _embedded = start_simulator(config)
+            atexit.register(_embedded.stop)
+        return str(_embedded.url)
+
+
+def resolve(settings: Settings | None = None) -> Settings:
+    """Settings with a usable base URL (the embedded simulator's when needed)."""
+    settings = settings or load_settings()
+    if settings.base_url is None:
+        settings = settings.with_base_url(embedded_simulator_url(settings))
+    return settings
+
+
+def connect(settings: Settings | None = None, **client_options: Any) -> TokenClient:
+    """A TokenClient for the configured environment (see TokenClient for options)."""
+    return TokenClient(resolve(settings), **client_options)
+
+
+def describe(settings: Settings) -> dict[str, str]:
+    """What the UI and CLI show about the connection: never the secret itself."""
+    return {
+        "environment": settings.env,
+        "base_url": settings.base_url or "(embedded simulator, starting on demand)",
+        "client_id": settings.masked_client_id,
+        "secret_key": "set" if settings.secret_key else "not set",
+        "source": settings.source,
+    }

@@ -1,0 +1,116 @@
+"""Signing against DOKU's published vectors, plus property-based round trips."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from doku import signing
+
+VECTORS_PATH = Path(__file__).parent / "data" / "signature-vectors.json"
+VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("v", VECTORS["request_vectors"], ids=lambda v: v["id"])
+def test_request_vectors(v: dict[str, str]) -> None:
+    body = v["body"].encode("utf-8")
+    assert signing.digest(body) == v["digest"]
+    assert (
+        signing.component(
+            v["client_id"], v["request_id"], "Request-Timestamp", v["timestamp"],
+            v["target"], body,
+        )
+        == v["component"]
+    )
+    assert (
+        signing.sign_request(
+            v["secret"], v["client_id"], v["request_id"], v["timestamp"], v["target"], body
+        )
+        == v["signature"]
+    )
+
+
+def test_vectors_differing_only_in_serialisation_give_different_signatures() -> None:
+    by_id = {v["id"]: v for v in VECTORS["request_vectors"]}
+    php, raw = by_id["REQ-03-special-chars-php-default"], by_id["REQ-04-special-chars-raw-utf8-compact"]
+    assert json.loads(php["body"]) == json.loads(raw["body"])
+    assert php["signature"] != raw["signature"]
+
+
+def test_client_serialisation_matches_raw_utf8_vector() -> None:
+    from doku.client import tokens_request_body
+
+    v = {v["id"]: v for v in VECTORS["request_vectors"]}["REQ-04-special-chars-raw-utf8-compact"]
+    body = tokens_request_body("CUST/01+ä&é", "DIRECT_DEBIT")
+    assert body == v["body"].encode("utf-8")
+
+
+@pytest.mark.parametrize("v", VECTORS["response_vectors"], ids=lambda v: v["id"])
+def test_response_vectors(v: dict[str, str]) -> None:
+    body = v["body"].encode("utf-8")
+    args = (v["secret"], v["client_id"], v["request_id"], v["timestamp"], v["target"], body)
+    assert signing.sign_response(*args) == v["signature"]
+    assert signing.verify_response(*args, v["signature"])
+    assert not signing.verify_response(*args, v["must_reject_signature"])
+    assert not signing.verify_response(*args, "")
+    assert not signing.verify_response(*args, v["signature"][:-2] + "A=")
+    tampered = (*args[:5], body + b" ")
+    assert not signing.verify_response(*tampered, v["signature"])
+
+
+def test_timestamp_is_utc_with_z() -> None:
+    jakarta = timezone(timedelta(hours=7))
+    moment = datetime(2020, 9, 22, 8, 51, 0, tzinfo=jakarta)
+    assert signing.format_timestamp(moment) == "2020-09-22T01:51:00Z"
+    assert signing.parse_timestamp("2020-09-22T01:51:00Z") == moment
+    with pytest.raises(ValueError):
+        signing.format_timestamp(datetime(2020, 1, 1))
+
+
+def test_timestamps_are_utc_when_process_runs_in_jakarta() -> None:
+    code = (
+        "import time;from datetime import datetime,timezone;from doku import signing;"
+        "t=signing.timestamp();u=datetime.now(timezone.utc);"
+        "print(t, time.strftime('%z'), abs((signing.parse_timestamp(t)-u).total_seconds())<5)"
+    )
+    env = {**os.environ, "TZ": "Asia/Jakarta"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[0].endswith("Z")
+    assert out[1] == "+0700"  # the process really ran in Jakarta time
+    assert out[2] == "True"
+
+
+ids = st.text(min_size=1, max_size=128)
+secrets = st.text(min_size=1, max_size=80)
+
+
+@given(secret=secrets, client_id=ids, request_id=ids, body=st.binary(max_size=2048),
+       stamp=st.datetimes(timezones=st.just(timezone.utc)))
+def test_sign_verify_round_trip(secret: str, client_id: str, request_id: str, body: bytes,
+                                stamp: datetime) -> None:
+    ts = signing.format_timestamp(stamp)
+    target = "/tokenization/v1/tokens"
+    sig = signing.sign_response(secret, client_id, request_id, ts, target, body)
+    assert sig.startswith("HMACSHA256=")
+    assert signing.verify_response(secret, client_id, request_id, ts, target, body, sig)
+    assert not signing.verify_response(secret + "x", client_id, request_id, ts, target, body, sig)
+    assert not signing.verify_response(secret, client_id, request_id, ts, target, body + b"x", sig)
+    req_sig = signing.sign_request(secret, client_id, request_id, ts, target, body)
+    assert signing.verify_request(secret, client_id, request_id, ts, target, body, req_sig)
+    # A request signature is not a valid response signature (different timestamp line).
+    assert not signing.verify_response(secret, client_id, request_id, ts, target, body, req_sig)
+
+
+@given(sig=st.text(max_size=100))
+def test_verify_never_raises_on_garbage(sig: str) -> None:
+    assert signing.verify_response("k", "c", "r", "2020-01-01T00:00:00Z", "/", b"", sig) in (
+        True, False)
