@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS runs (
     duplicates INTEGER NOT NULL DEFAULT 0,
     blank_rows INTEGER NOT NULL DEFAULT 0,
     store_token_ids INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    owner_pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS customers (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -166,6 +167,7 @@ class Store:
         *,
         ids: Sequence[str],
         attributes: Mapping[str, Mapping[str, str]] | None = None,
+        attribute_values: Mapping[str, Sequence[str]] | None = None,
         attribute_columns: Sequence[str] = (),
         rejects: Iterable[Reject] = (),
         duplicates: int = 0,
@@ -178,9 +180,24 @@ class Store:
         options: Mapping[str, Any] | None = None,
         store_token_ids: bool = False,
     ) -> int:
-        """Record a run and its input customers (no results yet); returns the run id."""
-        attributes = attributes or {}
+        """Record a run and its input customers (no results yet); returns the run id.
+
+        Attributes come either per customer (`attributes`: id -> {column: value}) or
+        column-wise (`attribute_values`: column -> values parallel to `ids`, as
+        doku.inputs parses them).
+        """
         rejects = list(rejects)
+        columnwise = attribute_values or {}
+
+        def attrs_json(seq: int, cid: str) -> str | None:
+            if columnwise:
+                row = {col: vals[seq] for col, vals in columnwise.items()}
+            elif attributes and cid in attributes:
+                row = dict(attributes[cid])
+            else:
+                return None
+            return json.dumps(row, ensure_ascii=False)
+
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO runs (created_at, status, env, base_url, client_id, input_name,"
@@ -196,17 +213,7 @@ class Store:
             run_id = int(cur.lastrowid or 0)
             self._db.executemany(
                 "INSERT INTO customers (run_id, seq, customer_id, attributes) VALUES (?,?,?,?)",
-                (
-                    (
-                        run_id,
-                        seq,
-                        cid,
-                        json.dumps(attributes[cid], ensure_ascii=False)
-                        if cid in attributes
-                        else None,
-                    )
-                    for seq, cid in enumerate(ids)
-                ),
+                ((run_id, seq, cid, attrs_json(seq, cid)) for seq, cid in enumerate(ids)),
             )
             self._db.executemany(
                 "INSERT INTO rejects (run_id, row, value, reason) VALUES (?,?,?,?)",
@@ -221,9 +228,9 @@ class Store:
         with self._lock, self._db:
             if status == "running":
                 self._db.execute(
-                    "UPDATE runs SET status=?, error=NULL, finished_at=NULL,"
+                    "UPDATE runs SET status=?, error=NULL, finished_at=NULL, owner_pid=?,"
                     " started_at=COALESCE(started_at, ?) WHERE id=?",
-                    (status, now, run_id),
+                    (status, os.getpid(), now, run_id),
                 )
             else:
                 self._db.execute(
@@ -231,12 +238,13 @@ class Store:
                     (status, error, now, run_id),
                 )
 
-    def mark_interrupted(self) -> list[int]:
-        """Runs left 'running' by a process that died; called when no job owns them."""
-        with self._lock, self._db:
-            rows = self._db.execute("SELECT id FROM runs WHERE status='running'").fetchall()
-            self._db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
-        return [int(r[0]) for r in rows]
+    def running_owners(self) -> dict[int, int | None]:
+        """Run id -> pid of the process that said it is running it."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, owner_pid FROM runs WHERE status='running'"
+            ).fetchall()
+        return {int(r[0]): r[1] for r in rows}
 
     def delete_run(self, run_id: int) -> None:
         with self._lock, self._db:
@@ -256,7 +264,7 @@ class Store:
     def _run_info(row: Sequence[Any]) -> RunInfo:
         (rid, created, started, finished, status, env, base_url, client_id, input_name,
          token_type, options, attr_cols, customers, rejected, duplicates, blank_rows,
-         store_ids, error, fetched, failed, pending, with_tokens, tokens) = row
+         store_ids, error, _owner, fetched, failed, pending, with_tokens, tokens) = row
         return RunInfo(
             id=rid, created_at=created, started_at=started, finished_at=finished,
             status=status, env=env, base_url=base_url, client_id=client_id,

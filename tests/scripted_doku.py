@@ -57,7 +57,9 @@ class ScriptedDoku:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def reply(self, h: BaseHTTPRequestHandler, a: Answer) -> None:
@@ -65,8 +67,9 @@ class ScriptedDoku:
         request_id = a.echo_request_id or h.headers.get("Request-Id", "")
         stamp = signing.timestamp()
         signed_body = body + b" " if a.tamper_body else body
-        sig = signing.sign_response(self.secret_key, self.client_id, request_id, stamp,
-                                    h.path, signed_body)
+        sig = signing.sign_response(
+            self.secret_key, self.client_id, request_id, stamp, h.path, signed_body
+        )
         if a.bad_signature:
             sig = sig[:-5] + "AAAA="
         h.send_response(a.status)

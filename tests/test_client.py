@@ -19,12 +19,26 @@ from tests.scripted_doku import Answer, ScriptedDoku
 SECRET = "SK-test-secret-never-shown-0123456789"
 CLIENT_ID = "MCH-0001-10791114622547"
 GUIDE_TOKENS = [
-    {"token_data": {"type": "DIRECT_DEBIT"}, "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-     "debit_card": {"issuer": "BRI", "token_id": "243591d7e49f45109961581718c3ef82",
-                    "masked_card": "*********8982"}},
-    {"token_data": {"type": "CREDIT_CARD"}, "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-     "credit_card": {"issuer": "BCA", "token_id": "4bc187a24c60fc88977604d170eea4a5",
-                     "masked_card": "4096****5464", "brand": "visa"}, "extra": {"ignored": 1}},
+    {
+        "token_data": {"type": "DIRECT_DEBIT"},
+        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
+        "debit_card": {
+            "issuer": "BRI",
+            "token_id": "243591d7e49f45109961581718c3ef82",
+            "masked_card": "*********8982",
+        },
+    },
+    {
+        "token_data": {"type": "CREDIT_CARD"},
+        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
+        "credit_card": {
+            "issuer": "BCA",
+            "token_id": "4bc187a24c60fc88977604d170eea4a5",
+            "masked_card": "4096****5464",
+            "brand": "visa",
+        },
+        "extra": {"ignored": 1},
+    },
 ]
 
 
@@ -50,7 +64,9 @@ def server() -> Iterator[ScriptedDoku]:
     s.close()
 
 
-def make_client(server: ScriptedDoku, env: str = "sandbox", **kw: object) -> tuple[TokenClient, Sleeps]:
+def make_client(
+    server: ScriptedDoku, env: str = "sandbox", **kw: object
+) -> tuple[TokenClient, Sleeps]:
     pacer = Sleeps()
     settings = Settings(env, CLIENT_ID, SecretKey(SECRET), server.url)
     opts: dict[str, object] = {"pacer": pacer, "rand": lambda: 0.5, "read_timeout_s": 5.0}
@@ -68,12 +84,24 @@ def test_success_signs_exact_bytes_and_parses(server: ScriptedDoku) -> None:
     assert h["Client-Id"] == CLIENT_ID
     assert h["Content-Type"] == "application/json"
     signing.parse_timestamp(h["Request-Timestamp"])
-    assert signing.verify_request(SECRET, CLIENT_ID, h["Request-Id"], h["Request-Timestamp"],
-                                  "/tokenization/v1/tokens", seen.body, h["Signature"])
+    assert signing.verify_request(
+        SECRET,
+        CLIENT_ID,
+        h["Request-Id"],
+        h["Request-Timestamp"],
+        "/tokenization/v1/tokens",
+        seen.body,
+        h["Signature"],
+    )
     assert result.signature_verified and result.attempts == 1
     assert result.request_id == h["Request-Id"]
     dd, cc = result.tokens
-    assert (dd.type, dd.issuer, dd.brand, dd.masked_card) == (DIRECT_DEBIT, "BRI", None, "*********8982")
+    assert (dd.type, dd.issuer, dd.brand, dd.masked_card) == (
+        DIRECT_DEBIT,
+        "BRI",
+        None,
+        "*********8982",
+    )
     assert (cc.type, cc.brand, cc.customer_name) == (CREDIT_CARD, "visa", "Anton Budiman")
 
 
@@ -99,8 +127,10 @@ def test_invalid_type_rejected(server: ScriptedDoku) -> None:
 
 
 def test_429_then_200_honours_retry_after_with_fresh_request_ids(server: ScriptedDoku) -> None:
-    server.script = [Answer(429, {"error": {"message": "slow down"}}, {"Retry-After": "3"}),
-                     Answer(200, GUIDE_TOKENS)]
+    server.script = [
+        Answer(429, {"error": {"message": "slow down"}}, {"Retry-After": "3"}),
+        Answer(200, GUIDE_TOKENS),
+    ]
     client, pacer = make_client(server)
     result = client.get_tokens("CUST-0001")
     assert result.attempts == 2 and len(result.tokens) == 2
@@ -120,11 +150,16 @@ def test_503_503_200_succeeds_with_distinct_request_ids(server: ScriptedDoku) ->
     assert len(pacer.calls) == 2 and pacer.calls[1] > pacer.calls[0]  # exponential
 
 
-@pytest.mark.parametrize("status,exc", [(400, errors.BadRequestError),
-                                        (401, errors.AuthenticationError),
-                                        (403, errors.AuthenticationError),
-                                        (404, errors.ClientHttpError),
-                                        (409, errors.ConflictError)])
+@pytest.mark.parametrize(
+    "status,exc",
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthenticationError),
+        (403, errors.AuthenticationError),
+        (404, errors.ClientHttpError),
+        (409, errors.ConflictError),
+    ],
+)
 def test_4xx_not_retried(server: ScriptedDoku, status: int, exc: type[errors.DokuError]) -> None:
     server.script = [Answer(status, {"error": {"code": "X", "message": "nope: bad thing"}})] * 3
     client, _ = make_client(server)
@@ -145,16 +180,20 @@ def test_server_errors_exhaust_bounded_attempts(server: ScriptedDoku) -> None:
     assert len(server.seen) == 3 and info.value.attempts == 3
 
 
-@pytest.mark.parametrize("answer,exc", [
-    (Answer(200, GUIDE_TOKENS, tamper_body=True), errors.SignatureMismatchError),
-    (Answer(200, GUIDE_TOKENS, bad_signature=True), errors.SignatureMismatchError),
-    (Answer(200, GUIDE_TOKENS, sign=False), errors.SignatureMismatchError),
-    (Answer(200, GUIDE_TOKENS, echo_request_id="someone-else"), errors.MalformedResponseError),
-    (Answer(200, b"[{not json"), errors.MalformedResponseError),
-    (Answer(200, {"tokens": []}), errors.MalformedResponseError),
-])
-def test_untrusted_answers_never_return_data(server: ScriptedDoku, answer: Answer,
-                                             exc: type[errors.DokuError]) -> None:
+@pytest.mark.parametrize(
+    "answer,exc",
+    [
+        (Answer(200, GUIDE_TOKENS, tamper_body=True), errors.SignatureMismatchError),
+        (Answer(200, GUIDE_TOKENS, bad_signature=True), errors.SignatureMismatchError),
+        (Answer(200, GUIDE_TOKENS, sign=False), errors.SignatureMismatchError),
+        (Answer(200, GUIDE_TOKENS, echo_request_id="someone-else"), errors.MalformedResponseError),
+        (Answer(200, b"[{not json"), errors.MalformedResponseError),
+        (Answer(200, {"tokens": []}), errors.MalformedResponseError),
+    ],
+)
+def test_untrusted_answers_never_return_data(
+    server: ScriptedDoku, answer: Answer, exc: type[errors.DokuError]
+) -> None:
     server.script = [answer]
     client, _ = make_client(server)
     with pytest.raises(exc):
@@ -174,7 +213,9 @@ def test_missing_mandatory_field_named(server: ScriptedDoku) -> None:
     del broken[1]["credit_card"]["masked_card"]
     server.script = [Answer(200, broken)]
     client, _ = make_client(server)
-    with pytest.raises(errors.MalformedResponseError, match=r"token \[1\] is missing credit_card.masked_card"):
+    with pytest.raises(
+        errors.MalformedResponseError, match=r"token \[1\] is missing credit_card.masked_card"
+    ):
         client.get_tokens("CUST-0001")
 
 

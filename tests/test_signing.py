@@ -25,8 +25,12 @@ def test_request_vectors(v: dict[str, str]) -> None:
     assert signing.digest(body) == v["digest"]
     assert (
         signing.component(
-            v["client_id"], v["request_id"], "Request-Timestamp", v["timestamp"],
-            v["target"], body,
+            v["client_id"],
+            v["request_id"],
+            "Request-Timestamp",
+            v["timestamp"],
+            v["target"],
+            body,
         )
         == v["component"]
     )
@@ -40,7 +44,10 @@ def test_request_vectors(v: dict[str, str]) -> None:
 
 def test_vectors_differing_only_in_serialisation_give_different_signatures() -> None:
     by_id = {v["id"]: v for v in VECTORS["request_vectors"]}
-    php, raw = by_id["REQ-03-special-chars-php-default"], by_id["REQ-04-special-chars-raw-utf8-compact"]
+    php, raw = (
+        by_id["REQ-03-special-chars-php-default"],
+        by_id["REQ-04-special-chars-raw-utf8-compact"],
+    )
     assert json.loads(php["body"]) == json.loads(raw["body"])
     assert php["signature"] != raw["signature"]
 
@@ -82,8 +89,9 @@ def test_timestamps_are_utc_when_process_runs_in_jakarta() -> None:
         "print(t, time.strftime('%z'), abs((signing.parse_timestamp(t)-u).total_seconds())<5)"
     )
     env = {**os.environ, "TZ": "Asia/Jakarta"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0].endswith("Z")
     assert out[1] == "+0700"  # the process really ran in Jakarta time
     assert out[2] == "True"
@@ -93,10 +101,16 @@ ids = st.text(min_size=1, max_size=128)
 secrets = st.text(min_size=1, max_size=80)
 
 
-@given(secret=secrets, client_id=ids, request_id=ids, body=st.binary(max_size=2048),
-       stamp=st.datetimes(timezones=st.just(timezone.utc)))
-def test_sign_verify_round_trip(secret: str, client_id: str, request_id: str, body: bytes,
-                                stamp: datetime) -> None:
+@given(
+    secret=secrets,
+    client_id=ids,
+    request_id=ids,
+    body=st.binary(max_size=2048),
+    stamp=st.datetimes(timezones=st.just(timezone.utc)),
+)
+def test_sign_verify_round_trip(
+    secret: str, client_id: str, request_id: str, body: bytes, stamp: datetime
+) -> None:
     ts = signing.format_timestamp(stamp)
     target = "/tokenization/v1/tokens"
     sig = signing.sign_response(secret, client_id, request_id, ts, target, body)
@@ -113,4 +127,6 @@ def test_sign_verify_round_trip(secret: str, client_id: str, request_id: str, bo
 @given(sig=st.text(max_size=100))
 def test_verify_never_raises_on_garbage(sig: str) -> None:
     assert signing.verify_response("k", "c", "r", "2020-01-01T00:00:00Z", "/", b"", sig) in (
-        True, False)
+        True,
+        False,
+    )

@@ -8,12 +8,11 @@ import sys
 from typing import Any
 
 from doku.connection import connect
-from doku.models import TOKEN_FIELDS, TOKEN_TYPES, Token
+from doku.models import TOKEN_FIELDS, TOKEN_TYPES
 from doku.settings import load_settings
 
 EMPTY_NOTE = (
-    "no tokens: DOKU answers the same for a customer without tokens and for an "
-    "unknown customer ID"
+    "no tokens: DOKU answers the same for a customer without tokens and for an unknown customer ID"
 )
 
 
@@ -31,16 +30,16 @@ def render_table(rows: list[dict[str, Any]]) -> str:
     cells = [[("-" if r[f] is None else str(r[f])) for f in TOKEN_FIELDS] for r in rows]
     widths = [max([len(f)] + [len(c[i]) for c in cells]) for i, f in enumerate(TOKEN_FIELDS)]
     lines = ["  ".join(f.ljust(w) for f, w in zip(TOKEN_FIELDS, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-              for row in cells]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.uses_simulator and settings.base_url is None:
-        print("note: no DOKU credentials configured; using the built-in simulator",
-              file=sys.stderr)
+        print("note: no DOKU credentials configured; using the built-in simulator", file=sys.stderr)
     with connect(settings, pool_size=1) as client:
         result = client.get_tokens(args.customer_id, args.token_type)
     rows = [t.to_dict(reveal=args.reveal) for t in result.tokens]
@@ -54,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(render_table(rows))
     verified = "verified" if result.signature_verified else "NOT signed (simulator)"
-    print(f"\n{len(rows)} token(s); response signature {verified}; "
-          f"Request-Id {result.request_id}; {result.latency_ms:.0f} ms")
+    print(
+        f"\n{len(rows)} token(s); response signature {verified}; "
+        f"Request-Id {result.request_id}; {result.latency_ms:.0f} ms"
+    )
     return 0
-
-

@@ -1,0 +1,75 @@
+# Two commands on a fresh machine with Python 3.11: `make run` and `make test`.
+# Both set everything up on first use (local .venv, pinned requirements) and are
+# idempotent: pip only runs again when a requirements file is newer than its stamp.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8501
+CHROMIUM ?= /usr/bin/chromium
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check --quiet
+
+RUN_STAMP := $(VENV)/.installed-requirements
+DEV_STAMP := $(VENV)/.installed-requirements-dev
+
+.DEFAULT_GOAL := help
+.PHONY: help run test setup setup-dev chromium lint typecheck unit e2e bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: setup  ## Set up and serve the dashboard at http://127.0.0.1:8501
+	@echo "Dashboard: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
+	$(PY) -m streamlit run dashboard.py --server.address=$(HOST) --server.port=$(PORT)
+
+test: setup-dev chromium  ## Set up and run everything: lint, mypy, unit, AppTest, browser
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+lint: setup-dev  ## ruff check .
+	$(PY) -m ruff check .
+
+typecheck: setup-dev  ## mypy (strict, doku package)
+	$(PY) -m mypy
+
+unit: setup-dev  ## pytest without the browser tests
+	$(PY) -m pytest -m "not e2e"
+
+e2e: setup-dev chromium  ## pytest: browser end-to-end tests only
+	$(PY) -m pytest -m e2e
+
+bench: setup-dev  ## Run every bench/bench_*.py (python -m bench.NAME $(BENCH_ARGS))
+	@set -e; found=; for f in bench/bench_*.py; do \
+		[ -f "$$f" ] || continue; found=1; m="bench.$$(basename "$$f" .py)"; \
+		echo "$(PY) -m $$m $(BENCH_ARGS)"; $(PY) -m "$$m" $(BENCH_ARGS); \
+	done; [ -n "$$found" ] || echo "no benchmarks yet (bench/bench_*.py)"
+
+setup: $(RUN_STAMP)  ## Create .venv and install requirements.txt
+
+setup-dev: $(DEV_STAMP)  ## Create .venv and install requirements-dev.txt
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11 or newer needed; $(PYTHON) is " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): requirements.txt | $(PY)
+	$(PIP_INSTALL) -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP_INSTALL) -r requirements-dev.txt
+	@touch $@ $(RUN_STAMP)
+
+chromium:  ## Install Debian's chromium for the browser tests when missing
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "error: $(CHROMIUM) is missing; run: sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+clean:  ## Remove caches and test artifacts (keeps .venv and data/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis artifacts

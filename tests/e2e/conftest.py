@@ -1,0 +1,186 @@
+"""Fixtures for real-browser tests.
+
+`streamlit_server` starts `streamlit run dashboard.py` once per session on a free
+loopback port (DOKU_* cleared, so it runs on the built-in simulator; DOKU_DATA_DIR in
+a temporary directory) and fails the session at teardown when its log shows a
+Traceback or a deprecation warning. `browser_page` is a fresh chromium page per test;
+a failing test leaves a screenshot in artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STARTUP_TIMEOUT = 60.0
+# Lines in the server log that mean a bug, whatever the page showed.
+BAD_LOG = re.compile(
+    r"Traceback|deprecat|missing ScriptRunContext|Connection pool is full", re.IGNORECASE
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def assert_clean_log(text: str, what: str = "streamlit server log") -> None:
+    """Fail when the log shows a Traceback, a deprecation warning or a known misuse."""
+    bad = [line for line in text.splitlines() if BAD_LOG.search(line)]
+    if bad:
+        pytest.fail(f"{what} is not clean:\n" + "\n".join(bad) + "\n--- full log ---\n" + text)
+
+
+@dataclass
+class StreamlitServer:
+    url: str
+    port: int
+    log_path: Path
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def assert_clean_log(self) -> None:
+        assert_clean_log(self.log_text())
+
+
+def _wait_healthy(server: StreamlitServer) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    health = server.url + "/_stcore/health"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(
+                f"streamlit exited with {server.process.returncode} before it was healthy:\n"
+                + server.log_text()
+            )
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{health} not ok after {STARTUP_TIMEOUT:.0f} s:\n" + server.log_text())
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    workdir = tmp_path_factory.mktemp("streamlit_server")
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    log_path = workdir / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
+    env["DOKU_ENV"] = "simulator"  # never a developer's own secrets.toml
+    env["DOKU_DATA_DIR"] = str(data_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard.py",
+        "--server.headless=true",
+        "--server.address=127.0.0.1",
+        f"--server.port={port}",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+        # Logger names in the log, so streamlit.deprecation_util warnings are visible.
+        "--logger.messageFormat=%(asctime)s %(levelname)s %(name)s: %(message)s",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = StreamlitServer(f"http://127.0.0.1:{port}", port, log_path, data_dir, process)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        _stop(process)
+    server.assert_clean_log()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: run `sudo apt-get install -y chromium` (or make test)")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def browser_page(
+    browser: Browser, request: pytest.FixtureRequest, artifacts_dir: Path
+) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        with contextlib.suppress(Exception):  # a failure screenshot is best effort
+            page.screenshot(path=artifacts_dir / f"FAILED-{name}.png", full_page=True)
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = ROOT / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    report = yield
+    setattr(item, "rep_" + report.when, report)
+    return report
