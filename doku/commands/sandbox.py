@@ -1,0 +1,113 @@
+"""`python -m doku sandbox`: run the local DOKU simulator until SIGINT/SIGTERM.
+
+The first stdout line is always `listening on http://127.0.0.1:PORT` (flushed), so a
+parent process (tests, benchmarks, `start_simulator_process`) can wait for it. Binds
+127.0.0.1 only: the simulator accepts documented demo credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from doku.errors import ConfigurationError
+from doku.settings import SIMULATOR_SECRET_KEY
+from doku.simulator import SimulatorConfig, start_simulator
+
+DEFAULT_PORT = 8765
+HOST = "127.0.0.1"
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox",
+        help="run the local DOKU simulator",
+        description="Serve POST /tokenization/v1/tokens on 127.0.0.1 with optional faults.",
+    )
+    d = SimulatorConfig()
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument("--client-id", default=d.client_id)
+    p.add_argument("--secret-key", default=None, help="default: the documented demo key")
+    p.add_argument("--seed", type=int, default=d.seed, help="world and fault seed")
+    p.add_argument("--epoch", type=int, default=d.epoch, help="how far the world has moved")
+    p.add_argument("--latency-ms", type=float, default=d.latency_ms)
+    p.add_argument("--jitter-ms", type=float, default=d.jitter_ms)
+    p.add_argument("--fail-rate", type=float, default=d.fail_rate, help="share of 5xx")
+    p.add_argument("--rate-429", type=float, default=d.rate_429, help="share of 429")
+    p.add_argument("--retry-after", type=int, default=d.retry_after_s, help="seconds")
+    p.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    p.add_argument("--hang-rate", type=float, default=d.hang_rate)
+    p.add_argument("--hang-s", type=float, default=d.hang_s, help="how long a hang lasts")
+    p.add_argument("--malformed-rate", type=float, default=d.malformed_rate)
+    p.add_argument("--bad-signature-rate", type=float, default=d.bad_signature_rate)
+    p.add_argument("--drop-rate", type=float, default=d.drop_rate)
+    p.add_argument("--max-clock-skew", type=float, default=d.max_clock_skew_s, help="seconds")
+    p.add_argument("--replay-capacity", type=int, default=d.replay_capacity)
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> SimulatorConfig:
+    try:
+        return SimulatorConfig(
+            client_id=args.client_id,
+            secret_key=args.secret_key or SIMULATOR_SECRET_KEY,
+            seed=args.seed,
+            epoch=args.epoch,
+            latency_ms=args.latency_ms,
+            jitter_ms=args.jitter_ms,
+            fail_rate=args.fail_rate,
+            rate_429=args.rate_429,
+            retry_after_s=args.retry_after,
+            rate_limit_rps=args.rate_limit,
+            hang_rate=args.hang_rate,
+            hang_s=args.hang_s,
+            malformed_rate=args.malformed_rate,
+            bad_signature_rate=args.bad_signature_rate,
+            drop_rate=args.drop_rate,
+            max_clock_skew_s=args.max_clock_skew,
+            replay_capacity=args.replay_capacity,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"sandbox: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    if not 0 <= args.port <= 65535:
+        raise ConfigurationError(f"--port must be within 0..65535, not {args.port}")
+    try:
+        sim = start_simulator(config, host=HOST, port=args.port)
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ConfigurationError(f"cannot listen on {HOST}:{args.port}: {reason}") from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"listening on {sim.url}", flush=True)
+        print(f"client id: {config.client_id}")
+        # The demo key is documented; a key the user chose is never echoed.
+        shown = "(as given)" if args.secret_key else config.secret_key
+        print(f"secret key: {shown}")
+        faults = {k: v for k, v in config.fault_rates().items() if v}
+        if faults or config.latency_ms or config.rate_limit_rps:
+            print(
+                f"latency {config.latency_ms:g} ms (+-{config.jitter_ms:g}), "
+                f"rate limit {config.rate_limit_rps or 'none'}, faults {faults or 'none'}"
+            )
+        print("press Ctrl+C to stop", flush=True)
+        while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
+            pass
+    finally:
+        sim.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0

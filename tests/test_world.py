@@ -1,0 +1,206 @@
+"""The simulator's deterministic world: the guide's customer, shapes, proportions, epochs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from doku.models import parse_tokens
+from doku.world import (
+    GUIDE_CUSTOMER_ID,
+    REGIONS,
+    SAMPLE_COLUMNS,
+    customer_name_for,
+    customer_profile,
+    sample_csv_text,
+    sample_customers,
+    tokens_for,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS = [f"CUST-{i:05d}" for i in range(5000)]
+BIN_PREFIX = {
+    "visa": r"4\d{3}",
+    "mastercard": r"5[1-5]\d{2}",
+    "jcb": r"35\d{2}",
+    "amex": r"37\d{2}",
+}
+
+
+def within(share: float, expected: float, n: int) -> bool:
+    """Binomial 5-sigma band around `expected` for a share measured over n trials."""
+    return abs(share - expected) <= 5 * math.sqrt(expected * (1 - expected) / n)
+
+
+def test_guide_customer_is_the_guides_answer_in_every_world() -> None:
+    expected = json.loads(
+        '[{"token_data":{"type":"DIRECT_DEBIT"},"customer":{"id":"CUST-0001","name":"Anton'
+        ' Budiman"},"debit_card":{"issuer":"BRI","token_id":"243591d7e49f45109961581718c3ef82",'
+        '"masked_card":"*********8982"}},{"token_data":{"type":"DIRECT_DEBIT"},"customer":'
+        '{"id":"CUST-0001","name":"Anton Budiman"},"debit_card":{"issuer":"BRI","token_id":'
+        '"05fc9236261381647e24a14a691e1590","masked_card":"*********8981"}},{"token_data":'
+        '{"type":"CREDIT_CARD"},"customer":{"id":"CUST-0001","name":"Anton Budiman"},'
+        '"credit_card":{"issuer":"BCA","token_id":"4bc187a24c60fc88977604d170eea4a5",'
+        '"masked_card":"4096****5464","brand":"visa"}}]'
+    )
+    for seed, epoch in ((0, 0), (3, 0), (0, 9)):
+        assert tokens_for(GUIDE_CUSTOMER_ID, seed, epoch) == expected
+    assert customer_name_for(GUIDE_CUSTOMER_ID) == "Anton Budiman"
+
+
+def test_tokens_have_the_guides_shapes() -> None:
+    for cid in IDS[:2000]:
+        tokens = tokens_for(cid)
+        parsed = parse_tokens(tokens)  # the project's own parser accepts them
+        assert len(parsed) == len(tokens)
+        name = customer_name_for(cid)
+        for token, item in zip(parsed, tokens, strict=True):
+            assert token.customer_id == cid and token.customer_name == name
+            assert re.fullmatch(r"[0-9a-f]{32}", token.token_id)
+            if token.type == "DIRECT_DEBIT":
+                assert set(item) == {"token_data", "customer", "debit_card"}
+                assert re.fullmatch(r"\*{9}\d{4}", token.masked_card)
+                assert token.brand is None
+            else:
+                assert set(item) == {"token_data", "customer", "credit_card"}
+                assert token.brand in BIN_PREFIX
+                assert re.fullmatch(BIN_PREFIX[token.brand] + r"\*{4}\d{4}", token.masked_card)
+        assert len({t.token_id for t in parsed}) == len(parsed)
+
+
+def test_names_look_indonesian_and_are_stable() -> None:
+    names = [customer_name_for(cid) for cid in IDS[:500]]
+    assert all(re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", n) for n in names)
+    assert len(set(names)) > 200
+    assert names == [customer_name_for(cid) for cid in IDS[:500]]
+    assert customer_name_for("CUST-00042", seed=0) != customer_name_for("CUST-00042", seed=1) or (
+        customer_name_for("CUST-00043", seed=0) != customer_name_for("CUST-00043", seed=1)
+    )
+
+
+def test_proportions_over_5000_customers() -> None:
+    worlds = [tokens_for(cid) for cid in IDS]
+    n = len(worlds)
+    assert within(sum(not w for w in worlds) / n, 0.35, n)
+    counts = Counter(len(w) for w in worlds if w)
+    holders = sum(counts.values())
+    assert within(counts[1] / holders, 0.52, holders)
+    assert within(sum(v for k, v in counts.items() if k >= 4) / holders, 0.06, holders)
+    brands = Counter(t["credit_card"]["brand"] for w in worlds for t in w if "credit_card" in t)
+    cards = sum(brands.values())
+    for brand, share in (("visa", 0.55), ("mastercard", 0.35), ("jcb", 0.07), ("amex", 0.03)):
+        assert within(brands[brand] / cards, share, cards), brand
+    issuers = Counter(t["debit_card"]["issuer"] for w in worlds for t in w if "debit_card" in t)
+    assert issuers.most_common(1)[0][0] == "BRI"
+    assert set(issuers) <= {
+        "BRI",
+        "BNI",
+        "Mandiri",
+        "BCA",
+        "CIMB Niaga",
+        "Permata",
+        "Danamon",
+        "BSI",
+    }
+
+
+def test_premium_customers_hold_more_credit_cards() -> None:
+    share: dict[str, list[int]] = {"basic": [0, 0], "premium": [0, 0]}
+    for cid in IDS:
+        plan = customer_profile(cid).plan
+        if plan in share:
+            share[plan][0] += 1
+            share[plan][1] += any("credit_card" in t for t in tokens_for(cid))
+    basic, premium = (share[p][1] / share[p][0] for p in ("basic", "premium"))
+    assert premium > basic + 0.1
+
+
+def test_deterministic_across_processes() -> None:
+    ids = IDS[:50] + ["pelanggan/ä", GUIDE_CUSTOMER_ID]
+    code = (
+        "import json,sys; from doku.world import tokens_for;"
+        "print(json.dumps([tokens_for(i, 3, 2) for i in json.loads(sys.argv[1])]))"
+    )
+    # A different hash seed proves nothing depends on Python's salted hash().
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(ids)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    ).stdout
+    assert json.loads(out) == [tokens_for(i, 3, 2) for i in ids]
+
+
+def test_seed_changes_the_world() -> None:
+    same = sum(tokens_for(cid, seed=0) == tokens_for(cid, seed=1) for cid in IDS[:300])
+    assert same < 150  # only customers with no token in both worlds coincide
+
+
+def test_epochs_move_a_plausible_share_and_keep_the_rest() -> None:
+    n = len(IDS)
+    base = {cid: tokens_for(cid) for cid in IDS}
+    for epoch, expected in ((1, 0.05), (4, 1 - 0.95**4)):
+        moved = 0
+        for cid in IDS:
+            now = tokens_for(cid, epoch=epoch)
+            if now == base[cid]:
+                continue
+            moved += 1
+            before_ids = {t.token_id for t in parse_tokens(base[cid])}
+            now_ids = {t.token_id for t in parse_tokens(now)}
+            # Persisting tokens keep their token_id; only whole tokens come and go.
+            kept = before_ids & now_ids
+            assert [t for t in now if t_id(t) in kept] == [t for t in base[cid] if t_id(t) in kept]
+        assert within(moved / n, expected, n), (epoch, moved)
+
+
+def t_id(token: dict[str, dict[str, str]]) -> str:
+    card = token.get("debit_card") or token["credit_card"]
+    return card["token_id"]
+
+
+def test_epoch_one_is_exactly_one_token_gained_or_lost() -> None:
+    for cid in IDS[:1000]:
+        before, after = tokens_for(cid), tokens_for(cid, epoch=1)
+        if before != after:
+            assert abs(len(after) - len(before)) == 1
+            small, big = sorted((before, after), key=len)
+            assert all(t in big for t in small)
+
+
+def test_sample_customers_is_deterministic_and_shaped() -> None:
+    rows = sample_customers()
+    assert rows == sample_customers()
+    assert len(rows) == 3000
+    assert rows[0]["customer_id"] == "CUST-10001" and rows[-1]["customer_id"] == "CUST-13000"
+    assert all(tuple(r) == SAMPLE_COLUMNS for r in rows)
+    assert {r["plan"] for r in rows} == {"basic", "plus", "premium"}
+    assert {r["region"] for r in rows} == {name for name, _ in REGIONS}
+    months = sorted({r["signup_month"] for r in rows})
+    assert months[0] == "2022-12" and months[-1] == "2024-11" and len(months) == 24
+    assert all(r["plan"] == customer_profile(r["customer_id"]).plan for r in rows[:100])
+
+
+def test_sample_file_equals_the_generator_output() -> None:
+    path = ROOT / "samples" / "customers.csv"
+    assert path.read_bytes() == sample_csv_text().encode("utf-8")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=50), st.integers(0, 2**32), st.integers(0, 6))
+def test_any_customer_id_gets_a_valid_answer(customer_id: str, seed: int, epoch: int) -> None:
+    tokens = tokens_for(customer_id, seed, epoch)
+    assert tokens == tokens_for(customer_id, seed, epoch)
+    assert len(parse_tokens(json.loads(json.dumps(tokens)))) == len(tokens) <= 5
