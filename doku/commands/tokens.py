@@ -38,11 +38,13 @@ def render_table(rows: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if settings.uses_simulator and settings.base_url is None:
-        print("note: no DOKU credentials configured; using the built-in simulator", file=sys.stderr)
     with connect(settings, pool_size=1) as client:
         result = client.get_tokens(args.customer_id, args.token_type)
     rows = [t.to_dict(reveal=args.reveal) for t in result.tokens]
+    if settings.uses_simulator and settings.base_url is None:
+        # Only on success: a failure stays one line on stderr.
+        print("note: no DOKU credentials configured; used the built-in simulator",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         if not rows:
