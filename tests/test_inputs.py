@@ -6,7 +6,6 @@ import codecs
 import csv
 import io
 import random
-import time
 import zipfile
 from pathlib import Path
 
@@ -528,16 +527,15 @@ def test_parse_path(tmp_path: Path) -> None:
         parse_path(tmp_path)
 
 
-def test_parse_time_200k_rows() -> None:
+def test_200k_rows_parse_completely() -> None:
+    # Speed is measured by bench/bench_inputs.py, not asserted here.
     rows = ["customer_id,segment,city"] + [
         f"CUST-{i:09d},seg{i % 7},Jakarta" for i in range(200_000)
     ]
     data = ("\n".join(rows) + "\n").encode()
-    start = time.perf_counter()
     result = parse_file(data, "big.csv")
-    elapsed = time.perf_counter() - start
     assert len(result.ids) == 200_000
-    assert elapsed < 10, f"200k rows took {elapsed:.1f}s"
+    assert result.attributes["segment"][-1] == f"seg{199_999 % 7}"
 
 
 # --- properties ----------------------------------------------------------------------
