@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from doku.models import Token
+from doku.models import DIRECT_DEBIT, Token
 
 DB_NAME = "doku-audit.sqlite3"
 RUN_STATES = ("running", "done", "cancelled", "aborted", "interrupted")
@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS customers (
     status TEXT,
     customer_name TEXT,
     n_tokens INTEGER,
+    n_direct_debit INTEGER,
+    n_credit_card INTEGER,
     error_kind TEXT,
     error_message TEXT,
     http_status INTEGER,
@@ -317,6 +319,7 @@ class Store:
     ) -> None:
         """Terminal state 'fetched' (0 or more tokens), replacing any earlier result."""
         name = next((t.customer_name for t in tokens if t.customer_name), None)
+        n_dd = sum(1 for t in tokens if t.type == DIRECT_DEBIT)
         with self._lock, self._db:
             seq = self._seq(run_id, customer_id)
             self._db.execute(
@@ -333,9 +336,11 @@ class Store:
             )
             self._db.execute(
                 "UPDATE customers SET status='fetched', customer_name=?, n_tokens=?,"
+                " n_direct_debit=?, n_credit_card=?,"
                 " error_kind=NULL, error_message=NULL, http_status=NULL, request_id=?,"
                 " attempts=attempts+?, latency_ms=?, fetched_at=? WHERE run_id=? AND seq=?",
-                (name, len(tokens), request_id, attempts, latency_ms, utc_iso(), run_id, seq),
+                (name, len(tokens), n_dd, len(tokens) - n_dd, request_id, attempts,
+                 latency_ms, utc_iso(), run_id, seq),
             )
 
     def record_failed(
@@ -357,6 +362,7 @@ class Store:
             )
             self._db.execute(
                 "UPDATE customers SET status='failed', customer_name=NULL, n_tokens=NULL,"
+                " n_direct_debit=NULL, n_credit_card=NULL,"
                 " error_kind=?, error_message=?, http_status=?, request_id=?,"
                 " attempts=attempts+?, latency_ms=NULL, fetched_at=? WHERE run_id=? AND seq=?",
                 (error_kind, error_message, http_status, request_id, attempts, utc_iso(),
@@ -390,11 +396,7 @@ class Store:
             return self._db.execute(
                 """
                 SELECT c.customer_id, c.status, c.customer_name, c.n_tokens,
-                  (SELECT COUNT(*) FROM tokens t WHERE t.run_id=c.run_id
-                     AND t.customer_seq=c.seq AND t.type='DIRECT_DEBIT'),
-                  (SELECT COUNT(*) FROM tokens t WHERE t.run_id=c.run_id
-                     AND t.customer_seq=c.seq AND t.type='CREDIT_CARD'),
-                  c.error_kind, c.error_message, c.http_status, c.attempts, c.attributes
+                  c.n_direct_debit, c.n_credit_card, c.error_kind, c.error_message, c.http_status, c.attempts, c.attributes
                 FROM customers c WHERE c.run_id=? ORDER BY c.seq
                 """,
                 (run_id,),

@@ -1,0 +1,259 @@
+"""CLI report/compare/runs/export: the report's JSON numbers equal a recount from the
+exported CSVs (hand fixture and hypothesis-generated runs), and failures are one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from doku.aggregates import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND
+from doku.cli import main
+from doku.exports import FORMULA_PREFIXES
+from doku.models import CREDIT_CARD, DIRECT_DEBIT
+from doku.store import DB_NAME, Store
+from tests.test_aggregates import GenCustomer, gen_run, store_run
+from tests.test_frames import build_small_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
+    store, _, _ = build_small_store(tmp_path / DB_NAME)
+    store.close()
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def unescape(value: str) -> str:
+    """Undo the export's formula neutralisation to get the stored value back."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [{k: unescape(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def recount(tokens: list[dict[str, str]], customers: list[dict[str, str]],
+            by: str | None = None) -> dict[str, Any]:
+    """The report's numbers, recomputed from exported CSV rows with plain Python."""
+    fetched = [c for c in customers if c["status"] == "fetched"]
+    holders = [c for c in fetched if int(c["n_tokens"]) > 0]
+
+    def brand(t: dict[str, str]) -> str:
+        if t["type"] == DIRECT_DEBIT:
+            return DIRECT_DEBIT_BRAND
+        return t["brand"] or UNKNOWN_BRAND
+
+    out: dict[str, Any] = {
+        "customers": len(customers),
+        "fetched": len(fetched),
+        "failed": sum(c["status"] == "failed" for c in customers),
+        "pending": sum(c["status"] == "pending" for c in customers),
+        "with_tokens": len(holders),
+        "uptake": len(holders) / len(fetched) if fetched else None,
+        "tokens": len(tokens),
+        "by_type": {k: v for k, v in Counter(t["type"] for t in tokens).items()},
+        "by_issuer": dict(Counter(t["issuer"] for t in tokens)),
+        "by_brand": dict(Counter(brand(t) for t in tokens)),
+    }
+    for t in (DIRECT_DEBIT, CREDIT_CARD):
+        out["by_type"].setdefault(t, 0)
+    if by is not None:
+        values: dict[str, dict[str, int]] = {}
+        for c in customers:
+            key = c[by].strip() or BLANK
+            v = values.setdefault(key, {"customers": 0, "fetched": 0, "with_tokens": 0})
+            v["customers"] += 1
+            if c["status"] == "fetched":
+                v["fetched"] += 1
+                v["with_tokens"] += int(c["n_tokens"]) > 0
+        out["uptake_by"] = values
+    return out
+
+
+def check_report_against_csv(report: dict[str, Any], tokens_csv: Path,
+                             customers_csv: Path, by: str | None) -> None:
+    want = recount(read_csv(tokens_csv), read_csv(customers_csv), by)
+    for key in ("customers", "fetched", "failed", "pending", "with_tokens", "tokens",
+                "by_type", "by_issuer", "by_brand"):
+        assert report[key] == want[key], key
+    assert report["uptake"] == want["uptake"]
+    assert sum(report["by_issuer"].values()) == report["tokens"]
+    assert report["direct_debit"] == want["by_type"][DIRECT_DEBIT]
+    assert report["credit_card"] == want["by_type"][CREDIT_CARD]
+    if by is not None:
+        got = report["uptake_by"][by]
+        assert set(got) == set(want["uptake_by"])
+        for value, counts in want["uptake_by"].items():
+            for k, n in counts.items():
+                assert got[value][k] == n, (value, k)
+            expected = counts["with_tokens"] / counts["fetched"] if counts["fetched"] else None
+            assert got[value]["uptake"] == expected
+
+
+def test_report_json_equals_recount_from_exported_csvs(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for run in ("1", "2"):
+        tokens_csv, customers_csv = data_dir / f"t{run}.csv", data_dir / f"c{run}.csv"
+        assert cli(capsys, "export", run, "--what", "tokens", "--format", "csv",
+                   "-o", str(tokens_csv))[0] == 0
+        assert cli(capsys, "export", run, "--what", "customers", "-o", str(customers_csv))[0] == 0
+        for by in ("segment", "city"):
+            code, out, err = cli(capsys, "report", run, "--json", "--by", by)
+            assert code == 0 and err == ""
+            check_report_against_csv(json.loads(out), tokens_csv, customers_csv, by)
+
+
+def test_report_hand_numbers(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "report", "1", "--json", "--by", "segment")
+    r = json.loads(out)
+    assert code == 0
+    assert (r["customers"], r["fetched"], r["failed"], r["pending"]) == (8, 6, 1, 1)
+    assert (r["with_tokens"], r["tokens"]) == (4, 7)
+    assert r["uptake"] == 4 / 6
+    assert r["by_brand"] == {DIRECT_DEBIT_BRAND: 4, UNKNOWN_BRAND: 1, "mastercard": 1,
+                             "visa": 1}
+    assert r["uptake_by"]["segment"]["gold"] == {
+        "customers": 3, "fetched": 2, "failed": 1, "pending": 0, "with_tokens": 2,
+        "uptake": 1.0,
+    }
+    assert r["uptake_by"]["segment"][BLANK]["uptake"] is None
+    assert r["tokens_per_customer"] == {"0": 2, "1": 2, "2": 1, "3": 1, "4": 0, "5+": 0}
+    latest = json.loads(cli(capsys, "report", "latest", "--json")[1])
+    assert latest["run_id"] == 2 and latest["with_tokens"] == 6
+
+
+def test_report_text(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "report", "1", "--by", "segment")
+    assert code == 0
+    assert "Uptake     66.7%  (4 of 6 fetched customers hold at least one token)" in out
+    assert "failed   1  (excluded from uptake)" in out
+    assert "Direct debit (no brand)       4" in out
+    assert "Uptake by segment" in out
+
+
+def test_errors_are_one_line(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in (
+        (("report", "42"), "error: invalid input: no run 42 in "),
+        (("report", "first"), "error: invalid input: run id must be a number or 'latest'"),
+        (("report", "1", "--by", "region"), "error: invalid input: no attribute column "
+                                            "'region' (available: 'segment', 'city')"),
+        (("compare", "1", "9"), "error: invalid input: no run 9 in "),
+        (("export", "1", "--what", "tokens", "--format", "xlsx", "-o", "-"),
+         "error: invalid input: xlsx is binary"),
+    ):
+        code, out, err = cli(capsys, *argv)
+        assert code == 1 and out == ""
+        assert err.startswith(message) and err.count("\n") == 1, err
+
+
+def test_latest_on_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
+    code, _, err = cli(capsys, "report", "latest")
+    assert code == 1 and "there are no runs yet" in err
+    assert cli(capsys, "runs")[1] == "no runs yet\n"
+
+
+def test_compare_json(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "compare", "1", "2", "--json")
+    c = json.loads(out)
+    assert code == 0
+    assert (c["in_both"], c["only_in_a"], c["only_in_b"]) == (6, 2, 1)
+    assert (c["fetched_in_both"], c["not_comparable"]) == (4, 2)
+    assert (c["gained"], c["lost"], c["unchanged"]) == (2, 1, 1)
+    assert (c["tokens_added"], c["tokens_removed"]) == (2, 1)
+    assert c["uptake_change"] == pytest.approx(1 - 4 / 6)
+    text = cli(capsys, "compare", "1", "latest")[1]
+    assert "gained tokens 2: C2, C3" in text and "+33.3 pp" in text
+
+
+def test_runs(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = json.loads(cli(capsys, "runs", "--json")[1])
+    assert [r["id"] for r in rows] == [2, 1]
+    assert {k: rows[1][k] for k in ("customers", "fetched", "failed", "pending", "tokens",
+                                    "rejected", "duplicates")} == {
+        "customers": 8, "fetched": 6, "failed": 1, "pending": 1, "tokens": 7, "rejected": 0,
+        "duplicates": 0,
+    }
+    assert "client" not in json.dumps(rows)
+    text = cli(capsys, "runs")[1].splitlines()
+    assert text[0].split()[:4] == ["id", "created", "status", "input"]
+    assert len(text) == 3
+
+
+def test_export_stdout_and_files(data_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
+                                 ) -> None:
+    assert main(["export", "1", "--what", "errors", "-o", "-"]) == 0
+    out = capsysbinary.readouterr().out.decode()
+    assert out.splitlines()[1].startswith("C5,server error,upstream 503,503,3")
+    for fmt in ("xlsx", "parquet"):
+        path = data_dir / f"c.{fmt}"
+        assert main(["export", "latest", "--what", "customers", "-o", str(path)]) == 0
+        assert path.stat().st_size > 0
+        assert not list(data_dir.glob("*.part"))
+    assert b"wrote 7 customers rows of run 2" in capsysbinary.readouterr().out
+
+
+def test_python_dash_m_entry_point(data_dir: Path) -> None:
+    env = {**os.environ, "DOKU_DATA_DIR": str(data_dir)}
+    proc = subprocess.run([sys.executable, "-m", "doku", "report", "latest", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tokens"] == 8
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(customers=gen_run())
+def test_random_runs_report_equals_csv_recount(
+    customers: list[GenCustomer], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        monkeypatch.setenv("DOKU_DATA_DIR", tmp)
+        store = Store(folder / DB_NAME)
+        run = store_run(store, customers).run.id
+        store.close()
+        capsys.readouterr()
+        assert main(["export", str(run), "--what", "tokens", "-o", str(folder / "t.csv")]) == 0
+        assert main(["export", str(run), "--what", "customers",
+                     "-o", str(folder / "c.csv")]) == 0
+        capsys.readouterr()
+        assert main(["report", str(run), "--json", "--by", "segment"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        check_report_against_csv(report, folder / "t.csv", folder / "c.csv", "segment")
+        assert report["with_tokens"] == sum(
+            c.status == "fetched" and bool(c.tokens) for c in customers
+        )
+
+
+def test_csv_is_plain_rfc4180(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = data_dir / "x.csv"
+    cli(capsys, "export", "1", "--what", "tokens", "-o", str(path))
+    raw = path.read_bytes()
+    assert raw.startswith(b"customer_id,") and b"\r\n" in raw
+    assert list(csv.reader(io.StringIO(raw.decode(), newline="")))[0][0] == "customer_id"
