@@ -396,7 +396,8 @@ class Store:
             return self._db.execute(
                 """
                 SELECT c.customer_id, c.status, c.customer_name, c.n_tokens,
-                  c.n_direct_debit, c.n_credit_card, c.error_kind, c.error_message, c.http_status, c.attempts, c.attributes
+                  c.n_direct_debit, c.n_credit_card, c.error_kind, c.error_message,
+                  c.http_status, c.attempts, c.attributes
                 FROM customers c WHERE c.run_id=? ORDER BY c.seq
                 """,
                 (run_id,),
