@@ -4,30 +4,80 @@ from __future__ import annotations
 
 import streamlit as st
 
-from doku.errors import ConfigurationError
-from doku.settings import load_settings
+import ui
+from doku.connection import describe
 
-st.set_page_config(page_title="DOKU token audit", layout="wide")
-st.title("DOKU token audit")
-st.write(
-    "Audit stored DOKU payment tokens (cards and direct debit): look tokens up one by "
-    "one or in bulk, see which are active, expired or revoked, and export the results. "
-    "Every request is signed with your DOKU client ID and secret key; the key is never "
-    "shown or logged."
-)
+settings = ui.page_setup(ui.APP_TITLE, icon=":material/credit_card:")
 
-try:
-    settings = load_settings()
-except ConfigurationError as exc:
-    st.error(f"Configuration problem: {exc.message}")
-    st.stop()
-
-if settings.uses_simulator:
-    st.info(
-        "Running on the built-in simulator: no DOKU credentials are configured, so "
-        "requests go to a local stand-in with demo data. See README, *Configuration*."
+with ui.guard():
+    st.markdown(
+        "Audit stored DOKU payment tokens (cards and direct debit): look up one customer's "
+        "tokens, audit thousands of customers in the background, then see uptake by type, "
+        "issuer, brand and customer segment, compare runs, and export the results. Every "
+        "request is signed with your DOKU client ID and secret key; the key is never shown "
+        "or logged, and raw token IDs are masked unless you ask to see them."
     )
-else:
-    st.caption(
-        f"DOKU {settings.env} at {settings.base_url} as client {settings.masked_client_id}"
-    )
+
+    left, right = st.columns([3, 2], gap="large")
+    with left, st.container(border=True):
+        st.subheader(":material/insights: Latest run")
+        store = ui.get_store()
+        latest_id = store.latest_run_id()
+        run = store.get_run(latest_id) if latest_id is not None else None
+        if run is None:
+            st.markdown(
+                "No audit yet. Start one on **Bulk audit**: the sample file of 3,000 demo "
+                "customers is one click away."
+            )
+            st.page_link(ui.BULK, label="Start a bulk audit", icon=":material/play_arrow:")
+        else:
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.markdown(
+                    f"**Run #{run.id}** · {run.input_name} · {ui.fmt_time(run.created_at)}"
+                )
+                ui.status_badge(run.status)
+            with st.container(horizontal=True):
+                st.metric("Customers", ui.fmt_int(run.customers), border=True)
+                st.metric(
+                    "With ≥1 token",
+                    ui.fmt_share(ui.uptake_of(run)),
+                    help="Share of fetched customers holding at least one token.",
+                    border=True,
+                )
+                st.metric("Tokens", ui.fmt_int(run.tokens), border=True)
+                st.metric("Failed", ui.fmt_int(run.failed), border=True)
+            if run.pending:
+                st.caption(f"{run.pending:,} customers still without a result.")
+            with st.container(horizontal=True):
+                st.page_link(ui.INSIGHTS, label="Open insights", icon=":material/insights:")
+                st.page_link(ui.RUNS, label="All runs", icon=":material/history:")
+
+    with right, st.container(border=True):
+        st.subheader(":material/lan: Connection in use")
+        if settings is None:
+            st.caption("Not configured: see the message above.")
+        else:
+            info = describe(settings)
+            st.table(
+                {
+                    "Environment": info["environment"],
+                    "Base URL": info["base_url"],
+                    "Client ID": info["client_id"],
+                    "Secret key": info["secret_key"],
+                    "Settings from": info["source"],
+                },
+                border="horizontal",
+            )
+            if not settings.uses_simulator:
+                st.caption(
+                    f"DOKU {settings.env} at {settings.base_url} as client "
+                    f"{settings.masked_client_id}"
+                )
+
+    st.subheader("Pages")
+    for column, (path, label, icon, text) in zip(
+        st.columns(len(ui.PAGE_LINKS)), ui.PAGE_LINKS, strict=True
+    ):
+        with column, st.container(border=True, height="stretch"):
+            st.page_link(path, label=f"**{label}**", icon=icon)
+            st.caption(text)

@@ -8,17 +8,26 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
+from doku.audit import start_audit
+from doku.bulk import AuditOptions
+from doku.connection import resolve
+from doku.inputs import parse_text
+from doku.store import Store
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard.py"
 SECRET = "SK-very-secret-value-123"
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No DOKU_* from the shell and no developer secrets.toml: the simulator default."""
+def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No DOKU_* from the shell, no developer secrets.toml (the simulator default) and a
+    private data dir."""
     for key in doku.settings.KEYS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
+    folder = tmp_path / "data"
+    monkeypatch.setenv("DOKU_DATA_DIR", str(folder))
+    return folder
 
 
 def run_home() -> AppTest:
@@ -61,3 +70,72 @@ def test_home_with_bad_configuration_shows_error_not_traceback(
     at = run_home()
     assert at.error and "DOKU_ENV" in at.error[0].value
     assert not at.info
+
+
+def test_home_without_runs_links_to_bulk_audit() -> None:
+    at = run_home()
+    assert not at.metric
+    assert "No audit yet" in all_text(at)
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert labels[0] == "Start a bulk audit"
+    for page in ("Customer lookup", "Bulk audit", "Insights", "Runs"):
+        assert f"**{page}**" in labels
+
+
+def test_home_shows_the_latest_runs_key_figures(data_dir: Path) -> None:
+    settings = resolve(doku.settings.load_settings(secrets={}))
+    data_dir.mkdir(parents=True)
+    with Store(data_dir / "doku-audit.sqlite3") as store:
+        for text in ("A-1\nA-2", "CUST-0001\n" + "\n".join(f"H-{i}" for i in range(99))):
+            job = start_audit(store, parse_text(text), settings, AuditOptions())
+            assert job.wait(60).state == "done"
+        run = store.get_run(job.run_id)
+    assert run is not None
+    at = run_home()
+    figures = {m.label: m.value for m in at.metric}
+    assert figures == {
+        "Customers": "100",
+        "With ≥1 token": f"{run.with_tokens / run.fetched * 100:.1f} %",
+        "Tokens": f"{run.tokens:,}",
+        "Failed": "0",
+    }
+    assert f"Run #{run.id}" in all_text(at)
+    assert SECRET not in all_text(at)
+
+
+def test_home_shows_the_connection_but_never_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOKU_SECRET_KEY", SECRET)
+    at = run_home()  # a secret alone: sandbox, which needs the client id too
+    assert at.error and "DOKU_CLIENT_ID" in at.error[0].value
+    assert SECRET not in all_text(at)
+    monkeypatch.setenv("DOKU_CLIENT_ID", "MCH-0123-4567890123")
+    at = run_home()
+    table = at.table[0].value
+    assert SECRET not in table.to_string()
+    assert "set" in table.to_string() and "sandbox" in table.to_string()
+
+
+def test_layering_pages_hold_widgets_and_doku_never_imports_streamlit() -> None:
+    """All logic lives in doku (no Streamlit there); pages never talk HTTP or SQL; the
+    only other module importing streamlit is ui.py."""
+    root = DASHBOARD.parent
+    for path in (root / "doku").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import streamlit" not in text and "from streamlit" not in text, path
+    pages = [DASHBOARD, *sorted((root / "pages").glob("*.py"))]
+    assert [p.name for p in pages[1:]] == [
+        "1_Customer_lookup.py", "2_Bulk_audit.py", "3_Insights.py", "4_Runs.py"
+    ]
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        for banned in ("import requests", "import sqlite3", "SELECT ", "INSERT ", "UPDATE "):
+            assert banned not in text, (path, banned)
+        assert "import ui" in text and "ui.page_setup(" in text, path
+    streamlit_modules = {
+        p.relative_to(root).as_posix()
+        for p in root.glob("*.py")
+        if "import streamlit" in p.read_text(encoding="utf-8")
+    }
+    assert streamlit_modules == {"dashboard.py", "ui.py"}

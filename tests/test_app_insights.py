@@ -1,0 +1,246 @@
+"""AppTest of the Insights page: KPIs and chart data equal the report CLI and the
+aggregates; filters apply to every KPI, chart, table and download consistently."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
+
+import doku.settings
+from doku.aggregates import Filters, apply_filters, summary
+from doku.audit import start_audit
+from doku.bulk import AuditOptions
+from doku.connection import resolve
+from doku.frames import load_run_frames
+from doku.inputs import parse_file
+from doku.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+INSIGHTS = "pages/3_Insights.py"
+SAMPLE = ROOT / "samples" / "customers.csv"
+
+
+def clean_env(mp: pytest.MonkeyPatch, folder: Path) -> None:
+    for key in doku.settings.KEYS:
+        mp.delenv(key, raising=False)
+    mp.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
+    mp.setenv("DOKU_DATA_DIR", str(folder))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Two finished runs: #1 the whole sample file, #2 its first 500 customers."""
+    folder = tmp_path_factory.mktemp("insights") / "data"
+    folder.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        clean_env(mp, folder)
+        data = SAMPLE.read_bytes()
+        head = b"".join(data.splitlines(keepends=True)[:501])
+        settings = resolve(doku.settings.load_settings(secrets={}))
+        with Store(folder / "doku-audit.sqlite3") as store:
+            for name, content in (("customers.csv", data), ("first-500.csv", head)):
+                parsed = parse_file(content, name)
+                job = start_audit(store, parsed, settings, AuditOptions(concurrency=8))
+                assert job.wait(120).state == "done"
+        yield folder
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    clean_env(monkeypatch, data_dir)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def open_insights(**query: str) -> AppTest:
+    at = ok(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run())
+    for k, v in query.items():
+        at.query_params[k] = v
+    return ok(at.switch_page(INSIGHTS).run())
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def num(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def report(data_dir: Path, run_id: int, *by: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
+    env["DOKU_DATA_DIR"] = str(data_dir)
+    args = [sys.executable, "-m", "doku", "report", str(run_id), "--json"]
+    for attribute in by:
+        args += ["--by", attribute]
+    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def chart_data(at: AppTest) -> dict[str, pd.DataFrame]:
+    """Chart title (before the run label) -> the data the chart ships."""
+    out = {}
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title") or spec["layer"][0].get("title")
+        (dataset,) = chart.proto.datasets
+        out[title["text"].split(" — ")[0]] = convert_arrow_bytes_to_pandas_df(dataset.data.data)
+    return out
+
+
+def assert_kpis(at: AppTest, expected: dict[str, Any]) -> None:
+    m = metrics(at)
+    assert num(m["Customers audited"]) == expected["customers"]
+    assert m["With ≥1 token"] == pct(expected["uptake"])
+    assert num(m["Tokens"]) == expected["tokens"]
+    assert num(m["Direct debit"]) == expected["direct_debit"]
+    assert num(m["Credit card"]) == expected["credit_card"]
+    assert num(m["Failed customers"]) == expected["failed"]
+
+
+def test_latest_run_by_default_and_kpis_equal_the_report_cli(data_dir: Path) -> None:
+    at = open_insights()
+    assert at.selectbox(key="insights_run").value == 2
+    assert_kpis(at, report(data_dir, 2))
+    ok(at.selectbox(key="insights_run").select(1).run())
+    expected = report(data_dir, 1)
+    assert expected["customers"] == 3000
+    assert_kpis(at, expected)
+
+
+def test_a_link_can_open_a_given_run(data_dir: Path) -> None:
+    at = open_insights(run="1")
+    assert at.selectbox(key="insights_run").value == 1
+    assert num(metrics(at)["Customers audited"]) == 3000
+
+
+def test_chart_numbers_equal_the_report_cli(data_dir: Path) -> None:
+    at = open_insights(run="1")
+    expected = report(data_dir, 1, "plan")
+    data = chart_data(at)
+    issuers = data["Tokens by issuer and type"].groupby("issuer")["tokens"].sum()
+    assert issuers.to_dict() == expected["by_issuer"]
+    brands = data["Tokens by card brand"]
+    assert dict(zip(brands["brand"], brands["tokens"], strict=True)) == expected["by_brand"]
+    types = data["Tokens by type"]
+    assert dict(zip(types["type"], types["tokens"], strict=True)) == expected["by_type"]
+    dist = data["Fetched customers by number of tokens held"]
+    assert dict(zip(dist["tokens"], dist["customers"], strict=True)) == expected[
+        "tokens_per_customer"
+    ]
+
+    ok(at.selectbox(key="insights_by").select("plan").run())
+    uptake = chart_data(at)["Token uptake by plan"]
+    for row in uptake.itertuples():
+        want = expected["uptake_by"]["plan"][row.value]
+        assert (row.customers, row.fetched, row.with_tokens) == (
+            want["customers"], want["fetched"], want["with_tokens"]
+        )
+        assert row.uptake == pytest.approx(want["uptake"])
+
+
+def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> None:
+    at = open_insights(run="1")
+    with Store(data_dir / "doku-audit.sqlite3") as store:
+        frames = load_run_frames(store, 1)
+    base = summary(frames)
+
+    ok(at.multiselect(key="insights_filter_type").select("CREDIT_CARD").run())
+    only_cards = summary(apply_filters(frames, Filters(types=("CREDIT_CARD",))))
+    assert_kpis(at, only_cards)
+    assert only_cards["tokens"] < base["tokens"] and only_cards["direct_debit"] == 0
+    assert num(metrics(at)["Customers audited"]) == base["customers"]  # token filter
+
+    ok(at.multiselect(key="insights_filter_attr_region").select("Jakarta").run())
+    filters = Filters(types=("CREDIT_CARD",), attributes={"region": ("Jakarta",)})
+    view = apply_filters(frames, filters)
+    expected = summary(view)
+    assert_kpis(at, expected)
+    jakarta = sum(1 for line in SAMPLE.read_text().splitlines() if ",Jakarta," in line)
+    assert expected["customers"] == jakarta
+
+    data = chart_data(at)
+    assert data["Tokens by issuer and type"]["tokens"].sum() == expected["tokens"]
+    assert set(data["Tokens by issuer and type"]["type"]) == {"CREDIT_CARD"}
+    assert dict(zip(data["Tokens by card brand"]["brand"],
+                    data["Tokens by card brand"]["tokens"], strict=True)) == expected["by_brand"]
+    table = at.dataframe[0].value
+    assert len(table) == min(2000, expected["tokens"])
+    assert set(table["type"]) == {"CREDIT_CARD"} and set(table["region"]) == {"Jakarta"}
+    captions = " ".join(c.value for c in at.caption)
+    assert f"of {expected['tokens']:,} tokens" in captions
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert f"Tokens ({expected['tokens']:,}) · CSV" in labels
+    assert f"Customers ({expected['customers']:,}) · XLSX" in labels
+
+    ok(at.multiselect(key="insights_filter_type").set_value([]).run())
+    ok(at.multiselect(key="insights_filter_attr_region").set_value([]).run())
+    assert_kpis(at, base)
+
+
+def test_token_table_is_capped_with_an_honest_caption(data_dir: Path) -> None:
+    at = open_insights(run="1")
+    expected = report(data_dir, 1)
+    table = at.dataframe[0].value
+    assert len(table) == 2000 and expected["tokens"] > 2000
+    assert "fingerprint" not in table.columns
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Showing 2,000 of {expected['tokens']:,} tokens" in captions
+
+
+def test_every_table_and_chart_has_downloads() -> None:
+    at = open_insights(run="1")
+    keys = {b.key for b in at.get("download_button")}
+    for what in ("tokens", "customers", "errors"):
+        for fmt in ("csv", "xlsx"):
+            assert f"insights_dl_{what}_{fmt}" in keys
+    for chart in ("issuers", "brands", "types", "tokens_per_customer", "uptake"):
+        assert {f"insights_png_{chart}", f"insights_svg_{chart}"} <= keys
+
+
+def test_no_runs_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path / "empty"))
+    at = open_insights()
+    assert not at.metric
+    assert "No runs yet" in " ".join(m.value for m in at.markdown)
+
+
+def test_download_bytes_are_made_once_on_demand_and_never_raise() -> None:
+    import ui
+
+    calls: list[int] = []
+
+    def make() -> bytes:
+        calls.append(1)
+        return b"a,b\n"
+
+    key = ("test", "run-x", ("v",), (), "tokens", "csv")
+    build = ui.deferred_bytes(key, make)
+    assert calls == []  # nothing is built before the click
+    assert build() == b"a,b\n" and build() == b"a,b\n"
+    assert calls == [1]
+
+    def broken() -> bytes:
+        raise ValueError("boom")
+
+    text = ui.deferred_bytes((*key, "broken"), broken)()
+    assert text.startswith(b"export failed (ValueError)")

@@ -1,0 +1,116 @@
+"""AppTest of the Customer lookup page, on the built-in simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import doku.settings
+from doku.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOKUP = "pages/1_Customer_lookup.py"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No DOKU_* from the shell, no developer secrets.toml, a private data dir."""
+    for key in doku.settings.KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
+    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path / "data"))
+
+
+def open_lookup() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=30).run()
+    at.switch_page(LOOKUP).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def look_up(at: AppTest, customer_id: str, token_type: str | None = None) -> AppTest:
+    at.text_input(key="lookup_customer_id").set_value(customer_id)
+    if token_type is not None:
+        at.selectbox(key="lookup_type").select(token_type)
+    at.button(key="lookup_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def token_ids(at: AppTest) -> list[str]:
+    return list(at.dataframe[0].value["token_id"])
+
+
+def test_lookup_guide_customer_masked_then_revealed() -> None:
+    at = look_up(open_lookup(), GUIDE_CUSTOMER_ID)
+    assert any("built-in simulator" in i.value for i in at.info)
+    assert not at.error
+    assert [s.value for s in at.subheader] == [GUIDE_CUSTOMER_NAME]
+    table = at.dataframe[0].value
+    assert len(table) == 3
+    assert sorted(table["type"]) == ["CREDIT_CARD", "DIRECT_DEBIT", "DIRECT_DEBIT"]
+    masked = token_ids(at)
+    assert all("*" in t and len(t) == 32 for t in masked)
+    assert any("Response signature verified" in m.value for m in at.markdown)  # st.badge
+    captions = " ".join(c.value for c in at.caption)
+    assert "Request-Id" in captions and " ms" in captions
+
+    at.toggle(key="lookup_reveal").set_value(True).run()
+    revealed = token_ids(at)
+    assert all("*" not in t and len(t) == 32 for t in revealed)
+    assert [(m[:4], m[-4:]) for m in masked] == [(r[:4], r[-4:]) for r in revealed]
+
+
+def test_lookup_no_tokens_says_unknown_and_empty_look_the_same() -> None:
+    at = open_lookup()
+    # Find an ID the simulator gives no token: about a third of customers have none.
+    for i in range(100):
+        look_up(at, f"NOBODY-{i}")
+        if at.warning:
+            break
+    assert at.warning, "no token-less customer in 100 tries"
+    assert "unknown customer ID" in at.warning[0].value
+    assert not at.dataframe
+
+
+def test_lookup_filters_by_type() -> None:
+    at = look_up(open_lookup(), GUIDE_CUSTOMER_ID, "CREDIT_CARD")
+    table = at.dataframe[0].value
+    assert list(table["type"]) == ["CREDIT_CARD"]
+
+
+def test_lookup_empty_id_asks_for_one() -> None:
+    at = look_up(open_lookup(), "   ")
+    assert not at.error and "Enter a customer ID" in at.warning[0].value
+
+
+def test_lookup_invalid_id_is_an_input_error_not_a_traceback() -> None:
+    at = look_up(open_lookup(), "bad\x07id")
+    assert at.error and "control character" in at.error[0].value
+    assert "Check the input" in at.error[0].value
+
+
+def test_lookup_with_wrong_secret_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded simulator knows the demo key only: another key is rejected."""
+    import doku.connection
+
+    sim_url = doku.connection.embedded_simulator_url(doku.settings.load_settings(secrets={}))
+    monkeypatch.setenv("DOKU_ENV", "sandbox")
+    monkeypatch.setenv("DOKU_BASE_URL", sim_url)
+    monkeypatch.setenv("DOKU_CLIENT_ID", doku.settings.SIMULATOR_CLIENT_ID)
+    monkeypatch.setenv("DOKU_SECRET_KEY", "SK-wrong-key")
+    at = look_up(open_lookup(), GUIDE_CUSTOMER_ID)
+    assert not at.info  # no simulator banner: this is "sandbox"
+    assert at.error
+    text = at.error[0].value
+    assert "DOKU_CLIENT_ID" in text and "DOKU_SECRET_KEY" in text
+    assert "SK-wrong-key" not in text
+
+
+def test_lookup_with_bad_configuration_shows_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOKU_ENV", "staging")
+    at = open_lookup()
+    assert at.error and "DOKU_ENV" in at.error[0].value
+    assert not at.text_input
