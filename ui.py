@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from doku import aggregates as agg
@@ -37,7 +36,7 @@ from doku.connection import describe, resolve
 from doku.errors import ConfigurationError, DokuError
 from doku.frames import RunFrames, load_run_frames
 from doku.inputs import ParsedInput
-from doku.settings import Settings, load_settings
+from doku.settings import Settings, load_settings, normalize_secrets
 from doku.store import DB_NAME, RunInfo, Store, data_dir
 
 log = logging.getLogger("doku.ui")
@@ -128,11 +127,7 @@ def secrets_table() -> dict[str, str]:
         raise ConfigurationError(f"cannot read .streamlit/secrets.toml: {exc}") from None
     if not hasattr(table, "items"):
         raise ConfigurationError("[doku] in .streamlit/secrets.toml is not a table")
-    out: dict[str, str] = {}
-    for key, value in table.items():
-        name = str(key).upper()
-        out[name if name.startswith("DOKU_") else "DOKU_" + name] = str(value)
-    return out
+    return normalize_secrets(table)
 
 
 def current_settings() -> Settings:
@@ -639,23 +634,3 @@ CHANGE_COLUMNS = {
     "added": st.column_config.NumberColumn("Tokens added", format="localized"),
     "removed": st.column_config.NumberColumn("Tokens removed", format="localized"),
 }
-
-
-def change_table(cmp: Comparison, by: str) -> pd.DataFrame:
-    """Uptake A/B (in percent) per type or issuer (doku.aggregates.Comparison) beside
-    the tokens added and removed per value (counted from `Comparison.changes`)."""
-    side = cmp.uptake_by_type if by == "type" else cmp.uptake_by_issuer
-    table = side[[by, "uptake_a", "uptake_b", "with_tokens_a", "with_tokens_b"]].copy()
-    table[by] = table[by].astype(str)
-    table["uptake_a"] = table["uptake_a"] * 100  # percent, as the column formats show
-    table["uptake_b"] = table["uptake_b"] * 100
-    table.insert(3, "change_pp", (side["change"] * 100).to_numpy())
-    counts = (
-        cmp.changes.assign(**{by: cmp.changes[by].astype(str)})
-        .groupby([by, "change"]).size().unstack("change", fill_value=0)
-        if len(cmp.changes) else pd.DataFrame()
-    )
-    for column in ("added", "removed"):
-        values = counts[column] if column in counts.columns else pd.Series(dtype="int64")
-        table[column] = table[by].map(values).fillna(0).astype("int64").to_numpy()
-    return table.reset_index(drop=True)

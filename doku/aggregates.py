@@ -652,3 +652,23 @@ def compare_runs(frames_a: RunFrames, frames_b: RunFrames) -> Comparison:
         uptake_by_type=by_type,
         uptake_by_issuer=by_issuer,
     )
+
+
+def comparison_by(cmp: Comparison, by: str) -> pd.DataFrame:
+    """Uptake A/B (in percent) per type or issuer beside the tokens added and removed
+    per value (counted from `Comparison.changes`); `by` is "type" or "issuer"."""
+    side = cmp.uptake_by_type if by == "type" else cmp.uptake_by_issuer
+    table = side[[by, "uptake_a", "uptake_b", "with_tokens_a", "with_tokens_b"]].copy()
+    table[by] = table[by].astype(str)
+    table["uptake_a"] = table["uptake_a"] * 100  # percent, as the column formats show
+    table["uptake_b"] = table["uptake_b"] * 100
+    table.insert(3, "change_pp", (side["change"] * 100).to_numpy())
+    counts = (
+        cmp.changes.assign(**{by: cmp.changes[by].astype(str)})
+        .groupby([by, "change"]).size().unstack("change", fill_value=0)
+        if len(cmp.changes) else pd.DataFrame()
+    )
+    for column in ("added", "removed"):
+        values = counts[column] if column in counts.columns else pd.Series(dtype="int64")
+        table[column] = table[by].map(values).fillna(0).astype("int64").to_numpy()
+    return table.reset_index(drop=True)

@@ -168,7 +168,9 @@ def type_chart(types: pd.DataFrame, run_label: str) -> Any:
             ],
         )
         .properties(title=_title("Tokens by type", run_label, f"{total:,} tokens"),
-                    width=260, height=240)
+                    width=260, height=240,
+                    # padded, not fitted: a fixed-size donut keeps its title and legend
+                    autosize=alt.AutoSizeParams(type="pad", contains="padding"))
     )
     return apply_theme(chart)
 

@@ -98,12 +98,17 @@ def read_secrets_table(path: Path | None = None) -> dict[str, str]:
         table = data.get("doku", {})
         if not isinstance(table, dict):
             raise ConfigurationError(f"[doku] in {candidate} is not a table")
-        out: dict[str, str] = {}
-        for key, value in table.items():
-            name = key.upper() if key.upper().startswith("DOKU_") else "DOKU_" + key.upper()
-            out[name] = str(value)
-        return out
+        return normalize_secrets(table)
     return {}
+
+
+def normalize_secrets(table: Mapping[str, object]) -> dict[str, str]:
+    """[doku] keys as DOKU_* names: `client_id` and `DOKU_CLIENT_ID` both work."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = str(key).upper()
+        out[name if name.startswith("DOKU_") else "DOKU_" + name] = str(value)
+    return out
 
 
 def load_settings(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import altair as alt_lib
 import streamlit as st
 
 import ui
@@ -36,14 +35,9 @@ def _chart_card(
     name: str, chart: Any, alt: str, key: tuple[Any, ...], *, fixed: bool = False
 ) -> None:
     """One chart with its PNG/SVG downloads (rendered only when clicked). `fixed`: the
-    chart has its own size (the donut) instead of the container's width: it is padded,
-    not fitted, so Streamlit does not crop its title and legend."""
+    chart has its own size (the donut) instead of the container's width."""
     with st.container(border=True, height="stretch"):
-        shown = (
-            chart.properties(autosize=alt_lib.AutoSizeParams(type="pad", contains="padding"))
-            if fixed else chart
-        )
-        st.altair_chart(shown, theme=None, alt=alt, key=f"insights_chart_{name}",
+        st.altair_chart(chart, theme=None, alt=alt, key=f"insights_chart_{name}",
                         width="content" if fixed else "stretch")
         with st.container(horizontal=True, horizontal_alignment="right"):
             st.download_button(

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from doku import charts
+from doku import aggregates, charts
 from doku.aggregates import run_trend
 
 CHANGE_ROWS = 500
@@ -135,11 +135,11 @@ with ui.guard():
                     f"{len(cmp.only_in_b):,} only in B. Tokens are matched by fingerprint."
                 )
                 st.markdown("**By token type**")
-                st.dataframe(ui.change_table(cmp, "type"), hide_index=True,
+                st.dataframe(aggregates.comparison_by(cmp, "type"), hide_index=True,
                              column_config=ui.CHANGE_COLUMNS,
                              alt="Uptake and token changes by type")
                 st.markdown("**By issuer**")
-                st.dataframe(ui.change_table(cmp, "issuer"), hide_index=True,
+                st.dataframe(aggregates.comparison_by(cmp, "issuer"), hide_index=True,
                              column_config=ui.CHANGE_COLUMNS,
                              alt="Uptake and token changes by issuer")
                 if len(cmp.changes):

@@ -243,14 +243,15 @@ def _audit_cmd(url: str, data_dir: Path, *args: str) -> subprocess.Popen[str]:
 def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     source = tmp_path / "customers.txt"
     source.write_text("\n".join(ids(1500, "K")) + "\n")
-    url, proc = start_simulator_process(SimulatorConfig(latency_ms=15))
+    # 8 workers at 30 ms: ~6 s for the victim, so a kill at 200 lands early on a loaded box
+    url, proc = start_simulator_process(SimulatorConfig(latency_ms=30))
     try:
         killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
         victim = _audit_cmd(url, killed_dir, str(source), "--concurrency", "8")
         db = killed_dir / "doku-audit.sqlite3"
         deadline = time.monotonic() + 60
         done = 0
-        while time.monotonic() < deadline and done < 600:
+        while time.monotonic() < deadline and done < 200:
             time.sleep(0.1)
             if db.exists():
                 with Store(db) as s:
