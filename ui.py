@@ -510,6 +510,16 @@ def list_runs(store: Store) -> list[RunInfo]:
     return _runs(store, str(store.path), _runs_key(store))
 
 
+def require_runs(store: Store) -> list[RunInfo]:
+    """list_runs, or a pointer to the Bulk audit page (and stop) when there are none."""
+    runs = list_runs(store)
+    if not runs:
+        st.markdown("No runs yet: start an audit first.")
+        st.page_link(BULK, label="Start a bulk audit", icon=":material/play_arrow:")
+        st.stop()
+    return runs
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the run…")
 def _frames(_store: Store, path: str, run_id: int, version: tuple[Any, ...]) -> RunFrames:
     return load_run_frames(_store, run_id)

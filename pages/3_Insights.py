@@ -56,11 +56,7 @@ def _chart_card(
 
 with ui.guard():
     store = ui.get_store()
-    runs = ui.list_runs(store)
-    if not runs:
-        st.markdown("No runs yet: start an audit first.")
-        st.page_link(ui.BULK, label="Start a bulk audit", icon=":material/play_arrow:")
-        st.stop()
+    runs = ui.require_runs(store)
     by_id = {r.id: r for r in runs}
     if "insights_run" not in st.session_state:  # latest, or the run a link asked for
         wanted = st.query_params.get("run")

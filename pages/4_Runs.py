@@ -20,11 +20,7 @@ settings = ui.page_setup(
 
 with ui.guard():
     store = ui.get_store()
-    runs = ui.list_runs(store)
-    if not runs:
-        st.markdown("No runs yet: start an audit first.")
-        st.page_link(ui.BULK, label="Start a bulk audit", icon=":material/play_arrow:")
-        st.stop()
+    runs = ui.require_runs(store)
     by_id = {r.id: r for r in runs}
 
     # -- history and trend --

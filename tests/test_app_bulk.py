@@ -13,35 +13,19 @@ from streamlit.testing.v1 import AppTest
 import doku.settings
 from doku import jobs
 from doku.store import Store
+from tests.apptest_support import isolate, metrics, ok, open_page
 from tests.simulator_fixtures import MakeSimulator
 
-ROOT = Path(__file__).resolve().parents[1]
 BULK = "pages/2_Bulk_audit.py"
 
 
 @pytest.fixture(autouse=True)
 def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No DOKU_* from the shell, no developer secrets.toml, a private data dir."""
-    for key in doku.settings.KEYS:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
-    folder = tmp_path / "data"
-    monkeypatch.setenv("DOKU_DATA_DIR", str(folder))
-    return folder
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return isolate(monkeypatch, tmp_path / "data")
 
 
 def open_bulk() -> AppTest:
-    at = ok(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=30).run())
-    return ok(at.switch_page(BULK).run())
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return open_page(BULK)
 
 
 def wait_finished(at: AppTest, timeout: float = 60.0) -> AppTest:

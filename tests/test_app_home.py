@@ -13,6 +13,7 @@ from doku.bulk import AuditOptions
 from doku.connection import resolve
 from doku.inputs import parse_text
 from doku.store import Store
+from tests.apptest_support import isolate, open_page
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard.py"
 SECRET = "SK-very-secret-value-123"
@@ -20,20 +21,11 @@ SECRET = "SK-very-secret-value-123"
 
 @pytest.fixture(autouse=True)
 def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No DOKU_* from the shell, no developer secrets.toml (the simulator default) and a
-    private data dir."""
-    for key in doku.settings.KEYS:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
-    folder = tmp_path / "data"
-    monkeypatch.setenv("DOKU_DATA_DIR", str(folder))
-    return folder
+    return isolate(monkeypatch, tmp_path / "data")
 
 
 def run_home() -> AppTest:
-    at = AppTest.from_file(DASHBOARD, default_timeout=30).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page()
 
 
 def all_text(at: AppTest) -> str:

@@ -24,17 +24,11 @@ from doku.connection import resolve
 from doku.frames import load_run_frames
 from doku.inputs import parse_file
 from doku.store import Store
+from tests.apptest_support import ROOT, isolate, metrics, open_page
+from tests.apptest_support import ok as check
 
-ROOT = Path(__file__).resolve().parents[1]
 INSIGHTS = "pages/3_Insights.py"
 SAMPLE = ROOT / "samples" / "customers.csv"
-
-
-def clean_env(mp: pytest.MonkeyPatch, folder: Path) -> None:
-    for key in doku.settings.KEYS:
-        mp.delenv(key, raising=False)
-    mp.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
-    mp.setenv("DOKU_DATA_DIR", str(folder))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("insights") / "data"
     folder.mkdir()
     with pytest.MonkeyPatch.context() as mp:
-        clean_env(mp, folder)
+        isolate(mp, folder)
         data = SAMPLE.read_bytes()
         head = b"".join(data.splitlines(keepends=True)[:501])
         settings = resolve(doku.settings.load_settings(secrets={}))
@@ -57,24 +51,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
-    clean_env(monkeypatch, data_dir)
+    isolate(monkeypatch, data_dir)
 
 
 def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return check(at, no_errors=True)
 
 
 def open_insights(**query: str) -> AppTest:
-    at = ok(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run())
-    for k, v in query.items():
-        at.query_params[k] = v
-    return ok(at.switch_page(INSIGHTS).run())
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return open_page(INSIGHTS, timeout=60, no_errors=True, **query)
 
 
 def num(text: str) -> int:

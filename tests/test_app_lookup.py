@@ -7,27 +7,19 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import doku.settings
 from doku.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME
+from tests.apptest_support import isolate, open_page
 
-ROOT = Path(__file__).resolve().parents[1]
 LOOKUP = "pages/1_Customer_lookup.py"
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No DOKU_* from the shell, no developer secrets.toml, a private data dir."""
-    for key in doku.settings.KEYS:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
-    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path / "data"))
+    isolate(monkeypatch, tmp_path / "data")
 
 
 def open_lookup() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=30).run()
-    at.switch_page(LOOKUP).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(LOOKUP)
 
 
 def look_up(at: AppTest, customer_id: str, token_type: str | None = None) -> AppTest:

@@ -14,25 +14,18 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import doku.settings
 from doku.audit import start_audit
 from doku.bulk import AuditOptions
 from doku.inputs import parse_text
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, Settings
 from doku.simulator import SimulatorConfig, start_simulator
 from doku.store import Store
+from tests.apptest_support import ROOT, isolate, metrics, open_page
+from tests.apptest_support import ok as check
 from tests.simulator_fixtures import MakeSimulator
 
-ROOT = Path(__file__).resolve().parents[1]
 RUNS = "pages/4_Runs.py"
 IDS = [f"CMP-{i:04d}" for i in range(800)]
-
-
-def clean_env(mp: pytest.MonkeyPatch, folder: Path) -> None:
-    for key in doku.settings.KEYS:
-        mp.delenv(key, raising=False)
-    mp.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
-    mp.setenv("DOKU_DATA_DIR", str(folder))
 
 
 def settings_for(url: str) -> Settings:
@@ -65,22 +58,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
-    clean_env(monkeypatch, data_dir)
+    isolate(monkeypatch, data_dir)
 
 
 def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return check(at, no_errors=True)
 
 
 def open_runs() -> AppTest:
-    at = ok(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run())
-    return ok(at.switch_page(RUNS).run())
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return open_page(RUNS, timeout=60, no_errors=True)
 
 
 def num(text: str) -> int:
@@ -166,7 +152,7 @@ def test_resume_an_interrupted_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     """A run left 'running' by a dead process is marked interrupted and resumable."""
     folder = tmp_path / "data"
     folder.mkdir()
-    clean_env(monkeypatch, folder)
+    isolate(monkeypatch, folder)
     with Store(folder / "doku-audit.sqlite3") as store:
         run_id = store.create_run(
             ids=IDS[:300], env="simulator", base_url=None, client_id=SIMULATOR_CLIENT_ID,
@@ -189,7 +175,7 @@ def test_retry_failed_from_the_runs_page(monkeypatch: pytest.MonkeyPatch, tmp_pa
                                          make_simulator: MakeSimulator) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
-    clean_env(monkeypatch, folder)
+    isolate(monkeypatch, folder)
     faulty = make_simulator(bad_signature_rate=0.3, seed=3)
     with Store(folder / "doku-audit.sqlite3") as store:
         run_id = audit(store, faulty.url, IDS[:200])
@@ -206,7 +192,7 @@ def test_retry_failed_from_the_runs_page(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_no_runs_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_env(monkeypatch, tmp_path / "empty")
+    isolate(monkeypatch, tmp_path / "empty")
     at = open_runs()
     assert not at.dataframe
     assert "No runs yet" in " ".join(m.value for m in at.markdown)
