@@ -209,6 +209,13 @@ class BulkJob:
             self._finished.set()
 
     def _worker(self, client: TokenClient) -> None:
+        try:
+            self._work(client)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store's disk is full
+            # The customer in hand stays pending; everything written so far is kept.
+            self._abort(f"{type(exc).__name__}: {exc}")
+
+    def _work(self, client: TokenClient) -> None:
         while (cid := self._take()) is not None:
             try:
                 result = client.get_tokens(cid, self.options.token_type)

@@ -12,14 +12,22 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from doku.errors import DokuError
 
 COMMANDS = ("tokens", "audit", "runs", "export", "report", "compare", "sandbox")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr too (`--help` still shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m doku", description="Audit DOKU card and direct-debit tokens."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -279,3 +279,24 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> Non
         strip = lambda rows: [(r[0], r[1], r[3]) for r in rows]  # noqa: E731
         assert strip(a.customer_rows(1)) == strip(b.customer_rows(1))
         assert a.get_run(1).status == b.get_run(1).status == "done"  # type: ignore[union-attr]
+
+
+def test_store_failure_aborts_the_run_without_losing_written_results(
+    tmp_path: Path, simulator: RunningSimulator
+) -> None:
+    class FullDisk(Store):
+        writes = 0
+
+        def record_fetched(self, *args: object, **kw: object) -> None:  # type: ignore[override]
+            FullDisk.writes += 1
+            if FullDisk.writes > 50:
+                raise OSError(28, "No space left on device")
+            super().record_fetched(*args, **kw)  # type: ignore[arg-type]
+
+    with FullDisk(tmp_path / "full.sqlite3") as store:
+        job = start_audit(store, parse_text("\n".join(ids(300))), settings_for(simulator.url),
+                          AuditOptions(concurrency=4))
+        p = job.wait(30)
+        assert p.state == "aborted" and "No space left on device" in (p.error or "")
+        info = store.get_run(job.run_id)
+        assert info is not None and info.fetched == 50 and info.pending == 250

@@ -133,3 +133,11 @@ def test_audit_wrong_credentials_stop_the_run(simulator: RunningSimulator, tmp_p
     assert out.returncode == 1
     assert "authentication rejected (401)" in out.stderr.strip().splitlines()[-1]
     assert json.loads(out.stdout)["pending"] >= 490
+
+
+@pytest.mark.parametrize("args", [["tokens"], ["tokens", "C1", "--type", "X"], ["bogus"]])
+def test_usage_mistakes_are_one_line(args: list[str], tmp_path: Path) -> None:
+    out = doku(*args, env={"DOKU_DATA_DIR": str(tmp_path)})
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: python -m doku")
