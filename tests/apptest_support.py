@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
+from doku import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = str(ROOT / "dashboard.py")
@@ -40,6 +42,19 @@ def open_page(page: str | None = None, *, timeout: float = 30, no_errors: bool =
     for k, v in query.items():
         at.query_params[k] = v
     return ok(at.switch_page(page).run(), no_errors=no_errors)
+
+
+def wait_finished(at: AppTest, timeout: float = 60.0, *, no_errors: bool = False) -> AppTest:
+    """Block on the page's background jobs, then rerun until the progress bar is gone
+    (run_every fragments do not tick in AppTest; the jobs run in this process)."""
+    deadline = time.monotonic() + timeout
+    while at.get("progress"):
+        left = deadline - time.monotonic()
+        assert left > 0, "run did not finish in time"
+        for job in jobs.running():
+            job.wait(left)
+        ok(at.run(), no_errors=no_errors)
+    return at
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 import doku.settings
 from doku import jobs
 from doku.store import Store
-from tests.apptest_support import isolate, metrics, ok, open_page
+from tests.apptest_support import isolate, metrics, ok, open_page, wait_finished
 from tests.simulator_fixtures import MakeSimulator
 
 BULK = "pages/2_Bulk_audit.py"
@@ -26,16 +25,6 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def open_bulk() -> AppTest:
     return open_page(BULK)
-
-
-def wait_finished(at: AppTest, timeout: float = 60.0) -> AppTest:
-    """run_every fragments do not tick in AppTest: rerun until the progress bar is gone."""
-    deadline = time.monotonic() + timeout
-    while at.get("progress"):
-        assert time.monotonic() < deadline, "run did not finish in time"
-        time.sleep(0.2)
-        ok(at.run())
-    return at
 
 
 def run_status(folder: Path, run_id: int) -> str:

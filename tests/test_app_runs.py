@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from doku.simulator import SimulatorConfig, start_simulator
 from doku.store import Store
 from tests.apptest_support import ROOT, isolate, metrics, open_page
 from tests.apptest_support import ok as check
+from tests.apptest_support import wait_finished as wait_for_runs
 from tests.simulator_fixtures import MakeSimulator
 
 RUNS = "pages/4_Runs.py"
@@ -82,13 +82,8 @@ def cli(data_dir: Path, *args: str) -> dict[str, Any]:
     return result
 
 
-def wait_finished(at: AppTest, timeout: float = 60.0) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while at.get("progress"):
-        assert time.monotonic() < deadline, "run did not finish in time"
-        time.sleep(0.2)
-        ok(at.run())
-    return at
+def wait_finished(at: AppTest) -> AppTest:
+    return wait_for_runs(at, no_errors=True)
 
 
 def test_history_lists_every_run_with_its_counts(data_dir: Path) -> None:

@@ -30,6 +30,7 @@ from doku.simulator import (
 )
 from doku.store import Store
 from tests.simulator_fixtures import MakeSimulator
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,8 +116,7 @@ def test_cancel_then_resume_completes(store: Store, make_simulator: MakeSimulato
     parsed = parse_text("\n".join(ids(600)))
     settings = settings_for(sim.url)
     job = start_audit(store, parsed, settings, AuditOptions(concurrency=4))
-    while job.snapshot().done < 20:
-        time.sleep(0.02)
+    wait_until(lambda: job.snapshot().done >= 20, 30, "20 customers done")
     job.cancel()
     p = job.wait(30)
     assert p.state == "cancelled"
@@ -249,14 +249,15 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> Non
         killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
         victim = _audit_cmd(url, killed_dir, str(source), "--concurrency", "8")
         db = killed_dir / "doku-audit.sqlite3"
-        deadline = time.monotonic() + 60
-        done = 0
-        while time.monotonic() < deadline and done < 200:
-            time.sleep(0.1)
-            if db.exists():
-                with Store(db) as s:
-                    run = s.get_run(1)
-                    done = 0 if run is None else run.fetched + run.failed
+
+        def done() -> int:
+            if not db.exists():
+                return 0
+            with Store(db) as s:
+                run = s.get_run(1)
+                return 0 if run is None else run.fetched + run.failed
+
+        wait_until(lambda: done() >= 200, 60, "200 results in the victim's store")
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         with Store(db) as s:

@@ -38,6 +38,7 @@ from doku.simulator import (
     planned_fault,
 )
 from doku.world import tokens_for
+from tests.waiting import wait_until
 
 MakeSim = Callable[..., RunningSimulator]
 
@@ -519,9 +520,7 @@ def test_stop_does_not_wait_for_hung_connections(make_simulator: MakeSim) -> Non
     threads = [threading.Thread(target=hung_client) for _ in range(4)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 10
-    while sim.stats["hang"] < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: sim.stats["hang"] >= 4, 10, "4 hung requests")
     assert sim.stats["hang"] == 4
     started = time.monotonic()
     sim.stop()

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -75,9 +76,9 @@ class StreamlitServer:
 
 
 def _wait_healthy(server: StreamlitServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
     health = server.url + "/_stcore/health"
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if server.process.poll() is not None:
             pytest.fail(
                 f"streamlit exited with {server.process.returncode} before it was healthy:\n"
@@ -85,12 +86,14 @@ def _wait_healthy(server: StreamlitServer) -> None:
             )
         try:
             with urllib.request.urlopen(health, timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
+                return bool(response.read().decode().strip() == "ok")
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{health} not ok after {STARTUP_TIMEOUT:.0f} s:\n" + server.log_text())
+            return False
+
+    try:
+        wait_until(healthy, STARTUP_TIMEOUT, f"{health} to answer ok")
+    except AssertionError as exc:
+        pytest.fail(f"{exc}:\n" + server.log_text())
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
