@@ -325,11 +325,6 @@ def errors_frame(customers: pd.DataFrame) -> pd.DataFrame:
     return failed.reset_index(drop=True)
 
 
-def attribute_columns_of(customers: pd.DataFrame) -> tuple[str, ...]:
-    """The attribute columns of a customers or tokens frame (everything not built in)."""
-    return tuple(c for c in customers.columns if c not in RESERVED_COLUMNS)
-
-
 # -- loading a run -----------------------------------------------------------------------
 def resolve_run(store: Store, ref: str | int) -> RunInfo:
     """A run by id or `latest`; unknown ids raise InvalidInputError (one clear line)."""

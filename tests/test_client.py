@@ -14,32 +14,13 @@ from doku.client import TokenClient
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from doku.retry import RetryPolicy, parse_retry_after, retry_delay
 from doku.settings import SecretKey, Settings
+from tests.guide import GUIDE_TOKENS as GUIDE
 from tests.scripted_doku import Answer, ScriptedDoku
 
 SECRET = "SK-test-secret-never-shown-0123456789"
 CLIENT_ID = "MCH-0001-10791114622547"
-GUIDE_TOKENS = [
-    {
-        "token_data": {"type": "DIRECT_DEBIT"},
-        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-        "debit_card": {
-            "issuer": "BRI",
-            "token_id": "243591d7e49f45109961581718c3ef82",
-            "masked_card": "*********8982",
-        },
-    },
-    {
-        "token_data": {"type": "CREDIT_CARD"},
-        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-        "credit_card": {
-            "issuer": "BCA",
-            "token_id": "4bc187a24c60fc88977604d170eea4a5",
-            "masked_card": "4096****5464",
-            "brand": "visa",
-        },
-        "extra": {"ignored": 1},
-    },
-]
+# The guide's first direct-debit token and its credit card, plus a field DOKU may add.
+GUIDE_TOKENS = [GUIDE[0], {**GUIDE[2], "extra": {"ignored": 1}}]
 
 
 class Sleeps:

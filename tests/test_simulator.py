@@ -38,40 +38,10 @@ from doku.simulator import (
     planned_fault,
 )
 from doku.world import tokens_for
+from tests.guide import GUIDE_TOKENS
 from tests.waiting import wait_until
 
 MakeSim = Callable[..., RunningSimulator]
-
-GUIDE_TOKENS = [
-    {
-        "token_data": {"type": "DIRECT_DEBIT"},
-        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-        "debit_card": {
-            "issuer": "BRI",
-            "token_id": "243591d7e49f45109961581718c3ef82",
-            "masked_card": "*********8982",
-        },
-    },
-    {
-        "token_data": {"type": "DIRECT_DEBIT"},
-        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-        "debit_card": {
-            "issuer": "BRI",
-            "token_id": "05fc9236261381647e24a14a691e1590",
-            "masked_card": "*********8981",
-        },
-    },
-    {
-        "token_data": {"type": "CREDIT_CARD"},
-        "customer": {"id": "CUST-0001", "name": "Anton Budiman"},
-        "credit_card": {
-            "issuer": "BCA",
-            "token_id": "4bc187a24c60fc88977604d170eea4a5",
-            "masked_card": "4096****5464",
-            "brand": "visa",
-        },
-    },
-]
 
 _UNSET: Any = object()
 

@@ -25,6 +25,7 @@ from doku.world import (
     sample_customers,
     tokens_for,
 )
+from tests.guide import GUIDE_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS = [f"CUST-{i:05d}" for i in range(5000)]
@@ -42,16 +43,7 @@ def within(share: float, expected: float, n: int) -> bool:
 
 
 def test_guide_customer_is_the_guides_answer_in_every_world() -> None:
-    expected = json.loads(
-        '[{"token_data":{"type":"DIRECT_DEBIT"},"customer":{"id":"CUST-0001","name":"Anton'
-        ' Budiman"},"debit_card":{"issuer":"BRI","token_id":"243591d7e49f45109961581718c3ef82",'
-        '"masked_card":"*********8982"}},{"token_data":{"type":"DIRECT_DEBIT"},"customer":'
-        '{"id":"CUST-0001","name":"Anton Budiman"},"debit_card":{"issuer":"BRI","token_id":'
-        '"05fc9236261381647e24a14a691e1590","masked_card":"*********8981"}},{"token_data":'
-        '{"type":"CREDIT_CARD"},"customer":{"id":"CUST-0001","name":"Anton Budiman"},'
-        '"credit_card":{"issuer":"BCA","token_id":"4bc187a24c60fc88977604d170eea4a5",'
-        '"masked_card":"4096****5464","brand":"visa"}}]'
-    )
+    expected = GUIDE_TOKENS
     for seed, epoch in ((0, 0), (3, 0), (0, 9)):
         assert tokens_for(GUIDE_CUSTOMER_ID, seed, epoch) == expected
     assert customer_name_for(GUIDE_CUSTOMER_ID) == "Anton Budiman"
