@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from doku.connection import describe
+from doku.engine.connection import describe
 
 settings = ui.page_setup(ui.APP_TITLE, icon=":material/credit_card:")
 

@@ -10,7 +10,7 @@ never a traceback on the page.
 
 Process-wide state lives here too: one `Store` per data directory
 (`st.cache_resource`; it is thread-safe), frames cached per run and run version, and
-background jobs, which live in `doku.jobs` (not in session_state) so they survive page
+background jobs, which live in `doku.engine.jobs` (not in session_state) so they survive page
 switches and browser reloads.
 """
 
@@ -27,17 +27,17 @@ from typing import Any
 
 import streamlit as st
 
-from doku import aggregates as agg
-from doku import bulk, jobs
-from doku.aggregates import Comparison, Filters, apply_filters, compare_runs, share, summary
-from doku.audit import start_audit
-from doku.bulk import AuditOptions, BulkJob, Progress
-from doku.connection import describe, resolve
+from doku.analysis import aggregates as agg
+from doku.engine import bulk, jobs
+from doku.analysis.aggregates import Comparison, Filters, apply_filters, compare_runs, share, summary
+from doku.engine.service import start_audit
+from doku.engine.bulk import AuditOptions, BulkJob, Progress
+from doku.engine.connection import describe, resolve
 from doku.errors import ConfigurationError, DokuError
-from doku.frames import RunFrames, load_run_frames
-from doku.inputs import ParsedInput
+from doku.analysis.frames import RunFrames, load_run_frames
+from doku.engine.inputs import ParsedInput
 from doku.settings import Settings, load_settings, normalize_secrets
-from doku.store import DB_NAME, RunInfo, Store, data_dir
+from doku.engine.store import DB_NAME, RunInfo, Store, data_dir
 
 log = logging.getLogger("doku.ui")
 
@@ -285,7 +285,7 @@ def run_label(run: RunInfo) -> str:
 
 
 def uptake_of(run: RunInfo) -> float | None:
-    """Share of fetched customers holding >= 1 token (doku.aggregates' rule)."""
+    """Share of fetched customers holding >= 1 token (doku.analysis.aggregates' rule)."""
     return share(run.with_tokens, run.fetched)
 
 
@@ -591,7 +591,7 @@ def _aggregate(
 def aggregate(
     store: Store, run: RunInfo, frames: RunFrames, what: str, arg: str | None = None
 ) -> Any:
-    """One doku.aggregates result for (run, version, filters), cached; small frames."""
+    """One doku.analysis.aggregates result for (run, version, filters), cached; small frames."""
     key = filters_key(frames.filters) if frames.filters is not None else None
     return _aggregate(frames, str(store.path), run.id, run_version(run), key, what, arg)
 

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from doku import aggregates as agg
-from doku.frames import (
+from doku.analysis import aggregates as agg
+from doku.analysis.frames import (
     RunFrames,
     customers_frame,
     errors_frame,
@@ -33,7 +33,7 @@ from doku.frames import (
     tokens_frame_from_tokens,
 )
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
-from doku.store import RunInfo
+from doku.engine.store import RunInfo
 
 T = TypeVar("T")
 ATTRS = ["segment", "region"]

@@ -12,7 +12,7 @@ import time
 
 import pandas as pd
 
-from doku.inputs import parse_file
+from doku.engine.inputs import parse_file
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     frame = pd.read_csv(io.BytesIO(data), dtype=str)
     baseline = time.perf_counter() - started
     assert len(parsed.ids) == len(frame) == n
-    print(f"doku.inputs: {ours:.2f} s for {n:,} rows; pandas.read_csv: {baseline:.2f} s; "
+    print(f"doku.engine.inputs: {ours:.2f} s for {n:,} rows; pandas.read_csv: {baseline:.2f} s; "
           f"ratio {ours / baseline:.2f}")
     print(json.dumps({"rows": n, "parse_s": round(ours, 3), "read_csv_s": round(baseline, 3),
                       "ratio_vs_read_csv": round(ours / baseline, 2)}))

@@ -30,8 +30,8 @@ import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
 
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH  # noqa: E402
-from doku.signing import sign_request, timestamp, verify_response  # noqa: E402
-from doku.simulator import (  # noqa: E402
+from doku.client.signing import sign_request, timestamp, verify_response  # noqa: E402
+from doku.simulator.server import (  # noqa: E402
     SimulatorConfig,
     start_simulator_process,
     stop_simulator_process,

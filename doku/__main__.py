@@ -1,5 +1,5 @@
 import sys
 
-from doku.cli import main
+from doku.cli.main import main
 
 sys.exit(main())

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from doku.connection import connect
+from doku.engine.connection import connect
 from doku.errors import DokuError
 from doku.models import TOKEN_TYPES
 

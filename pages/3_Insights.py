@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 import ui
-from doku import charts, exports
-from doku.aggregates import Filters
+from doku.analysis import charts, exports
+from doku.analysis.aggregates import Filters
 from doku.models import TOKEN_TYPES
 
 TABLE_ROWS = 2_000

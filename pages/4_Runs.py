@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from doku import aggregates, charts
-from doku.aggregates import run_trend
+from doku.analysis import aggregates, charts
+from doku.analysis.aggregates import run_trend
 
 CHANGE_ROWS = 500
 

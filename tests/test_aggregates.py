@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from doku.aggregates import (
+from doku.analysis.aggregates import (
     BLANK,
     DIRECT_DEBIT_BRAND,
     UNKNOWN_BRAND,
@@ -35,9 +35,9 @@ from doku.aggregates import (
     uptake_by_type,
 )
 from doku.errors import InvalidInputError
-from doku.frames import RunFrames, load_run_frames
+from doku.analysis.frames import RunFrames, load_run_frames
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
-from doku.store import Store
+from doku.engine.store import Store
 from tests.test_frames import build_small_store
 
 DD, CC = DIRECT_DEBIT, CREDIT_CARD

@@ -10,8 +10,8 @@ from openpyxl import Workbook
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
-from doku import jobs
-from doku.store import Store
+from doku.engine import jobs
+from doku.engine.store import Store
 from tests.apptest_support import isolate, metrics, ok, open_page, wait_finished
 from tests.simulator_fixtures import MakeSimulator
 
@@ -177,7 +177,7 @@ def test_retry_failed(monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimul
 def test_a_new_session_finds_the_running_job(
     monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator, data_dir: Path
 ) -> None:
-    """A browser reload is a new session: the job lives in doku.jobs, not session_state."""
+    """A browser reload is a new session: the job lives in doku.engine.jobs, not session_state."""
     slow_simulator(monkeypatch, make_simulator, latency_ms=15)
     first = open_bulk()
     run_id = start_slow_run(first)

@@ -8,11 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
-from doku.audit import start_audit
-from doku.bulk import AuditOptions
-from doku.connection import resolve
-from doku.inputs import parse_text
-from doku.store import Store
+from doku.engine.service import start_audit
+from doku.engine.bulk import AuditOptions
+from doku.engine.connection import resolve
+from doku.engine.inputs import parse_text
+from doku.engine.store import Store
 from tests.apptest_support import isolate, open_page
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard.py"

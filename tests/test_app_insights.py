@@ -17,13 +17,13 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
-from doku.aggregates import Filters, apply_filters, summary
-from doku.audit import start_audit
-from doku.bulk import AuditOptions
-from doku.connection import resolve
-from doku.frames import load_run_frames
-from doku.inputs import parse_file
-from doku.store import Store
+from doku.analysis.aggregates import Filters, apply_filters, summary
+from doku.engine.service import start_audit
+from doku.engine.bulk import AuditOptions
+from doku.engine.connection import resolve
+from doku.analysis.frames import load_run_frames
+from doku.engine.inputs import parse_file
+from doku.engine.store import Store
 from tests.apptest_support import ROOT, isolate, metrics, open_page
 from tests.apptest_support import ok as check
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from doku.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME
+from doku.simulator.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME
 from tests.apptest_support import isolate, open_page
 
 LOOKUP = "pages/1_Customer_lookup.py"
@@ -86,9 +86,9 @@ def test_lookup_invalid_id_is_an_input_error_not_a_traceback() -> None:
 
 def test_lookup_with_wrong_secret_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     """The embedded simulator knows the demo key only: another key is rejected."""
-    import doku.connection
+    import doku.engine.connection
 
-    sim_url = doku.connection.embedded_simulator_url(doku.settings.load_settings(secrets={}))
+    sim_url = doku.engine.connection.embedded_simulator_url(doku.settings.load_settings(secrets={}))
     monkeypatch.setenv("DOKU_ENV", "sandbox")
     monkeypatch.setenv("DOKU_BASE_URL", sim_url)
     monkeypatch.setenv("DOKU_CLIENT_ID", doku.settings.SIMULATOR_CLIENT_ID)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from doku.aggregates import (
+from doku.analysis.aggregates import (
     by_brand,
     by_type,
     issuer_by_type,
@@ -19,7 +19,7 @@ from doku.aggregates import (
     uptake_by_issuer,
     uptake_by_type,
 )
-from doku.charts import (
+from doku.analysis.charts import (
     OKABE_ITO,
     TYPE_COLORS,
     brand_chart,
@@ -32,9 +32,9 @@ from doku.charts import (
     type_chart,
     uptake_chart,
 )
-from doku.frames import RunFrames, load_run_frames
+from doku.analysis.frames import RunFrames, load_run_frames
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from doku.store import Store
+from doku.engine.store import Store
 from tests.test_frames import build_small_store
 
 LABEL = "run #1 (customers-a.csv)"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from doku.simulator import RunningSimulator
-from doku.world import tokens_for
+from doku.simulator.server import RunningSimulator
+from doku.simulator.world import tokens_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_SECRET = "SK-simulator-demo-only"

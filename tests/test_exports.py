@@ -10,9 +10,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from doku import exports
+from doku.analysis import exports
 from doku.errors import InvalidInputError
-from doku.exports import (
+from doku.analysis.exports import (
     EXPORT_KINDS,
     FORMATS,
     export_bytes,
@@ -21,9 +21,9 @@ from doku.exports import (
     frame_to_bytes,
     neutralise_formulas,
 )
-from doku.frames import RunFrames, load_run_frames, tokens_frame_from_tokens
+from doku.analysis.frames import RunFrames, load_run_frames, tokens_frame_from_tokens
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token, mask_token_id
-from doku.store import Store
+from doku.engine.store import Store
 from tests.test_frames import INJECTION_NAME, build_small_store
 
 RISKY = ["=1+2", "+62811", "-5", "@SUM(A1)", "\tx", "\rx"]

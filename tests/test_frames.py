@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from doku.errors import InvalidInputError
-from doku.frames import (
+from doku.analysis.frames import (
     CUSTOMER_COLUMNS,
     attribute_frame_names,
     customers_frame,
@@ -24,7 +24,7 @@ from doku.frames import (
     tokens_frame_from_tokens,
 )
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
-from doku.store import Store
+from doku.engine.store import Store
 
 DD, CC = DIRECT_DEBIT, CREDIT_CARD
 INJECTION_NAME = "=cmd|' /C calc'!A0"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from doku.errors import InvalidInputError
-from doku.inputs import (
+from doku.engine.inputs import (
     ID_COLUMN_NAMES,
     AmbiguousColumnError,
     ParsedInput,

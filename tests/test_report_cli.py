@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from doku.aggregates import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND
-from doku.cli import main
-from doku.exports import FORMULA_PREFIXES
+from doku.analysis.aggregates import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND
+from doku.cli.main import main
+from doku.analysis.exports import FORMULA_PREFIXES
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from doku.store import DB_NAME, Store
+from doku.engine.store import DB_NAME, Store
 from tests.test_aggregates import GenCustomer, gen_run, store_run
 from tests.test_frames import build_small_store
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.signing import sign_request, timestamp, verify_response
-from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
+from doku.client.signing import sign_request, timestamp, verify_response
+from doku.simulator.server import SimulatorConfig, start_simulator_process, stop_simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}

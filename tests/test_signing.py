@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from doku import signing
+from doku.client import signing
 
 VECTORS_PATH = Path(__file__).parent / "data" / "signature-vectors.json"
 VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
@@ -53,7 +53,7 @@ def test_vectors_differing_only_in_serialisation_give_different_signatures() -> 
 
 
 def test_client_serialisation_matches_raw_utf8_vector() -> None:
-    from doku.client import tokens_request_body
+    from doku.client.tokens import tokens_request_body
 
     v = {v["id"]: v for v in VECTORS["request_vectors"]}["REQ-04-special-chars-raw-utf8-compact"]
     body = tokens_request_body("CUST/01+ä&é", "DIRECT_DEBIT")
@@ -84,7 +84,7 @@ def test_timestamp_is_utc_with_z() -> None:
 
 def test_timestamps_are_utc_when_process_runs_in_jakarta() -> None:
     code = (
-        "import time;from datetime import datetime,timezone;from doku import signing;"
+        "import time;from datetime import datetime,timezone;from doku.client import signing;"
         "t=signing.timestamp();u=datetime.now(timezone.utc);"
         "print(t, time.strftime('%z'), abs((signing.parse_timestamp(t)-u).total_seconds())<5)"
     )

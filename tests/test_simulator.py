@@ -1,6 +1,6 @@
 """The simulator over real loopback HTTP: validation order, replays, signatures, faults.
 
-Requests are built here with plain `requests` + doku.signing (not doku.client), so
+Requests are built here with plain `requests` + doku.client.signing (not doku.client.tokens), so
 these tests pin the wire behaviour independently of the client.
 """
 
@@ -22,14 +22,14 @@ import pytest
 import requests
 
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.signing import (
+from doku.client.signing import (
     format_timestamp,
     parse_timestamp,
     sign_request,
     utc_now,
     verify_response,
 )
-from doku.simulator import (
+from doku.simulator.server import (
     FAULTS,
     RunningSimulator,
     SimulatorConfig,
@@ -37,7 +37,7 @@ from doku.simulator import (
     failure_status,
     planned_fault,
 )
-from doku.world import tokens_for
+from doku.simulator.world import tokens_for
 from tests.guide import GUIDE_TOKENS
 from tests.waiting import wait_until
 
@@ -618,7 +618,7 @@ def test_config_to_argv_lists_only_changed_fields() -> None:
 def test_context_manager_and_url(simulator: RunningSimulator) -> None:
     assert simulator.url == f"http://127.0.0.1:{simulator.port}"
     assert simulator.config == SimulatorConfig()
-    from doku.simulator import start_simulator
+    from doku.simulator.server import start_simulator
 
     with start_simulator() as sim:
         assert call(sim.url).status_code == 200

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from doku.models import parse_tokens
-from doku.world import (
+from doku.simulator.world import (
     GUIDE_CUSTOMER_ID,
     REGIONS,
     SAMPLE_COLUMNS,
@@ -119,7 +119,7 @@ def test_premium_customers_hold_more_credit_cards() -> None:
 def test_deterministic_across_processes() -> None:
     ids = IDS[:50] + ["pelanggan/ä", GUIDE_CUSTOMER_ID]
     code = (
-        "import json,sys; from doku.world import tokens_for;"
+        "import json,sys; from doku.simulator.world import tokens_for;"
         "print(json.dumps([tokens_for(i, 3, 2) for i in json.loads(sys.argv[1])]))"
     )
     # A different hash seed proves nothing depends on Python's salted hash().

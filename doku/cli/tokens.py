@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from doku.connection import connect
+from doku.engine.connection import connect
 from doku.models import TOKEN_FIELDS, TOKEN_TYPES
 from doku.settings import load_settings
 

@@ -24,7 +24,7 @@ import re
 import pandas as pd
 
 from doku.errors import InvalidInputError
-from doku.frames import STR_DTYPE, RunFrames
+from doku.analysis.frames import STR_DTYPE, RunFrames
 from doku.models import mask_token_id
 
 EXPORT_KINDS = ("tokens", "customers", "errors")

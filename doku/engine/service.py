@@ -5,11 +5,11 @@ Shared by `python -m doku audit` and the dashboard's Bulk audit page.
 
 from __future__ import annotations
 
-from doku.bulk import AuditOptions, BulkJob
+from doku.engine.bulk import AuditOptions, BulkJob
 from doku.errors import InvalidInputError
-from doku.inputs import ParsedInput
+from doku.engine.inputs import ParsedInput
 from doku.settings import Settings
-from doku.store import Reject, Store
+from doku.engine.store import Reject, Store
 
 
 def create_run(

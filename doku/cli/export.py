@@ -1,5 +1,5 @@
 """`python -m doku export RUN_ID --what tokens|customers|errors --format csv|xlsx|parquet
--o PATH`: one table of a stored run, written by `doku.exports` (the same bytes as the
+-o PATH`: one table of a stored run, written by `doku.analysis.exports` (the same bytes as the
 dashboard's download buttons).
 
 PATH `-` writes CSV to stdout. A file is written to a temporary name and renamed, so an
@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from doku.errors import InvalidInputError
-from doku.exports import EXPORT_KINDS, FORMATS, export_frame, frame_to_bytes
-from doku.frames import load_run_frames, resolve_run
-from doku.store import Store
+from doku.analysis.exports import EXPORT_KINDS, FORMATS, export_frame, frame_to_bytes
+from doku.analysis.frames import load_run_frames, resolve_run
+from doku.engine.store import Store
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

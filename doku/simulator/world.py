@@ -38,7 +38,7 @@ else gains or loses with equal odds. A token that persists keeps its token_id, s
 after N steps about ``1 - 0.95**N`` of customers differ from epoch 0.
 
 The demo file ``samples/customers.csv`` is ``sample_customers()`` written by
-``python -m doku.world samples/customers.csv``; its plan and region are the same
+``python -m doku.simulator.world samples/customers.csv``; its plan and region are the same
 profile that drives token uptake, so uptake-by-segment charts show a real effect.
 """
 

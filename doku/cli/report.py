@@ -1,6 +1,6 @@
 """`python -m doku report RUN_ID [--json] [--by ATTRIBUTE]`: a run's headline numbers.
 
-Every figure comes from `doku.aggregates` on the run's frames, the same functions the
+Every figure comes from `doku.analysis.aggregates` on the run's frames, the same functions the
 dashboard uses, so the CLI and the insights page cannot disagree. Uptake is always over
 FETCHED customers; failed and pending customers are listed beside it.
 """
@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from doku.aggregates import (
+from doku.analysis.aggregates import (
     attribute_column,
     by_brand,
     by_issuer,
@@ -21,9 +21,9 @@ from doku.aggregates import (
     uptake_by_attribute,
     uptake_dict,
 )
-from doku.frames import RunFrames, load_run_frames, resolve_run
+from doku.analysis.frames import RunFrames, load_run_frames, resolve_run
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from doku.store import Store
+from doku.engine.store import Store
 
 TYPE_NAMES = {DIRECT_DEBIT: "direct debit", CREDIT_CARD: "credit card"}
 

@@ -33,10 +33,10 @@ import pyarrow as pa
 
 from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
-from doku.store import FAILED, FETCHED, RunInfo, Store
+from doku.engine.store import FAILED, FETCHED, RunInfo, Store
 
 if TYPE_CHECKING:
-    from doku.aggregates import Filters
+    from doku.analysis.aggregates import Filters
 
 PENDING = "pending"
 STATUSES = (FETCHED, FAILED, PENDING)
@@ -77,7 +77,7 @@ class RunFrames:
     `run` counts (fetched, failed, pending, with_tokens, tokens) are recomputed from
     the frames, so they always agree with them even while the run is still writing.
     `attributes` are the frame column names of the customer attributes. `filters` is
-    set by `doku.aggregates.apply_filters` on a filtered copy.
+    set by `doku.analysis.aggregates.apply_filters` on a filtered copy.
     """
 
     run: RunInfo

@@ -10,8 +10,8 @@ import json
 import sys
 from typing import Any
 
-from doku.commands.report import printable
-from doku.store import RunInfo, Store
+from doku.cli.report import printable
+from doku.engine.store import RunInfo, Store
 
 COLUMNS = (
     "id", "created", "status", "input", "customers", "fetched", "failed", "pending",

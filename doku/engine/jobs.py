@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import threading
 
-from doku.bulk import BulkJob
-from doku.store import Store
+from doku.engine.bulk import BulkJob
+from doku.engine.store import Store
 
 _lock = threading.Lock()
 _jobs: dict[int, BulkJob] = {}

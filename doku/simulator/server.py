@@ -20,13 +20,13 @@ client's delayed ACK and every answer waits about 40 ms.
 400   body not JSON / not an object; customer.id missing, not a string, empty,
       longer than 50 characters or holding control characters; token_data not an
       object; token_data.type not DIRECT_DEBIT/CREDIT_CARD (null counts as absent)
-200   JSON array of the customer's tokens (``doku.world.tokens_for``), filtered by
+200   JSON array of the customer's tokens (``doku.simulator.world.tokens_for``), filtered by
       token_data.type when given
 ====  =====================================================================
 
 Other paths answer 404, other methods on the tokens path 405. Every answer, errors
 included, is compact JSON with Client-Id and Request-Id echoed from the request,
-Response-Timestamp and a Signature from ``doku.signing.sign_response``.
+Response-Timestamp and a Signature from ``doku.client.signing.sign_response``.
 
 Idempotency: a Request-Id is remembered (last ``replay_capacity`` ids, LRU) once its
 request authenticated and was answered 200 or 400. Answers that mean "not processed"
@@ -70,8 +70,8 @@ from urllib.parse import urlsplit
 
 from doku.models import CARD_FIELD, TOKEN_TYPES, customer_id_problem
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.signing import format_timestamp, parse_timestamp, sign_response, utc_now, verify_request
-from doku.world import tokens_for
+from doku.client.signing import format_timestamp, parse_timestamp, sign_response, utc_now, verify_request
+from doku.simulator.world import tokens_for
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Customers are matched by customer ID, tokens by fingerprint. Gained/lost customers and
 added/removed tokens count ONLY customers fetched in BOTH runs (a failed or pending
 result says nothing about tokens); uptake figures are each run's own, over its own
-fetched customers. See `doku.aggregates.Comparison`.
+fetched customers. See `doku.analysis.aggregates.Comparison`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import sys
 
 import pandas as pd
 
-from doku.aggregates import Comparison, compare_runs
-from doku.commands.report import printable
-from doku.frames import load_run_frames, resolve_run
-from doku.store import Store
+from doku.analysis.aggregates import Comparison, compare_runs
+from doku.cli.report import printable
+from doku.analysis.frames import load_run_frames, resolve_run
+from doku.engine.store import Store
 
 SHOW_IDS = 10
 

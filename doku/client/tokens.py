@@ -36,11 +36,11 @@ from doku.errors import (
     TransportError,
 )
 from doku.models import Token, parse_tokens, validate_customer_id, validate_token_type
-from doku.retry import RetryPolicy, parse_retry_after, retry_delay
+from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
 from doku.settings import TOKENS_PATH, Settings
-from doku.signing import Clock, sign_request, timestamp, utc_now, verify_response
+from doku.client.signing import Clock, sign_request, timestamp, utc_now, verify_response
 
-log = logging.getLogger("doku.client")
+log = logging.getLogger("doku.client.tokens")
 USER_AGENT = f"doku-token-audit/{__version__}"
 MAX_ERROR_TEXT = 300
 

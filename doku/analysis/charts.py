@@ -1,4 +1,4 @@
-"""Altair charts of AGGREGATED frames (doku.aggregates output, a few hundred rows at most).
+"""Altair charts of AGGREGATED frames (doku.analysis.aggregates output, a few hundred rows at most).
 
 Charts never see token- or customer-level rows: every rerun ships the chart's data to
 the browser, and altair refuses more than 5,000 rows outside Streamlit. One theme

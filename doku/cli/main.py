@@ -1,6 +1,6 @@
 """`python -m doku`: dispatch to one module per subcommand.
 
-Each module in `doku.commands` exposes `register(subparsers)`, which adds its parser
+Each module in `doku.cli` exposes `register(subparsers)`, which adds its parser
 and sets `func(args) -> int`. A failure exits non-zero with exactly one line on
 stderr naming what went wrong; the secret key is never part of that line.
 """
@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"doku.commands.{name}")
+            module = importlib.import_module(f"doku.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"doku.commands.{name}":
+            if exc.name != f"doku.cli.{name}":
                 raise
             continue  # command not built yet
         module.register(sub)

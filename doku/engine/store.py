@@ -186,7 +186,7 @@ class Store:
 
         Attributes come either per customer (`attributes`: id -> {column: value}) or
         column-wise (`attribute_values`: column -> values parallel to `ids`, as
-        doku.inputs parses them).
+        doku.engine.inputs parses them).
         """
         rejects = list(rejects)
         columnwise = attribute_values or {}

@@ -1,4 +1,4 @@
-"""Counts, uptake and run comparison from the frames of `doku.frames` (no Streamlit).
+"""Counts, uptake and run comparison from the frames of `doku.analysis.frames` (no Streamlit).
 
 Every function returns exact integer counts; shares are always shipped next to the
 numerator and denominator behind them. Rules every page, report and chart shares:
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from doku.errors import InvalidInputError
-from doku.frames import PENDING, STATUSES, STR_DTYPE, RunFrames, errors_frame
+from doku.analysis.frames import PENDING, STATUSES, STR_DTYPE, RunFrames, errors_frame
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
-from doku.store import FAILED, FETCHED, RunInfo
+from doku.engine.store import FAILED, FETCHED, RunInfo
 
 DIRECT_DEBIT_BRAND = "Direct debit (no brand)"
 UNKNOWN_BRAND = "Unknown brand"

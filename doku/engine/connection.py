@@ -10,17 +10,17 @@ import atexit
 import threading
 from typing import Any
 
-from doku.client import TokenClient
+from doku.client.tokens import TokenClient
 from doku.settings import Settings, load_settings
 
 _lock = threading.Lock()
-_embedded: Any = None  # doku.simulator.RunningSimulator, started lazily
+_embedded: Any = None  # doku.simulator.server.RunningSimulator, started lazily
 
 
 def embedded_simulator_url(settings: Settings) -> str:
     """URL of this process's simulator, started on first use with the settings' keys."""
     global _embedded
-    from doku.simulator import SimulatorConfig, start_simulator
+    from doku.simulator.server import SimulatorConfig, start_simulator
 
     with _lock:
         if _embedded is None:

@@ -1,0 +1,10 @@
+"""The HTTP client layer: talking to DOKU's token API, byte-exact and verified.
+
+Holds request signing (`signing`), the request/response auth flow (`auth`), the
+token client (`tokens`), the pure retry policy (`retry`) and shared pacing
+(`pacing`).
+
+Rule: imports only the shared vocabulary (`doku.errors`, `doku.models`,
+`doku.settings`, `doku.masking`) and third-party HTTP libraries. It knows nothing of
+stores, runs, frames, the simulator or the CLI.
+"""

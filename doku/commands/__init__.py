@@ -1,1 +1,0 @@
-"""One module per `python -m doku` subcommand, each with `register(subparsers)`."""
