@@ -28,16 +28,23 @@ from typing import Any
 import streamlit as st
 
 from doku.analysis import aggregates as agg
+from doku.analysis.aggregates import (
+    Comparison,
+    Filters,
+    apply_filters,
+    compare_runs,
+    share,
+    summary,
+)
+from doku.analysis.frames import RunFrames, load_run_frames
 from doku.engine import bulk, jobs
-from doku.analysis.aggregates import Comparison, Filters, apply_filters, compare_runs, share, summary
-from doku.engine.service import start_audit
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
 from doku.engine.connection import describe, resolve
-from doku.errors import ConfigurationError, DokuError
-from doku.analysis.frames import RunFrames, load_run_frames
 from doku.engine.inputs import ParsedInput
-from doku.settings import Settings, load_settings, normalize_secrets
+from doku.engine.service import start_audit
 from doku.engine.store import DB_NAME, RunInfo, Store, data_dir
+from doku.errors import ConfigurationError, DokuError
+from doku.settings import Settings, load_settings, normalize_secrets
 
 log = logging.getLogger("doku.ui")
 

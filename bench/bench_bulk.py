@@ -21,9 +21,11 @@ from pathlib import Path
 
 import requests
 
-from doku.engine.service import start_audit
+from doku.client.signing import sign_request, timestamp
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
+from doku.engine.service import start_audit
+from doku.engine.store import Store
 from doku.settings import (
     SIMULATOR_CLIENT_ID,
     SIMULATOR_SECRET_KEY,
@@ -31,9 +33,7 @@ from doku.settings import (
     SecretKey,
     Settings,
 )
-from doku.client.signing import sign_request, timestamp
 from doku.simulator.server import SimulatorConfig, start_simulator_process, stop_simulator_process
-from doku.engine.store import Store
 
 
 def naive_serial(url: str, ids: list[str]) -> float:

@@ -32,8 +32,8 @@ from doku.analysis.frames import (
     tokens_frame,
     tokens_frame_from_tokens,
 )
-from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from doku.engine.store import RunInfo
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 T = TypeVar("T")
 ATTRS = ["segment", "region"]

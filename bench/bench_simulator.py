@@ -29,8 +29,8 @@ if not __package__:  # run as a script: make the checkout importable
 import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
 
-from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH  # noqa: E402
 from doku.client.signing import sign_request, timestamp, verify_response  # noqa: E402
+from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH  # noqa: E402
 from doku.simulator.server import (  # noqa: E402
     SimulatorConfig,
     start_simulator_process,

@@ -9,8 +9,8 @@ import streamlit as st
 
 import ui
 from doku.engine.bulk import AuditOptions
-from doku.errors import InvalidInputError
 from doku.engine.inputs import MAX_BYTES, AmbiguousColumnError, ParsedInput, parse_file, parse_text
+from doku.errors import InvalidInputError
 from doku.models import TOKEN_TYPES
 
 PREVIEW_ROWS = 200

@@ -34,10 +34,10 @@ from doku.analysis.aggregates import (
     uptake_by_issuer,
     uptake_by_type,
 )
-from doku.errors import InvalidInputError
 from doku.analysis.frames import RunFrames, load_run_frames
-from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from doku.engine.store import Store
+from doku.errors import InvalidInputError
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from tests.test_frames import build_small_store
 
 DD, CC = DIRECT_DEBIT, CREDIT_CARD

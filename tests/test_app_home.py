@@ -8,10 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
-from doku.engine.service import start_audit
 from doku.engine.bulk import AuditOptions
 from doku.engine.connection import resolve
 from doku.engine.inputs import parse_text
+from doku.engine.service import start_audit
 from doku.engine.store import Store
 from tests.apptest_support import isolate, open_page
 

@@ -18,11 +18,11 @@ from streamlit.testing.v1 import AppTest
 
 import doku.settings
 from doku.analysis.aggregates import Filters, apply_filters, summary
-from doku.engine.service import start_audit
+from doku.analysis.frames import load_run_frames
 from doku.engine.bulk import AuditOptions
 from doku.engine.connection import resolve
-from doku.analysis.frames import load_run_frames
 from doku.engine.inputs import parse_file
+from doku.engine.service import start_audit
 from doku.engine.store import Store
 from tests.apptest_support import ROOT, isolate, metrics, open_page
 from tests.apptest_support import ok as check

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from doku.engine.service import start_audit
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
+from doku.engine.service import start_audit
+from doku.engine.store import Store
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, Settings
 from doku.simulator.server import SimulatorConfig, start_simulator
-from doku.engine.store import Store
 from tests.apptest_support import ROOT, isolate, metrics, open_page
 from tests.apptest_support import ok as check
 from tests.apptest_support import wait_finished as wait_for_runs

@@ -14,22 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from doku.engine import bulk
-from doku.simulator import world
-from doku.engine.service import start_audit
-from doku.engine.bulk import AuditOptions
-from doku.errors import CancelledError
-from doku.engine.inputs import parse_text
-from doku.models import parse_tokens
 from doku.client.pacing import SharedPacer
+from doku.engine import bulk
+from doku.engine.bulk import AuditOptions
+from doku.engine.inputs import parse_text
+from doku.engine.service import start_audit
+from doku.engine.store import Store
+from doku.errors import CancelledError
+from doku.models import parse_tokens
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, Settings
+from doku.simulator import world
 from doku.simulator.server import (
     RunningSimulator,
     SimulatorConfig,
     start_simulator_process,
     stop_simulator_process,
 )
-from doku.engine.store import Store
 from tests.simulator_fixtures import MakeSimulator
 from tests.waiting import wait_until
 

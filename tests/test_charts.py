@@ -33,8 +33,8 @@ from doku.analysis.charts import (
     uptake_chart,
 )
 from doku.analysis.frames import RunFrames, load_run_frames
-from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from doku.engine.store import Store
+from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from tests.test_frames import build_small_store
 
 LABEL = "run #1 (customers-a.csv)"

@@ -11,9 +11,9 @@ import pytest
 
 from doku import errors
 from doku.client import signing
+from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
 from doku.client.tokens import TokenClient
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
 from doku.settings import SecretKey, Settings
 from tests.guide import GUIDE_TOKENS as GUIDE
 from tests.scripted_doku import Answer, ScriptedDoku

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from doku.analysis import exports
-from doku.errors import InvalidInputError
 from doku.analysis.exports import (
     EXPORT_KINDS,
     FORMATS,
@@ -22,8 +21,9 @@ from doku.analysis.exports import (
     neutralise_formulas,
 )
 from doku.analysis.frames import RunFrames, load_run_frames, tokens_frame_from_tokens
-from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token, mask_token_id
 from doku.engine.store import Store
+from doku.errors import InvalidInputError
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token, mask_token_id
 from tests.test_frames import INJECTION_NAME, build_small_store
 
 RISKY = ["=1+2", "+62811", "-5", "@SUM(A1)", "\tx", "\rx"]

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from doku.errors import InvalidInputError
 from doku.analysis.frames import (
     CUSTOMER_COLUMNS,
     attribute_frame_names,
@@ -23,8 +22,9 @@ from doku.analysis.frames import (
     tokens_frame,
     tokens_frame_from_tokens,
 )
-from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from doku.engine.store import Store
+from doku.errors import InvalidInputError
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 DD, CC = DIRECT_DEBIT, CREDIT_CARD
 INJECTION_NAME = "=cmd|' /C calc'!A0"

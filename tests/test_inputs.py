@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from doku.errors import InvalidInputError
 from doku.engine.inputs import (
     ID_COLUMN_NAMES,
     AmbiguousColumnError,
@@ -26,6 +25,7 @@ from doku.engine.inputs import (
     parse_path,
     parse_text,
 )
+from doku.errors import InvalidInputError
 from doku.models import customer_id_problem
 
 

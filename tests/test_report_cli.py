@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from doku.analysis.aggregates import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND
-from doku.cli.main import main
 from doku.analysis.exports import FORMULA_PREFIXES
-from doku.models import CREDIT_CARD, DIRECT_DEBIT
+from doku.cli.main import main
 from doku.engine.store import DB_NAME, Store
+from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from tests.test_aggregates import GenCustomer, gen_run, store_run
 from tests.test_frames import build_small_store
 

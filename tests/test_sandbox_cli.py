@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.client.signing import sign_request, timestamp, verify_response
+from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.simulator.server import SimulatorConfig, start_simulator_process, stop_simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 import requests
 
-from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.client.signing import (
     format_timestamp,
     parse_timestamp,
@@ -29,6 +28,7 @@ from doku.client.signing import (
     utc_now,
     verify_response,
 )
+from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.simulator.server import (
     FAULTS,
     RunningSimulator,

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from doku.errors import InvalidInputError
 from doku.analysis.frames import PENDING, STATUSES, STR_DTYPE, RunFrames, errors_frame
-from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 from doku.engine.store import FAILED, FETCHED, RunInfo
+from doku.errors import InvalidInputError
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 
 DIRECT_DEBIT_BRAND = "Direct debit (no brand)"
 UNKNOWN_BRAND = "Unknown brand"

@@ -23,8 +23,8 @@ import re
 
 import pandas as pd
 
-from doku.errors import InvalidInputError
 from doku.analysis.frames import STR_DTYPE, RunFrames
+from doku.errors import InvalidInputError
 from doku.models import mask_token_id
 
 EXPORT_KINDS = ("tokens", "customers", "errors")

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from doku.engine.store import FAILED, FETCHED, RunInfo, Store
 from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
-from doku.engine.store import FAILED, FETCHED, RunInfo, Store
 
 if TYPE_CHECKING:
     from doku.analysis.aggregates import Filters

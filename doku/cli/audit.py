@@ -9,14 +9,14 @@ import time
 from typing import Any
 
 from doku.engine import bulk
-from doku.engine.service import start_audit
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
 from doku.engine.connection import resolve
-from doku.errors import ConfigurationError, InvalidInputError
 from doku.engine.inputs import parse_path, parse_text
+from doku.engine.service import start_audit
+from doku.engine.store import Store
+from doku.errors import ConfigurationError, InvalidInputError
 from doku.models import TOKEN_TYPES
 from doku.settings import load_settings
-from doku.engine.store import Store
 
 
 def register(sub: Any) -> None:

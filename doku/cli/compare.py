@@ -15,8 +15,8 @@ import sys
 import pandas as pd
 
 from doku.analysis.aggregates import Comparison, compare_runs
-from doku.cli.report import printable
 from doku.analysis.frames import load_run_frames, resolve_run
+from doku.cli.report import printable
 from doku.engine.store import Store
 
 SHOW_IDS = 10

@@ -15,10 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from doku.errors import InvalidInputError
 from doku.analysis.exports import EXPORT_KINDS, FORMATS, export_frame, frame_to_bytes
 from doku.analysis.frames import load_run_frames, resolve_run
 from doku.engine.store import Store
+from doku.errors import InvalidInputError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

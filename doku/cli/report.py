@@ -22,8 +22,8 @@ from doku.analysis.aggregates import (
     uptake_dict,
 )
 from doku.analysis.frames import RunFrames, load_run_frames, resolve_run
-from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from doku.engine.store import Store
+from doku.models import CREDIT_CARD, DIRECT_DEBIT
 
 TYPE_NAMES = {DIRECT_DEBIT: "direct debit", CREDIT_CARD: "credit card"}
 

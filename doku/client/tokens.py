@@ -23,6 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from doku import __version__
+from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
+from doku.client.signing import Clock, sign_request, timestamp, utc_now, verify_response
 from doku.errors import (
     AuthenticationError,
     BadRequestError,
@@ -36,9 +38,7 @@ from doku.errors import (
     TransportError,
 )
 from doku.models import Token, parse_tokens, validate_customer_id, validate_token_type
-from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
 from doku.settings import TOKENS_PATH, Settings
-from doku.client.signing import Clock, sign_request, timestamp, utc_now, verify_response
 
 log = logging.getLogger("doku.client.tokens")
 USER_AGENT = f"doku-token-audit/{__version__}"

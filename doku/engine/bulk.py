@@ -16,17 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from doku.client.pacing import SharedPacer
+from doku.client.retry import RetryPolicy
 from doku.client.tokens import TokenClient
+from doku.engine.store import Store
 from doku.errors import (
     AuthenticationError,
     CancelledError,
     ConfigurationError,
     DokuError,
 )
-from doku.client.pacing import SharedPacer
-from doku.client.retry import RetryPolicy
 from doku.settings import Settings
-from doku.engine.store import Store
 
 # After this many authentication failures in a row (with no success in between)
 # the credentials are wrong, not the customers.

@@ -6,10 +6,10 @@ Shared by `python -m doku audit` and the dashboard's Bulk audit page.
 from __future__ import annotations
 
 from doku.engine.bulk import AuditOptions, BulkJob
-from doku.errors import InvalidInputError
 from doku.engine.inputs import ParsedInput
-from doku.settings import Settings
 from doku.engine.store import Reject, Store
+from doku.errors import InvalidInputError
+from doku.settings import Settings
 
 
 def create_run(

@@ -68,9 +68,15 @@ from types import TracebackType
 from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
+from doku.client.signing import (
+    format_timestamp,
+    parse_timestamp,
+    sign_response,
+    utc_now,
+    verify_request,
+)
 from doku.models import CARD_FIELD, TOKEN_TYPES, customer_id_problem
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.client.signing import format_timestamp, parse_timestamp, sign_response, utc_now, verify_request
 from doku.simulator.world import tokens_for
 
 logger = logging.getLogger(__name__)
