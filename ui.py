@@ -130,7 +130,7 @@ def secrets_table() -> dict[str, str]:
         table = st.secrets.get("doku", {})
     except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets.toml at all
         return {}
-    except Exception as exc:  # noqa: BLE001 - a broken secrets.toml is a config problem
+    except Exception as exc:
         raise ConfigurationError(f"cannot read .streamlit/secrets.toml: {exc}") from None
     if not hasattr(table, "items"):
         raise ConfigurationError("[doku] in .streamlit/secrets.toml is not a table")
@@ -160,7 +160,7 @@ def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings |
         settings = current_settings()
     except DokuError as exc:
         settings, problem = None, exc
-    except Exception as exc:  # noqa: BLE001 - e.g. the embedded simulator cannot start
+    except Exception as exc:
         log.error("cannot prepare the DOKU connection", exc_info=exc)
         settings = None
         problem = ConfigurationError(
@@ -251,7 +251,7 @@ def guard(what: str = "This page") -> Iterator[None]:
         yield
     except DokuError as exc:
         show_error(exc)
-    except Exception as exc:  # noqa: BLE001 - the page must never show a traceback
+    except Exception as exc:
         show_unexpected(exc, what)
 
 
@@ -270,7 +270,7 @@ def fmt_seconds(seconds: float | None) -> str:
     seconds = max(0.0, float(seconds))
     if seconds < 60:
         return f"{seconds:.0f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
@@ -632,7 +632,7 @@ def deferred_bytes(key: tuple[Any, ...], make: Callable[[], bytes | str]) -> Cal
             return cache.get(key, make_bytes)
         except DokuError as exc:
             return f"export failed: {exc}\n".encode()
-        except Exception as exc:  # noqa: BLE001 - never a traceback from a download
+        except Exception as exc:
             log.error("download %r failed: %s", key, exc)
             return f"export failed ({type(exc).__name__}); see the server log\n".encode()
 

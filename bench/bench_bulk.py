@@ -33,7 +33,7 @@ from doku.settings import (
     SecretKey,
     Settings,
 )
-from doku.simulator.server import SimulatorConfig, start_simulator_process, stop_simulator_process
+from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
 
 
 def naive_serial(url: str, ids: list[str]) -> float:

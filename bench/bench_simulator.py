@@ -26,12 +26,12 @@ from pathlib import Path
 if not __package__:  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
-from requests.adapters import HTTPAdapter  # noqa: E402
+import requests
+from requests.adapters import HTTPAdapter
 
-from doku.client.signing import sign_request, timestamp, verify_response  # noqa: E402
-from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH  # noqa: E402
-from doku.simulator.server import (  # noqa: E402
+from doku.client.signing import sign_request, timestamp, verify_response
+from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
+from doku.simulator import (
     SimulatorConfig,
     start_simulator_process,
     stop_simulator_process,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from doku.simulator.server import RunningSimulator, SimulatorConfig, start_simulator
+from doku.simulator import RunningSimulator, SimulatorConfig, start_simulator
 
 MakeSimulator = Callable[..., RunningSimulator]
 

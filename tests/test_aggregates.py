@@ -195,9 +195,11 @@ def test_type_and_brand_filters(fa: RunFrames) -> None:
     s = summary(f)
     assert s["by_type"] == {CC: 3}  # only the type in scope is listed
     assert list(s["uptake_by_type"]) == [CC]
-    assert s["with_tokens"] == 3 and s["direct_debit"] == 0
+    assert s["with_tokens"] == 3
+    assert s["direct_debit"] == 0
     g = apply_filters(fa, Filters(brands=[DIRECT_DEBIT_BRAND, UNKNOWN_BRAND]))
-    assert summary(g)["tokens"] == 5 and summary(g)["with_tokens"] == 3  # C1, C4, C7
+    assert summary(g)["tokens"] == 5
+    assert summary(g)["with_tokens"] == 3
 
 
 def test_attribute_filter_restricts_customers_tokens_and_errors(fa: RunFrames) -> None:
@@ -230,10 +232,13 @@ def test_compare_runs(runs: tuple[RunFrames, RunFrames, Store]) -> None:
     fa, fb, _ = runs
     c = compare_runs(fa, fb)
     assert (c.customers_a, c.customers_b, c.in_both) == (8, 7, 6)
-    assert c.only_in_a == ["C6", "C8"] and c.only_in_b == ["C9"]
+    assert c.only_in_a == ["C6", "C8"]
+    assert c.only_in_b == ["C9"]
     # C4 failed in B, C5 failed in A: in both, but not compared
     assert (c.fetched_in_both, c.not_comparable) == (4, 2)
-    assert c.gained == ["C2", "C3"] and c.lost == ["C1"] and c.unchanged == 1
+    assert c.gained == ["C2", "C3"]
+    assert c.lost == ["C1"]
+    assert c.unchanged == 1
     assert (c.tokens_added, c.tokens_removed) == (2, 1)
     assert rows(c.changes[["customer_id", "change", "issuer", "brand"]]) == [
         ("C1", "removed", "BRI", DIRECT_DEBIT_BRAND),
@@ -244,15 +249,18 @@ def test_compare_runs(runs: tuple[RunFrames, RunFrames, Store]) -> None:
     assert (c.uptake_b.with_tokens, c.uptake_b.fetched) == (6, 6)
     assert c.uptake_change == pytest.approx(1 - 4 / 6)
     by_type = {r[0]: r[1:] for r in rows(c.uptake_by_type)}
-    assert by_type[DD][:2] == (3, 6) and by_type[DD][3:5] == (4, 6)
-    assert by_type[CC][:2] == (3, 6) and by_type[CC][3:5] == (3, 6)
+    assert by_type[DD][:2] == (3, 6)
+    assert by_type[DD][3:5] == (4, 6)
+    assert by_type[CC][:2] == (3, 6)
+    assert by_type[CC][3:5] == (3, 6)
     by_issuer = {r[0]: r[1:] for r in rows(c.uptake_by_issuer)}
     assert {k: (v[0], v[3]) for k, v in by_issuer.items()} == {
         "BCA": (2, 3), "BNI": (1, 3), "BRI": (1, 2), "Mandiri": (1, 0),
     }
     assert by_issuer["Mandiri"][6] == pytest.approx(-1 / 6)
     d = c.to_dict()
-    assert d["gained"] == 2 and d["lost_ids"] == ["C1"]
+    assert d["gained"] == 2
+    assert d["lost_ids"] == ["C1"]
     assert d["uptake_by_issuer"]["Mandiri"]["uptake_b"] == 0.0
 
 
@@ -350,11 +358,13 @@ def test_random_runs_add_up(customers: list[GenCustomer]) -> None:
     assert int(seg["customers"].sum()) == len(customers)
     assert int(seg["fetched"].sum()) == len(fetched)
     assert int(seg["with_tokens"].sum()) == with_tokens
-    assert int(seg["failed"].sum()) == s["failed"] and int(seg["pending"].sum()) == s["pending"]
+    assert int(seg["failed"].sum()) == s["failed"]
+    assert int(seg["pending"].sum()) == s["pending"]
     for value, den, num in zip(seg["value"], seg["fetched"], seg["with_tokens"], strict=True):
         members = [c for c in fetched if ((c.attrs or {}).get("segment") or "").strip()
                    == ("" if value == BLANK else value)]
-        assert den == len(members) and num == sum(bool(c.tokens) for c in members)
+        assert den == len(members)
+        assert num == sum(bool(c.tokens) for c in members)
     dist = tokens_per_customer(frames.customers)
     assert int(dist["customers"].sum()) == len(fetched)
     assert int(dist["tokens_held"].sum()) == len(tokens)
@@ -380,7 +390,8 @@ def test_random_filters_match_a_direct_recount(
         return (not issuers or t.issuer in issuers) and (not types or t.type in types)
 
     s = summary(f)
-    assert s["customers"] == len(kept) and s["fetched"] == len(fetched)
+    assert s["customers"] == len(kept)
+    assert s["fetched"] == len(fetched)
     assert s["tokens"] == sum(match(t) for c in fetched for t in c.tokens)
     assert s["with_tokens"] == sum(any(match(t) for t in c.tokens) for c in fetched)
     assert sum(s["by_issuer"].values()) == s["tokens"]
@@ -397,9 +408,11 @@ def test_random_comparisons(run_a: list[GenCustomer], run_b: list[GenCustomer]) 
     b = {x.cid: x for x in run_b}
     both = set(a) & set(b)
     comparable = {cid for cid in both if a[cid].status == b[cid].status == "fetched"}
-    assert c.in_both == len(both) and c.fetched_in_both == len(comparable)
+    assert c.in_both == len(both)
+    assert c.fetched_in_both == len(comparable)
     assert c.not_comparable == len(both) - len(comparable)
-    assert c.only_in_a == sorted(set(a) - set(b)) and c.only_in_b == sorted(set(b) - set(a))
+    assert c.only_in_a == sorted(set(a) - set(b))
+    assert c.only_in_b == sorted(set(b) - set(a))
     added = removed = 0
     gained, lost = [], []
     for cid in sorted(comparable):
@@ -412,7 +425,8 @@ def test_random_comparisons(run_a: list[GenCustomer], run_b: list[GenCustomer]) 
         if fa_ - fb_:
             lost.append(cid)
     assert (c.tokens_added, c.tokens_removed) == (added, removed)
-    assert c.gained == gained and c.lost == lost
+    assert c.gained == gained
+    assert c.lost == lost
     assert c.unchanged == len(comparable - set(gained) - set(lost))
     assert c.uptake_a.fetched == sum(x.status == "fetched" for x in run_a)
     for r in c.uptake_by_issuer.itertuples():

@@ -57,7 +57,8 @@ def test_sample_file_one_click_and_run_to_completion(data_dir: Path) -> None:
     at = open_bulk()
     ok(at.button(key="bulk_sample").click().run())
     m = metrics(at)
-    assert m["Valid IDs"] == "3,000" and m["Rejected"] == "0"
+    assert m["Valid IDs"] == "3,000"
+    assert m["Rejected"] == "0"
     assert at.selectbox(key="bulk_column").value == "customer_id"
     assert list(at.dataframe[0].value.columns) == ["customer_id", "region", "plan", "signup_month"]
 
@@ -65,19 +66,24 @@ def test_sample_file_one_click_and_run_to_completion(data_dir: Path) -> None:
     run_id = at.session_state["bulk_run_id"]
     wait_finished(at)
     m = metrics(at)
-    assert m["Customers"] == "3,000" and m["Fetched"] == "3,000" and m["Failed"] == "0"
+    assert m["Customers"] == "3,000"
+    assert m["Fetched"] == "3,000"
+    assert m["Failed"] == "0"
     assert run_status(data_dir, run_id) == "done"
     links = at.get("page_link")
-    assert links and any("Insights" in str(link.proto.page) for link in links)
+    assert links
+    assert any("Insights" in str(link.proto.page) for link in links)
     keys = {b.key for b in at.button}
-    assert "bulk_resume" not in keys and "bulk_retry" not in keys  # nothing to resume/retry
+    assert "bulk_resume" not in keys
+    assert "bulk_retry" not in keys
 
 
 def test_upload_csv_with_ambiguous_columns_asks_for_the_id_column() -> None:
     at = open_bulk()
     data = b"account,region,plan\nACC-1,Jakarta,basic\nACC-2,Bali,plus\nACC-3,Bali,plus\n"
     ok(at.file_uploader(key="bulk_file").upload("accounts.csv", data, "text/csv").run())
-    assert at.warning and "account" in at.warning[0].value
+    assert at.warning
+    assert "account" in at.warning[0].value
     assert at.button(key="bulk_start").disabled
     picker = at.selectbox(key="bulk_column")
     assert list(picker.options) == ["account", "region", "plan"]
@@ -107,7 +113,8 @@ def test_unparseable_file_is_an_error_not_a_traceback() -> None:
     at = open_bulk()
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     ok(at.file_uploader(key="bulk_file").upload("customers.csv", png, "text/csv").run())
-    assert at.error and "PNG image" in at.error[0].value
+    assert at.error
+    assert "PNG image" in at.error[0].value
     assert at.button(key="bulk_start").disabled
     ok(at.text_area(key="bulk_paste").input(" \n ").run())  # blank paste: still nothing
     assert at.button(key="bulk_start").disabled
@@ -206,7 +213,8 @@ def test_rejected_credentials_stop_the_run_with_advice(
     run_id = at.session_state["bulk_run_id"]
     wait_finished(at)
     assert run_status(data_dir, run_id) == "aborted"
-    assert at.warning and "DOKU_CLIENT_ID" in at.warning[0].value
+    assert at.warning
+    assert "DOKU_CLIENT_ID" in at.warning[0].value
     assert "SK-not-the-right-one" not in at.warning[0].value
     assert metrics(at)["Pending"] == "3"
     assert "bulk_resume" in {b.key for b in at.button}  # fix the key, then resume
@@ -215,4 +223,5 @@ def test_rejected_credentials_stop_the_run_with_advice(
     assert not at.error
     m = metrics(at)
     assert (m["Customers audited"], m["With ≥1 token"], m["Tokens"]) == ("3", "-", "0")
-    assert at.warning and "No tokens match" in at.warning[0].value
+    assert at.warning
+    assert "No tokens match" in at.warning[0].value

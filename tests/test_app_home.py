@@ -51,7 +51,8 @@ def test_home_with_sandbox_credentials_shows_masked_client(
     assert not at.info
     captions = " ".join(c.value for c in at.caption)
     assert "sandbox" in captions
-    assert "MCH-" in captions and "0123-4567890123" not in captions
+    assert "MCH-" in captions
+    assert "0123-4567890123" not in captions
     assert SECRET not in all_text(at)
 
 
@@ -60,7 +61,8 @@ def test_home_with_bad_configuration_shows_error_not_traceback(
 ) -> None:
     monkeypatch.setenv("DOKU_ENV", "staging")
     at = run_home()
-    assert at.error and "DOKU_ENV" in at.error[0].value
+    assert at.error
+    assert "DOKU_ENV" in at.error[0].value
     assert not at.info
 
 
@@ -100,13 +102,15 @@ def test_home_shows_the_connection_but_never_the_secret(
 ) -> None:
     monkeypatch.setenv("DOKU_SECRET_KEY", SECRET)
     at = run_home()  # a secret alone: sandbox, which needs the client id too
-    assert at.error and "DOKU_CLIENT_ID" in at.error[0].value
+    assert at.error
+    assert "DOKU_CLIENT_ID" in at.error[0].value
     assert SECRET not in all_text(at)
     monkeypatch.setenv("DOKU_CLIENT_ID", "MCH-0123-4567890123")
     at = run_home()
     table = at.table[0].value
     assert SECRET not in table.to_string()
-    assert "set" in table.to_string() and "sandbox" in table.to_string()
+    assert "set" in table.to_string()
+    assert "sandbox" in table.to_string()
 
 
 def test_layering_pages_hold_widgets_and_doku_never_imports_streamlit() -> None:

@@ -152,7 +152,8 @@ def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> Non
     ok(at.multiselect(key="insights_filter_type").select("CREDIT_CARD").run())
     only_cards = summary(apply_filters(frames, Filters(types=("CREDIT_CARD",))))
     assert_kpis(at, only_cards)
-    assert only_cards["tokens"] < base["tokens"] and only_cards["direct_debit"] == 0
+    assert only_cards["tokens"] < base["tokens"]
+    assert only_cards["direct_debit"] == 0
     assert num(metrics(at)["Customers audited"]) == base["customers"]  # token filter
 
     ok(at.multiselect(key="insights_filter_attr_region").select("Jakarta").run())
@@ -170,7 +171,8 @@ def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> Non
                     data["Tokens by card brand"]["tokens"], strict=True)) == expected["by_brand"]
     table = at.dataframe[0].value
     assert len(table) == min(2000, expected["tokens"])
-    assert set(table["type"]) == {"CREDIT_CARD"} and set(table["region"]) == {"Jakarta"}
+    assert set(table["type"]) == {"CREDIT_CARD"}
+    assert set(table["region"]) == {"Jakarta"}
     captions = " ".join(c.value for c in at.caption)
     assert f"of {expected['tokens']:,} tokens" in captions
     labels = [b.proto.label for b in at.get("download_button")]
@@ -186,7 +188,8 @@ def test_token_table_is_capped_with_an_honest_caption(data_dir: Path) -> None:
     at = open_insights(run="1")
     expected = report(data_dir, 1)
     table = at.dataframe[0].value
-    assert len(table) == 2000 and expected["tokens"] > 2000
+    assert len(table) == 2000
+    assert expected["tokens"] > 2000
     assert "fingerprint" not in table.columns
     captions = " ".join(c.value for c in at.caption)
     assert f"Showing 2,000 of {expected['tokens']:,} tokens" in captions
@@ -221,7 +224,8 @@ def test_download_bytes_are_made_once_on_demand_and_never_raise() -> None:
     key = ("test", "run-x", ("v",), (), "tokens", "csv")
     build = ui.deferred_bytes(key, make)
     assert calls == []  # nothing is built before the click
-    assert build() == b"a,b\n" and build() == b"a,b\n"
+    assert build() == b"a,b\n"
+    assert build() == b"a,b\n"
     assert calls == [1]
 
     def broken() -> bytes:

@@ -47,7 +47,8 @@ def test_lookup_guide_customer_masked_then_revealed() -> None:
     assert all("*" in t and len(t) == 32 for t in masked)
     assert any("Response signature verified" in m.value for m in at.markdown)  # st.badge
     captions = " ".join(c.value for c in at.caption)
-    assert "Request-Id" in captions and " ms" in captions
+    assert "Request-Id" in captions
+    assert " ms" in captions
 
     at.toggle(key="lookup_reveal").set_value(True).run()
     revealed = token_ids(at)
@@ -75,12 +76,14 @@ def test_lookup_filters_by_type() -> None:
 
 def test_lookup_empty_id_asks_for_one() -> None:
     at = look_up(open_lookup(), "   ")
-    assert not at.error and "Enter a customer ID" in at.warning[0].value
+    assert not at.error
+    assert "Enter a customer ID" in at.warning[0].value
 
 
 def test_lookup_invalid_id_is_an_input_error_not_a_traceback() -> None:
     at = look_up(open_lookup(), "bad\x07id")
-    assert at.error and "control character" in at.error[0].value
+    assert at.error
+    assert "control character" in at.error[0].value
     assert "Check the input" in at.error[0].value
 
 
@@ -97,12 +100,14 @@ def test_lookup_with_wrong_secret_says_what_to_do(monkeypatch: pytest.MonkeyPatc
     assert not at.info  # no simulator banner: this is "sandbox"
     assert at.error
     text = at.error[0].value
-    assert "DOKU_CLIENT_ID" in text and "DOKU_SECRET_KEY" in text
+    assert "DOKU_CLIENT_ID" in text
+    assert "DOKU_SECRET_KEY" in text
     assert "SK-wrong-key" not in text
 
 
 def test_lookup_with_bad_configuration_shows_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOKU_ENV", "staging")
     at = open_lookup()
-    assert at.error and "DOKU_ENV" in at.error[0].value
+    assert at.error
+    assert "DOKU_ENV" in at.error[0].value
     assert not at.text_input

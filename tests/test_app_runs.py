@@ -18,7 +18,7 @@ from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
 from doku.engine.store import Store
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, Settings
-from doku.simulator.server import SimulatorConfig, start_simulator
+from doku.simulator import SimulatorConfig, start_simulator
 from tests.apptest_support import ROOT, isolate, metrics, open_page
 from tests.apptest_support import ok as check
 from tests.apptest_support import wait_finished as wait_for_runs
@@ -53,7 +53,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         before.stop()
         after.stop()
-    yield folder
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +104,8 @@ def test_compare_previous_with_latest_equals_the_compare_cli(data_dir: Path) -> 
     assert (at.selectbox(key="runs_compare_a").value,
             at.selectbox(key="runs_compare_b").value) == (1, 2)
     expected = cli(data_dir, "compare", "1", "2")
-    assert expected["gained"] > 0 and expected["lost"] > 0
+    assert expected["gained"] > 0
+    assert expected["lost"] > 0
     m = metrics(at)
     assert num(m["Gained tokens"]) == expected["gained"]
     assert num(m["Lost tokens"]) == expected["lost"]
@@ -163,7 +164,8 @@ def test_resume_an_interrupted_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert (num(m["Fetched"]), num(m["Pending"])) == (300, 0)
     with Store(folder / "doku-audit.sqlite3") as store:
         info = store.get_run(run_id)
-        assert info is not None and info.status == "done"
+        assert info is not None
+        assert info.status == "done"
 
 
 def test_retry_failed_from_the_runs_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -175,7 +177,8 @@ def test_retry_failed_from_the_runs_page(monkeypatch: pytest.MonkeyPatch, tmp_pa
     with Store(folder / "doku-audit.sqlite3") as store:
         run_id = audit(store, faulty.url, IDS[:200])
         info = store.get_run(run_id)
-        assert info is not None and info.failed > 0
+        assert info is not None
+        assert info.failed > 0
     # The page uses the embedded simulator (no faults): a retry fetches them all.
     at = open_runs()
     assert num(metrics(at)["Failed"]) == info.failed

@@ -23,12 +23,12 @@ from doku.engine.store import Store
 from doku.errors import CancelledError
 from doku.models import parse_tokens
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, Settings
-from doku.simulator import world
-from doku.simulator.server import (
+from doku.simulator import (
     RunningSimulator,
     SimulatorConfig,
     start_simulator_process,
     stop_simulator_process,
+    world,
 )
 from tests.simulator_fixtures import MakeSimulator
 from tests.waiting import wait_until
@@ -66,7 +66,8 @@ def assert_matches_truth(store: Store, run_id: int, seed: int = 0) -> None:
             assert got.get(cid, []) == truth(cid, seed), cid
             assert n_tokens == len(truth(cid, seed))
         else:
-            assert status == "failed" and cid not in got
+            assert status == "failed"
+            assert cid not in got
 
 
 @pytest.fixture
@@ -77,10 +78,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def test_run_fetches_everyone_and_matches_truth(store: Store, simulator: RunningSimulator) -> None:
-    parsed = parse_text("\n".join(ids(300) + ["CUST-0001", "C-000001"]))
+    parsed = parse_text("\n".join([*ids(300), "CUST-0001", "C-000001"]))
     job = start_audit(store, parsed, settings_for(simulator.url), AuditOptions(concurrency=8))
     p = job.wait(60)
-    assert p.state == "done" and p.done == p.total == 301 and p.failed == 0
+    assert p.state == "done"
+    assert p.done == p.total == 301
+    assert p.failed == 0
     info = store.get_run(job.run_id)
     assert info is not None
     assert (info.customers, info.fetched, info.pending, info.duplicates) == (301, 301, 0, 1)
@@ -96,7 +99,7 @@ def test_token_ids_stored_only_on_opt_in(store: Store, simulator: RunningSimulat
         store, parsed, settings_for(simulator.url), AuditOptions(store_token_ids=True)
     )
     job.wait(30)
-    assert [r[7] for r in store.token_rows(job.run_id)][0] == "243591d7e49f45109961581718c3ef82"
+    assert next(r[7] for r in store.token_rows(job.run_id)) == "243591d7e49f45109961581718c3ef82"
 
 
 def test_wrong_credentials_abort_at_once(store: Store, simulator: RunningSimulator) -> None:
@@ -105,9 +108,11 @@ def test_wrong_credentials_abort_at_once(store: Store, simulator: RunningSimulat
         store, parsed, settings_for(simulator.url, secret="wrong"), AuditOptions(concurrency=8)
     )
     p = job.wait(30)
-    assert p.state == "aborted" and "authentication rejected (401)" in (p.error or "")
+    assert p.state == "aborted"
+    assert "authentication rejected (401)" in (p.error or "")
     info = store.get_run(job.run_id)
-    assert info is not None and info.status == "aborted"
+    assert info is not None
+    assert info.status == "aborted"
     assert info.pending >= 2000 - 16  # nobody was failed for the credentials' fault
     assert simulator.stats.snapshot()["requests"] < 50
 
@@ -122,13 +127,16 @@ def test_cancel_then_resume_completes(store: Store, make_simulator: MakeSimulato
     p = job.wait(30)
     assert p.state == "cancelled"
     info = store.get_run(job.run_id)
-    assert info is not None and info.status == "cancelled"
-    assert info.fetched + info.failed + info.pending == 600 and info.pending > 0
+    assert info is not None
+    assert info.status == "cancelled"
+    assert info.fetched + info.failed + info.pending == 600
+    assert info.pending > 0
     resumed = bulk.start_resume(store, job.run_id, settings, concurrency=16)
     assert resumed.snapshot().total == info.pending
     assert resumed.wait(60).state == "done"
     final = store.get_run(job.run_id)
-    assert final is not None and (final.fetched, final.pending, final.status) == (600, 0, "done")
+    assert final is not None
+    assert (final.fetched, final.pending, final.status) == (600, 0, "done")
     assert_matches_truth(store, job.run_id)
 
 
@@ -148,7 +156,8 @@ def test_retry_failed_refetches_only_failed(store: Store, make_simulator: MakeSi
     assert clean.stats.snapshot()["requests"] == len(failed)
     assert flaky.stats.snapshot()["requests"] == before
     info = store.get_run(job.run_id)
-    assert info is not None and (info.fetched, info.failed) == (200, 0)
+    assert info is not None
+    assert (info.fetched, info.failed) == (200, 0)
     assert_matches_truth(store, job.run_id, seed=4)
 
 
@@ -202,10 +211,12 @@ def test_ten_thousand_customers_with_faults(store: Store) -> None:
         p = job.wait(600)
     finally:
         stop_simulator_process(proc)
-    assert p.state == "done" and p.done == 10_000
+    assert p.state == "done"
+    assert p.done == 10_000
     info = store.get_run(job.run_id)
     assert info is not None
-    assert info.pending == 0 and info.fetched + info.failed == 10_000
+    assert info.pending == 0
+    assert info.fetched + info.failed == 10_000
     assert info.fetched > 9_500  # signature/malformed ~2% are final; the rest retried
     kinds = {r[6] for r in store.customer_rows(job.run_id) if r[1] == "failed"}
     assert kinds <= {
@@ -263,7 +274,8 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> Non
         victim.wait()
         with Store(db) as s:
             run = s.get_run(1)
-            assert run is not None and 0 < run.pending < 1500
+            assert run is not None
+            assert 0 < run.pending < 1500
         resumed = _audit_cmd(url, killed_dir, "--resume", "1", "--concurrency", "16")
         out, err = resumed.communicate(timeout=120)
         assert resumed.returncode == 0, err
@@ -299,6 +311,9 @@ def test_store_failure_aborts_the_run_without_losing_written_results(
         job = start_audit(store, parse_text("\n".join(ids(300))), settings_for(simulator.url),
                           AuditOptions(concurrency=4))
         p = job.wait(30)
-        assert p.state == "aborted" and "No space left on device" in (p.error or "")
+        assert p.state == "aborted"
+        assert "No space left on device" in (p.error or "")
         info = store.get_run(job.run_id)
-        assert info is not None and info.fetched == 50 and info.pending == 250
+        assert info is not None
+        assert info.fetched == 50
+        assert info.pending == 250

@@ -50,7 +50,7 @@ def dataset(chart: Any) -> list[dict[str, Any]]:
     spec = chart.to_dict()
     datasets = spec["datasets"]
     assert len(datasets) == 1
-    return list(datasets.values())[0]  # type: ignore[no-any-return]
+    return next(iter(datasets.values()))  # type: ignore[no-any-return]
 
 
 def same_numbers(records: list[dict[str, Any]], aggregate: pd.DataFrame) -> None:
@@ -91,7 +91,8 @@ def test_issuer_chart(run: tuple[RunFrames, Store]) -> None:
     assert sum(r["tokens"] for r in dataset(chart)) == len(frames.tokens)
     assert spec["encoding"]["y"]["sort"] == ["BCA", "BRI", "Mandiri", "BNI"]
     assert type_scale_ok(spec)
-    assert LABEL in spec["title"]["text"] and "issuer" in spec["title"]["text"]
+    assert LABEL in spec["title"]["text"]
+    assert "issuer" in spec["title"]["text"]
     theme = json.loads(json.dumps(theme_config()))
     for key, value in theme.items():
         if isinstance(value, dict):
@@ -105,7 +106,7 @@ def test_brand_and_type_charts(run: tuple[RunFrames, Store]) -> None:
     brands = by_brand(frames.tokens)
     chart = brand_chart(brands, LABEL)
     same_numbers(dataset(chart), brands)
-    assert [r["brand"] for r in dataset(chart)][0] == "Direct debit (no brand)"
+    assert next(r["brand"] for r in dataset(chart)) == "Direct debit (no brand)"
     assert chart.to_dict()["encoding"]["y"]["sort"] == brands["brand"].tolist()
     assert type_scale_ok(chart.to_dict())
     types = by_type(frames.tokens)
@@ -158,9 +159,11 @@ def test_render_png_and_svg_offline(run: tuple[RunFrames, Store]) -> None:
     frames = run[0]
     chart = issuer_chart(issuer_by_type(frames.tokens), LABEL)
     png = chart_to_png(chart)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 1000
     svg = chart_to_svg(uptake_chart(uptake_by_type(frames.customers), "type", LABEL))
-    assert svg.lstrip().startswith("<svg") and "Direct debit" in svg
+    assert svg.lstrip().startswith("<svg")
+    assert "Direct debit" in svg
     assert chart_to_png(trend_chart(run_trend(run[1].list_runs()))).startswith(b"\x89PNG")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from doku.simulator.server import RunningSimulator
+from doku.simulator import RunningSimulator
 from doku.simulator.world import tokens_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,25 +52,29 @@ def test_tokens_masked_by_default_and_type_filter(simulator: RunningSimulator,
     assert out.returncode == 0, out.stderr
     assert "4bc1************************a4a5" in out.stdout
     assert "4bc187a24c60fc88977604d170eea4a5" not in out.stdout
-    assert "DIRECT_DEBIT" not in out.stdout and "signature verified" in out.stdout
+    assert "DIRECT_DEBIT" not in out.stdout
+    assert "signature verified" in out.stdout
 
 
 def test_tokens_empty_list_says_doku_cannot_tell(simulator: RunningSimulator, tmp_path: Path) -> None:
     empty = next(f"E-{i}" for i in range(1000) if not tokens_for(f"E-{i}"))
     out = doku("tokens", empty, "--json", env=sandbox_env(simulator, tmp_path))
-    assert out.returncode == 0 and json.loads(out.stdout) == []
+    assert out.returncode == 0
+    assert json.loads(out.stdout) == []
     assert "unknown customer" in out.stderr
 
 
 def test_tokens_wrong_secret_one_line_error(simulator: RunningSimulator, tmp_path: Path) -> None:
     out = doku("tokens", "CUST-0001", env=sandbox_env(simulator, tmp_path, secret="SK-wrong-secret"))
-    assert out.returncode == 1 and out.stdout == ""
+    assert out.returncode == 1
+    assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: authentication rejected (401)")
+    assert len(lines) == 1
+    assert lines[0].startswith("error: authentication rejected (401)")
     assert "SK-wrong-secret" not in out.stderr
 
 
-@pytest.mark.parametrize("args,needle", [
+@pytest.mark.parametrize(("args", "needle"), [
     (["tokens", "x" * 51], "invalid input: customer.id is longer than 50"),
     (["tokens", "C1"], "DOKU_ENV=production needs DOKU_CLIENT_ID and DOKU_SECRET_KEY"),
 ])
@@ -88,7 +92,8 @@ def test_tokens_bad_input_and_missing_credentials(args: list[str], needle: str,
 def test_tokens_with_no_configuration_uses_embedded_simulator(tmp_path: Path) -> None:
     out = doku("tokens", "CUST-0001", "--json", env={"DOKU_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert len(json.loads(out.stdout)) == 3 and "built-in simulator" in out.stderr
+    assert len(json.loads(out.stdout)) == 3
+    assert "built-in simulator" in out.stderr
 
 
 def test_audit_json_summary_from_file_and_stdin(tmp_path: Path) -> None:
@@ -105,25 +110,30 @@ def test_audit_json_summary_from_file_and_stdin(tmp_path: Path) -> None:
     assert summary["tokens"] == len(tokens_for("A-1")) + len(tokens_for("A-2"))
     assert "rejected row 6" in out.stderr
     out = doku("audit", "-", "--json", env=env, stdin="X-1, X-2; X-3\tX-1", cwd=tmp_path)
-    assert json.loads(out.stdout)["customers"] == 3 and json.loads(out.stdout)["run_id"] == 2
+    assert json.loads(out.stdout)["customers"] == 3
+    assert json.loads(out.stdout)["run_id"] == 2
 
 
-@pytest.mark.parametrize("content,needle", [(b"", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "")])
+@pytest.mark.parametrize(("content", "needle"), [(b"", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "")])
 def test_audit_unreadable_file_fails_with_one_line(tmp_path: Path, content: bytes, needle: str) -> None:
     f = tmp_path / "bad.csv"
     f.write_bytes(content)
     out = doku("audit", str(f), env={"DOKU_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert needle in lines[0]
 
 
 def test_audit_missing_file_and_unknown_run(tmp_path: Path) -> None:
     env = {"DOKU_DATA_DIR": str(tmp_path)}
     out = doku("audit", str(tmp_path / "nope.csv"), env=env, cwd=tmp_path)
-    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert out.returncode == 1
+    assert len(out.stderr.strip().splitlines()) == 1
     out = doku("audit", "--resume", "42", env=env, cwd=tmp_path)
-    assert out.returncode == 1 and "there is no run 42" in out.stderr
+    assert out.returncode == 1
+    assert "there is no run 42" in out.stderr
 
 
 def test_audit_wrong_credentials_stop_the_run(simulator: RunningSimulator, tmp_path: Path) -> None:
@@ -140,4 +150,5 @@ def test_usage_mistakes_are_one_line(args: list[str], tmp_path: Path) -> None:
     out = doku(*args, env={"DOKU_DATA_DIR": str(tmp_path)})
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: python -m doku")
+    assert len(lines) == 1
+    assert lines[0].startswith("error: python -m doku")

@@ -75,7 +75,8 @@ def test_success_signs_exact_bytes_and_parses(server: ScriptedDoku) -> None:
         seen.body,
         h["Signature"],
     )
-    assert result.signature_verified and result.attempts == 1
+    assert result.signature_verified
+    assert result.attempts == 1
     assert result.request_id == h["Request-Id"]
     dd, cc = result.tokens
     assert (dd.type, dd.issuer, dd.brand, dd.masked_card) == (
@@ -115,25 +116,31 @@ def test_429_then_200_honours_retry_after_with_fresh_request_ids(server: Scripte
     ]
     client, pacer = make_client(server)
     result = client.get_tokens("CUST-0001")
-    assert result.attempts == 2 and len(result.tokens) == 2
-    assert pacer.calls and pacer.calls[0] >= 3.0
-    assert pacer.pauses and pacer.pauses[0] >= 3.0  # every worker is asked to wait
+    assert result.attempts == 2
+    assert len(result.tokens) == 2
+    assert pacer.calls
+    assert pacer.calls[0] >= 3.0
+    assert pacer.pauses
+    assert pacer.pauses[0] >= 3.0
     ids = [s.headers["Request-Id"] for s in server.seen]
     stamps_signed = [s.headers["Signature"] for s in server.seen]
-    assert len(set(ids)) == 2 and len(set(stamps_signed)) == 2
+    assert len(set(ids)) == 2
+    assert len(set(stamps_signed)) == 2
 
 
 def test_503_503_200_succeeds_with_distinct_request_ids(server: ScriptedDoku) -> None:
     server.script = [Answer(503), Answer(503), Answer(200, [])]
     client, pacer = make_client(server)
     result = client.get_tokens("CUST-9")
-    assert result.attempts == 3 and result.tokens == []
+    assert result.attempts == 3
+    assert result.tokens == []
     assert len({s.headers["Request-Id"] for s in server.seen}) == 3
-    assert len(pacer.calls) == 2 and pacer.calls[1] > pacer.calls[0]  # exponential
+    assert len(pacer.calls) == 2
+    assert pacer.calls[1] > pacer.calls[0]
 
 
 @pytest.mark.parametrize(
-    "status,exc",
+    ("status", "exc"),
     [
         (400, errors.BadRequestError),
         (401, errors.AuthenticationError),
@@ -149,7 +156,8 @@ def test_4xx_not_retried(server: ScriptedDoku, status: int, exc: type[errors.Dok
         client.get_tokens("CUST-1")
     assert len(server.seen) == 1
     e = info.value
-    assert e.status == status and e.doku_message == "nope: bad thing"
+    assert e.status == status
+    assert e.doku_message == "nope: bad thing"
     assert e.request_id == server.seen[0].headers["Request-Id"]
     assert str(e).startswith(f"{e.kind} ({status}): nope")
 
@@ -159,11 +167,12 @@ def test_server_errors_exhaust_bounded_attempts(server: ScriptedDoku) -> None:
     client, _ = make_client(server, retry=RetryPolicy(max_attempts=3))
     with pytest.raises(errors.ServerError) as info:
         client.get_tokens("CUST-1")
-    assert len(server.seen) == 3 and info.value.attempts == 3
+    assert len(server.seen) == 3
+    assert info.value.attempts == 3
 
 
 @pytest.mark.parametrize(
-    "answer,exc",
+    ("answer", "exc"),
     [
         (Answer(200, GUIDE_TOKENS, tamper_body=True), errors.SignatureMismatchError),
         (Answer(200, GUIDE_TOKENS, bad_signature=True), errors.SignatureMismatchError),
@@ -187,7 +196,8 @@ def test_missing_signature_tolerated_only_on_simulator(server: ScriptedDoku) -> 
     server.script = [Answer(200, GUIDE_TOKENS, sign=False)]
     client, _ = make_client(server, env="simulator")
     result = client.get_tokens("CUST-0001")
-    assert not result.signature_verified and len(result.tokens) == 2
+    assert not result.signature_verified
+    assert len(result.tokens) == 2
 
 
 def test_missing_mandatory_field_named(server: ScriptedDoku) -> None:
@@ -220,7 +230,8 @@ def test_secret_never_leaks(server: ScriptedDoku, caplog: pytest.LogCaptureFixtu
         except errors.DokuError as e:
             texts += [str(e), repr(e), json.dumps(e.to_dict()), str(e.body)]
     texts += [r.getMessage() for r in caplog.records]
-    assert texts and all(SECRET not in t for t in texts)
+    assert texts
+    assert all(SECRET not in t for t in texts)
 
 
 def test_retry_policy_is_pure() -> None:

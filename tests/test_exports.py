@@ -45,7 +45,7 @@ def with_ids() -> RunFrames:
 def risky() -> RunFrames:
     """Customer IDs, names, issuers, attributes and errors that a spreadsheet would run."""
     store = Store(":memory:")
-    ids = RISKY + ["plain"]
+    ids = [*RISKY, "plain"]
     run = store.create_run(
         ids=ids, attributes={cid: {"note": cid} for cid in ids}, attribute_columns=["note"],
         env="simulator", base_url=None, client_id="MCH-SECRET-CLIENT", input_name="r.csv",
@@ -68,9 +68,11 @@ def test_columns_and_rows(fa: RunFrames) -> None:
     assert {"customer_id", "status", "n_tokens", "error_kind", "error_message", "segment",
             "city"} <= set(customers[0])
     assert [r["status"] for r in customers][4:6] == ["failed", "pending"]
-    assert customers[4]["error_kind"] == "server error" and customers[4]["n_tokens"] == ""
+    assert customers[4]["error_kind"] == "server error"
+    assert customers[4]["n_tokens"] == ""
     tokens = read_csv(export_bytes(fa, "tokens", "csv"))
-    assert len(tokens) == 7 and "token_id" not in tokens[0]  # only fingerprints stored
+    assert len(tokens) == 7
+    assert "token_id" not in tokens[0]
     errors = read_csv(export_bytes(fa, "errors", "csv"))
     assert [(r["customer_id"], r["http_status"], r["attempts"]) for r in errors] == [
         ("C5", "503", "3")
@@ -132,7 +134,8 @@ def test_formula_injection_neutralised_in_csv(risky: RunFrames) -> None:
     # the small fixture's customer name is a classic DDE payload
     store, a, _ = build_small_store()
     text = export_bytes(load_run_frames(store, a), "customers", "csv").decode()
-    assert "'" + INJECTION_NAME in text and "\r\nC7,fetched,'=cmd" in text
+    assert "'" + INJECTION_NAME in text
+    assert "\r\nC7,fetched,'=cmd" in text
 
 
 def test_formula_injection_neutralised_in_xlsx(risky: RunFrames) -> None:

@@ -168,8 +168,12 @@ def test_customers_frame(small: tuple[Store, int, int]) -> None:
     assert c.loc[5, "segment"] is pd.NA or pd.isna(c.loc[5, "segment"])
     # sums over the nullable columns skip customers whose tokens are unknown
     assert int(c["n_tokens"].sum()) == len(f.tokens) == 7
-    assert f.run.fetched == 6 and f.run.failed == 1 and f.run.pending == 1
-    assert f.run.with_tokens == 4 and f.run.tokens == 7 and f.run.customers == 8
+    assert f.run.fetched == 6
+    assert f.run.failed == 1
+    assert f.run.pending == 1
+    assert f.run.with_tokens == 4
+    assert f.run.tokens == 7
+    assert f.run.customers == 8
 
 
 def test_errors_frame(small: tuple[Store, int, int]) -> None:
@@ -178,9 +182,11 @@ def test_errors_frame(small: tuple[Store, int, int]) -> None:
     assert e["customer_id"].tolist() == ["C5"]
     assert e.loc[0, "error_kind"] == "server error"
     assert e.loc[0, "error_message"] == "upstream 503"
-    assert e.loc[0, "http_status"] == 503 and e.loc[0, "attempts"] == 3
+    assert e.loc[0, "http_status"] == 503
+    assert e.loc[0, "attempts"] == 3
     eb = errors_frame(load_run_frames(store, b).customers)
-    assert eb["customer_id"].tolist() == ["C4"] and eb.loc[0, "http_status"] == 429
+    assert eb["customer_id"].tolist() == ["C4"]
+    assert eb.loc[0, "http_status"] == 429
 
 
 def test_tokens_frame_from_tokens_matches_store_frame(small: tuple[Store, int, int]) -> None:
@@ -197,15 +203,19 @@ def test_tokens_frame_from_tokens_matches_store_frame(small: tuple[Store, int, i
     assert df["brand"].isna().tolist() == [True, False, True]
     assert df["fingerprint"].tolist() == [t.fingerprint for t in tokens]
     assert df["token_id"].tolist() == [t.token_id for t in tokens]  # raw: UI masks
-    assert df["segment"].tolist()[:2] == ["gold", "gold"] and pd.isna(df["segment"][2])
+    assert df["segment"].tolist()[:2] == ["gold", "gold"]
+    assert pd.isna(df["segment"][2])
     assert "token_id" not in tokens_frame_from_tokens(tokens, with_token_ids=False).columns
     empty = tokens_frame_from_tokens([])
-    assert len(empty) == 0 and isinstance(empty["type"].dtype, pd.CategoricalDtype)
+    assert len(empty) == 0
+    assert isinstance(empty["type"].dtype, pd.CategoricalDtype)
 
 
 def test_empty_frames_keep_columns() -> None:
     t = tokens_frame([], ["segment"])
-    assert len(t) == 0 and "segment" in t.columns and "token_id" not in t.columns
+    assert len(t) == 0
+    assert "segment" in t.columns
+    assert "token_id" not in t.columns
     c = customers_frame([], ["segment"])
     assert list(c.columns) == [*CUSTOMER_COLUMNS, "segment"]
 
@@ -272,7 +282,8 @@ def test_frames_stay_consistent_while_a_run_writes() -> None:
     # every token belongs to a customer the customers frame calls fetched, and counts agree
     assert set(f.tokens["customer_id"]) <= fetched
     assert int(f.customers["n_tokens"].sum()) == len(f.tokens) == f.run.tokens
-    assert f.run.fetched == len(fetched) and f.run.pending == 12 - len(fetched)
+    assert f.run.fetched == len(fetched)
+    assert f.run.pending == 12 - len(fetched)
     assert f.run.with_tokens == int(f.customers["has_token"].sum())
 
 
@@ -283,6 +294,8 @@ def test_attribute_values_are_text_and_blank_is_missing() -> None:
         ("C3", None, None, None, 0, 0, None, None, None, 0, None),
     ]
     c = customers_frame(rows, ["age", "seg"])
-    assert c["age"].tolist()[:2] == ["42", "42"] and pd.isna(c["age"][2])
-    assert pd.isna(c["seg"][0]) and c["seg"][1] == "a"
+    assert c["age"].tolist()[:2] == ["42", "42"]
+    assert pd.isna(c["age"][2])
+    assert pd.isna(c["seg"][0])
+    assert c["seg"][1] == "a"
     assert c["status"].tolist() == ["fetched", "fetched", "pending"]

@@ -293,7 +293,8 @@ def test_xlsx_first_sheet() -> None:
     assert result.duplicates == 1
     assert result.sheet == "Pelanggan"
     assert result.sheets == ["Pelanggan", "Lain"]
-    assert result.encoding is None and result.delimiter is None
+    assert result.encoding is None
+    assert result.delimiter is None
     check_counts(result)
 
 
@@ -451,7 +452,9 @@ def test_rejected_row_numbers_without_header() -> None:
 def test_display_value_is_safe_and_short() -> None:
     assert display_value("a\x00b\u2028c") == "a\\x00b\\u2028c"
     long = display_value("\x01" * 100)
-    assert len(long) <= 80 and long.endswith("…") and "\\x01" in long
+    assert len(long) <= 80
+    assert long.endswith("…")
+    assert "\\x01" in long
     assert display_value("x" * 80) == "x" * 80
     assert display_value("x" * 81) == "x" * 79 + "…"
 
@@ -602,7 +605,7 @@ def test_property_csv_round_trip(case: tuple[bytes, list[list[str]], bool]) -> N
     assert result.ids == expected_ids
     assert [(r.row, r.reason) for r in result.rejected] == expected_rejected
     if expected_attrs:
-        assert list(result.attributes.values())[0] == expected_attrs
+        assert next(iter(result.attributes.values())) == expected_attrs
     check_counts(result)
 
 

@@ -122,7 +122,8 @@ def test_report_json_equals_recount_from_exported_csvs(
         assert cli(capsys, "export", run, "--what", "customers", "-o", str(customers_csv))[0] == 0
         for by in ("segment", "city"):
             code, out, err = cli(capsys, "report", run, "--json", "--by", by)
-            assert code == 0 and err == ""
+            assert code == 0
+            assert err == ""
             check_report_against_csv(json.loads(out), tokens_csv, customers_csv, by)
 
 
@@ -142,7 +143,8 @@ def test_report_hand_numbers(data_dir: Path, capsys: pytest.CaptureFixture[str])
     assert r["uptake_by"]["segment"][BLANK]["uptake"] is None
     assert r["tokens_per_customer"] == {"0": 2, "1": 2, "2": 1, "3": 1, "4": 0, "5+": 0}
     latest = json.loads(cli(capsys, "report", "latest", "--json")[1])
-    assert latest["run_id"] == 2 and latest["with_tokens"] == 6
+    assert latest["run_id"] == 2
+    assert latest["with_tokens"] == 6
 
 
 def test_report_text(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,7 +167,8 @@ def test_errors_are_one_line(data_dir: Path, capsys: pytest.CaptureFixture[str])
          "error: invalid input: xlsx is binary"),
     ):
         code, out, err = cli(capsys, *argv)
-        assert code == 1 and out == ""
+        assert code == 1
+        assert out == ""
         assert err.startswith(message) and err.count("\n") == 1, err
 
 
@@ -173,7 +176,8 @@ def test_latest_on_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
     code, _, err = cli(capsys, "report", "latest")
-    assert code == 1 and "there are no runs yet" in err
+    assert code == 1
+    assert "there are no runs yet" in err
     assert cli(capsys, "runs")[1] == "no runs yet\n"
 
 
@@ -187,7 +191,8 @@ def test_compare_json(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert (c["tokens_added"], c["tokens_removed"]) == (2, 1)
     assert c["uptake_change"] == pytest.approx(1 - 4 / 6)
     text = cli(capsys, "compare", "1", "latest")[1]
-    assert "gained tokens 2: C2, C3" in text and "+33.3 pp" in text
+    assert "gained tokens 2: C2, C3" in text
+    assert "+33.3 pp" in text
 
 
 def test_runs(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -255,5 +260,6 @@ def test_csv_is_plain_rfc4180(data_dir: Path, capsys: pytest.CaptureFixture[str]
     path = data_dir / "x.csv"
     cli(capsys, "export", "1", "--what", "tokens", "-o", str(path))
     raw = path.read_bytes()
-    assert raw.startswith(b"customer_id,") and b"\r\n" in raw
-    assert list(csv.reader(io.StringIO(raw.decode(), newline="")))[0][0] == "customer_id"
+    assert raw.startswith(b"customer_id,")
+    assert b"\r\n" in raw
+    assert next(iter(csv.reader(io.StringIO(raw.decode(), newline=""))))[0] == "customer_id"

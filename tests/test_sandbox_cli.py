@@ -16,7 +16,7 @@ import requests
 
 from doku.client.signing import sign_request, timestamp, verify_response
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.simulator.server import SimulatorConfig, start_simulator_process, stop_simulator_process
+from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -54,7 +54,8 @@ def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
     """Wait for exit; the rest of stdout and stderr (communicate() would lose what
     readline() already buffered)."""
     proc.wait(timeout=10)
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     return proc.stdout.read(), proc.stderr.read()
 
 
@@ -148,7 +149,8 @@ def test_rates_outside_zero_one_are_refused(flag: str) -> None:
         timeout=30,
     )
     assert done.returncode != 0
-    assert len(done.stderr.strip().splitlines()) == 1 and "[0, 1]" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "[0, 1]" in done.stderr
 
 
 def test_start_simulator_process_helper() -> None:

@@ -29,7 +29,7 @@ from doku.client.signing import (
     verify_response,
 )
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.simulator.server import (
+from doku.simulator import (
     FAULTS,
     RunningSimulator,
     SimulatorConfig,
@@ -398,7 +398,9 @@ def test_fail_rate_gives_5xx_at_that_rate(make_simulator: MakeSim) -> None:
     got = statuses(send_many(sim.url, 400, "fail"))
     failed = got[500] + got[502] + got[503]
     assert_binomial(failed, 400, 0.2)
-    assert got[500] and got[502] and got[503]
+    assert got[500]
+    assert got[502]
+    assert got[503]
     assert got[200] == 400 - failed
     stats = sim.stats.snapshot()
     assert stats["fail"] == failed
@@ -548,7 +550,8 @@ def test_rate_limit_answers_429_beyond_the_rate(make_simulator: MakeSim) -> None
     assert ok + len(limited) == 120
     assert ok >= 20  # the one-second burst
     assert ok <= 20 + 20 * elapsed + 1  # never more than the bucket can give
-    assert limited and all(int(r.headers["Retry-After"]) >= 1 for r in limited)
+    assert limited
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in limited)
     assert sim.stats["rate_limited"] == len(limited)
 
 
@@ -618,7 +621,7 @@ def test_config_to_argv_lists_only_changed_fields() -> None:
 def test_context_manager_and_url(simulator: RunningSimulator) -> None:
     assert simulator.url == f"http://127.0.0.1:{simulator.port}"
     assert simulator.config == SimulatorConfig()
-    from doku.simulator.server import start_simulator
+    from doku.simulator import start_simulator
 
     with start_simulator() as sim:
         assert call(sim.url).status_code == 200

@@ -56,7 +56,8 @@ def test_tokens_have_the_guides_shapes() -> None:
         assert len(parsed) == len(tokens)
         name = customer_name_for(cid)
         for token, item in zip(parsed, tokens, strict=True):
-            assert token.customer_id == cid and token.customer_name == name
+            assert token.customer_id == cid
+            assert token.customer_name == name
             assert re.fullmatch(r"[0-9a-f]{32}", token.token_id)
             if token.type == "DIRECT_DEBIT":
                 assert set(item) == {"token_data", "customer", "debit_card"}
@@ -117,7 +118,7 @@ def test_premium_customers_hold_more_credit_cards() -> None:
 
 
 def test_deterministic_across_processes() -> None:
-    ids = IDS[:50] + ["pelanggan/ä", GUIDE_CUSTOMER_ID]
+    ids = [*IDS[:50], "pelanggan/ä", GUIDE_CUSTOMER_ID]
     code = (
         "import json,sys; from doku.simulator.world import tokens_for;"
         "print(json.dumps([tokens_for(i, 3, 2) for i in json.loads(sys.argv[1])]))"
@@ -176,12 +177,15 @@ def test_sample_customers_is_deterministic_and_shaped() -> None:
     rows = sample_customers()
     assert rows == sample_customers()
     assert len(rows) == 3000
-    assert rows[0]["customer_id"] == "CUST-10001" and rows[-1]["customer_id"] == "CUST-13000"
+    assert rows[0]["customer_id"] == "CUST-10001"
+    assert rows[-1]["customer_id"] == "CUST-13000"
     assert all(tuple(r) == SAMPLE_COLUMNS for r in rows)
     assert {r["plan"] for r in rows} == {"basic", "plus", "premium"}
     assert {r["region"] for r in rows} == {name for name, _ in REGIONS}
     months = sorted({r["signup_month"] for r in rows})
-    assert months[0] == "2022-12" and months[-1] == "2024-11" and len(months) == 24
+    assert months[0] == "2022-12"
+    assert months[-1] == "2024-11"
+    assert len(months) == 24
     assert all(r["plan"] == customer_profile(r["customer_id"]).plan for r in rows[:100])
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from doku.errors import ConfigurationError
 from doku.settings import SIMULATOR_SECRET_KEY
-from doku.simulator.server import SimulatorConfig, start_simulator
+from doku.simulator import SimulatorConfig, start_simulator
 
 DEFAULT_PORT = 8765
 HOST = "127.0.0.1"

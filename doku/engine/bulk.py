@@ -211,7 +211,7 @@ class BulkJob:
     def _worker(self, client: TokenClient) -> None:
         try:
             self._work(client)
-        except Exception as exc:  # noqa: BLE001 - e.g. the store's disk is full
+        except Exception as exc:
             # The customer in hand stays pending; everything written so far is kept.
             self._abort(f"{type(exc).__name__}: {exc}")
 
@@ -233,7 +233,7 @@ class BulkJob:
                 self._record_failure(cid, exc)
             except DokuError as exc:
                 self._record_failure(cid, exc)
-            except Exception as exc:  # noqa: BLE001 - a bug must not lose the run
+            except Exception as exc:
                 self._abort(f"unexpected {type(exc).__name__}: {exc}")
                 return
             else:

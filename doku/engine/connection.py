@@ -20,7 +20,7 @@ _embedded: Any = None  # doku.simulator.server.RunningSimulator, started lazily
 def embedded_simulator_url(settings: Settings) -> str:
     """URL of this process's simulator, started on first use with the settings' keys."""
     global _embedded
-    from doku.simulator.server import SimulatorConfig, start_simulator
+    from doku.simulator import SimulatorConfig, start_simulator
 
     with _lock:
         if _embedded is None:

@@ -4,3 +4,33 @@ Rule: imports the client layer's signing and the shared vocabulary only. Nothing
 else in `doku` imports it except the CLI's `sandbox` command and the engine's
 embedded-simulator opt-in (`doku.engine.connection`).
 """
+
+from doku.simulator.faults import (
+    FAIL_STATUSES,
+    FAULTS,
+    SimulatorConfig,
+    config_to_argv,
+    failure_status,
+    planned_fault,
+)
+from doku.simulator.process import (
+    RunningSimulator,
+    start_simulator,
+    start_simulator_process,
+    stop_simulator_process,
+)
+from doku.simulator.state import SimulatorStats
+
+__all__ = [
+    "FAIL_STATUSES",
+    "FAULTS",
+    "RunningSimulator",
+    "SimulatorConfig",
+    "SimulatorStats",
+    "config_to_argv",
+    "failure_status",
+    "planned_fault",
+    "start_simulator",
+    "start_simulator_process",
+    "stop_simulator_process",
+]

@@ -42,7 +42,6 @@ the same Request-Ids is reproducible whatever the thread timing. The rate limite
 (``latency_ms`` +- uniform ``jitter_ms``, jitter from ``random.Random(seed)``) delays
 every request, rejected ones included.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -50,41 +49,30 @@ import hashlib
 import json
 import logging
 import math
-import os
-import random
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
-import time
-from collections import Counter, OrderedDict
-from dataclasses import dataclass, field, fields
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from doku.client.signing import (
     format_timestamp,
-    parse_timestamp,
     sign_response,
     utc_now,
-    verify_request,
 )
-from doku.models import CARD_FIELD, TOKEN_TYPES, customer_id_problem
-from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.simulator.world import tokens_for
+from doku.settings import TOKENS_PATH
+from doku.simulator.checks import answer, check_request
+from doku.simulator.faults import failure_status, planned_fault
+from doku.simulator.state import _Seen, _State
 
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_ID = 128
 MAX_BODY = 1 << 20
-FAULTS = ("drop", "hang", "fail", "rate_429", "malformed", "bad_signature")
-FAIL_STATUSES = (500, 502, 503)
 _FAIL_CODES = {
     500: ("INTERNAL_SERVER_ERROR", "internal server error (injected)"),
     502: ("BAD_GATEWAY", "bad gateway (injected)"),
@@ -99,180 +87,6 @@ def _compact(value: Any) -> bytes:
 
 def _error_body(code: str, message: str) -> bytes:
     return _compact({"error": {"code": code, "message": message}})
-
-
-@dataclass(frozen=True)
-class SimulatorConfig:
-    """How the simulator behaves. Rates are shares of valid, authenticated requests."""
-
-    client_id: str = SIMULATOR_CLIENT_ID
-    secret_key: str = field(default=SIMULATOR_SECRET_KEY, repr=False)
-    seed: int = 0
-    epoch: int = 0
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    fail_rate: float = 0.0
-    rate_429: float = 0.0
-    retry_after_s: int = 1
-    rate_limit_rps: float | None = None
-    hang_rate: float = 0.0
-    hang_s: float = 30.0
-    malformed_rate: float = 0.0
-    bad_signature_rate: float = 0.0
-    drop_rate: float = 0.0
-    max_clock_skew_s: float = 300.0
-    replay_capacity: int = 100_000
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.client_id:
-            problems.append("client_id must not be empty")
-        if not self.secret_key:
-            problems.append("secret_key must not be empty")
-        for name in self.fault_rates():
-            rate = getattr(self, name)
-            if not 0.0 <= rate <= 1.0:
-                problems.append(f"{name} must be within [0, 1], not {rate}")
-        if sum(self.fault_rates().values()) > 1.0 + 1e-9:
-            problems.append("the fault rates together must not exceed 1")
-        for name in ("latency_ms", "jitter_ms", "hang_s", "retry_after_s", "max_clock_skew_s"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0")
-        if self.epoch < 0:
-            problems.append("epoch must be >= 0")
-        if self.rate_limit_rps is not None and not self.rate_limit_rps > 0:
-            problems.append("rate_limit_rps must be > 0")
-        if self.replay_capacity < 1:
-            problems.append("replay_capacity must be >= 1")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def fault_rates(self) -> dict[str, float]:
-        """Config field name -> rate, in the order the bands are laid out."""
-        return {
-            "drop_rate": self.drop_rate,
-            "hang_rate": self.hang_rate,
-            "fail_rate": self.fail_rate,
-            "rate_429": self.rate_429,
-            "malformed_rate": self.malformed_rate,
-            "bad_signature_rate": self.bad_signature_rate,
-        }
-
-
-def _unit(seed: int, label: str, request_id: str) -> float:
-    raw = f"{seed}:{label}:{request_id}".encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") / 2.0**64
-
-
-def planned_fault(config: SimulatorConfig, request_id: str) -> str | None:
-    """The fault (one of FAULTS) a valid request with this Request-Id gets, or None."""
-    u = _unit(config.seed, "fault", request_id)
-    for name, rate in zip(FAULTS, config.fault_rates().values(), strict=True):
-        if u < rate:
-            return name
-        u -= rate
-    return None
-
-
-def failure_status(config: SimulatorConfig, request_id: str) -> int:
-    """Which 5xx an injected failure uses (equal shares of 500, 502, 503)."""
-    u = _unit(config.seed, "fail-status", request_id)
-    return FAIL_STATUSES[min(int(u * len(FAIL_STATUSES)), len(FAIL_STATUSES) - 1)]
-
-
-class SimulatorStats:
-    """Thread-safe counters: requests, status_<code>, replay and one per fault kind."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def incr(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += amount
-
-    def __getitem__(self, name: str) -> int:
-        with self._lock:
-            return self._counts[name]
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def __repr__(self) -> str:
-        return f"SimulatorStats({self.snapshot()!r})"
-
-
-class _TokenBucket:
-    """Global rate limit: `rate` tokens per second, burst of one second's worth."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> float:
-        """0.0 when a request may pass, else seconds until the next token."""
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
-                return 0.0
-            return (1.0 - self.tokens) / self.rate
-
-
-@dataclass
-class _Seen:
-    body_digest: bytes
-    status: int | None = None  # None while the first request is still in progress
-    body: bytes = b""
-
-
-class _State:
-    def __init__(self, config: SimulatorConfig) -> None:
-        self.config = config
-        self.stats = SimulatorStats()
-        self.stop_event = threading.Event()
-        self.lock = threading.Lock()
-        self.seen: OrderedDict[str, _Seen] = OrderedDict()
-        rps = config.rate_limit_rps
-        self.bucket = _TokenBucket(rps) if rps is not None else None
-        self._rng = random.Random(config.seed)
-        self._rng_lock = threading.Lock()
-
-    def delay_s(self) -> float:
-        cfg = self.config
-        if cfg.jitter_ms <= 0:
-            return cfg.latency_ms / 1000.0
-        with self._rng_lock:
-            jitter = self._rng.uniform(-cfg.jitter_ms, cfg.jitter_ms)
-        return max(0.0, cfg.latency_ms + jitter) / 1000.0
-
-    def claim(self, request_id: str, body_digest: bytes) -> _Seen | None:
-        """Earlier record of this Request-Id, or None after reserving it for this request."""
-        with self.lock:
-            earlier = self.seen.get(request_id)
-            if earlier is not None:
-                self.seen.move_to_end(request_id)
-                return _Seen(earlier.body_digest, earlier.status, earlier.body)
-            self.seen[request_id] = _Seen(body_digest)
-            while len(self.seen) > self.config.replay_capacity:
-                self.seen.popitem(last=False)
-            return None
-
-    def remember(self, request_id: str, status: int, body: bytes) -> None:
-        with self.lock:
-            record = self.seen.get(request_id)
-            if record is not None:
-                record.status, record.body = status, body
-
-    def forget(self, request_id: str) -> None:
-        with self.lock:
-            self.seen.pop(request_id, None)
 
 
 class _Server(ThreadingHTTPServer):
@@ -421,46 +235,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _tokens(self, body: bytes) -> None:
         state = self._state
-        cfg = state.config
-        client_id, request_id = self._client_id, self._request_id
-        if not client_id:
-            return self._error(HTTPStatus.UNAUTHORIZED, "INVALID_CLIENT_ID", "Client-Id missing")
-        if client_id != cfg.client_id:
-            return self._error(HTTPStatus.UNAUTHORIZED, "INVALID_CLIENT_ID", "unknown Client-Id")
-        if not request_id:
-            return self._error(HTTPStatus.BAD_REQUEST, "INVALID_HEADER", "Request-Id missing")
-        if len(request_id) > MAX_REQUEST_ID:
-            return self._error(
-                HTTPStatus.BAD_REQUEST,
-                "INVALID_HEADER",
-                f"Request-Id longer than {MAX_REQUEST_ID} characters",
-            )
-        stamp = self.headers.get("Request-Timestamp")
-        if not stamp:
-            return self._error(
-                HTTPStatus.BAD_REQUEST, "INVALID_HEADER", "Request-Timestamp missing"
-            )
-        try:
-            moment = parse_timestamp(stamp)
-        except ValueError:
-            return self._error(
-                HTTPStatus.BAD_REQUEST,
-                "INVALID_HEADER",
-                "Request-Timestamp must look like 2020-08-11T08:45:42Z (UTC)",
-            )
-        if abs((utc_now() - moment).total_seconds()) > cfg.max_clock_skew_s:
-            return self._error(
-                HTTPStatus.UNAUTHORIZED,
-                "INVALID_TIMESTAMP",
-                f"Request-Timestamp is more than {cfg.max_clock_skew_s:g} s from server time",
-            )
-        signature = self.headers.get("Signature")
-        if not signature:
-            return self._error(HTTPStatus.UNAUTHORIZED, "INVALID_SIGNATURE", "Signature missing")
-        if not verify_request(
-            cfg.secret_key, client_id, request_id, stamp, TOKENS_PATH, body, signature
-        ):
-            return self._error(HTTPStatus.UNAUTHORIZED, "INVALID_SIGNATURE", "invalid signature")
+        request_id = self._request_id
+        refusal = check_request(
+            state.config,
+            client_id=self._client_id,
+            request_id=request_id,
+            stamp=self.headers.get("Request-Timestamp"),
+            signature=self.headers.get("Signature"),
+            body=body,
+        )
+        if refusal is not None:
+            return self._error(*refusal)
 
         earlier = state.claim(request_id, hashlib.sha256(body).digest())
         if earlier is not None:
@@ -497,38 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bytes) -> tuple[HTTPStatus, bytes]:
         """The real answer to an authenticated request: 200 tokens or 400 error."""
-
-        def bad(message: str) -> tuple[HTTPStatus, bytes]:
-            return HTTPStatus.BAD_REQUEST, _error_body("INVALID_REQUEST", message)
-
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return bad("body is not valid JSON")
-        if not isinstance(payload, dict):
-            return bad("body must be a JSON object")
-        customer = payload.get("customer")
-        if not isinstance(customer, dict) or "id" not in customer:
-            return bad("customer.id is mandatory")
-        customer_id = customer["id"]
-        if not isinstance(customer_id, str):
-            return bad("customer.id must be a string")
-        problem = customer_id_problem(customer_id)
-        if problem is not None:
-            return bad(f"customer.id is {problem}")
-        token_data = payload.get("token_data")
-        token_type = None
-        if token_data is not None:
-            if not isinstance(token_data, dict):
-                return bad("token_data must be an object")
-            token_type = token_data.get("type")
-            if token_type is not None and token_type not in TOKEN_TYPES:
-                return bad("token_data.type must be DIRECT_DEBIT or CREDIT_CARD")
-        cfg = self._state.config
-        tokens = tokens_for(customer_id, cfg.seed, cfg.epoch)
-        if token_type is not None:
-            tokens = [t for t in tokens if CARD_FIELD[token_type] in t]
-        return HTTPStatus.OK, _compact(tokens)
+        status, value = answer(self._state.config, body)
+        return status, _compact(value)
 
     def _fault(self, request_id: str) -> str | None:
         state = self._state
@@ -611,139 +366,3 @@ class _Handler(BaseHTTPRequestHandler):
         self._responded = True
         state.stats.incr(f"status_{status.value}")
         self.wfile.write(head if self.command == "HEAD" else head + body)
-
-
-class RunningSimulator:
-    """A simulator serving in a daemon thread; stop() (or `with`) ends it."""
-
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
-        self._stopped = False
-        self.port: int = server.server_port
-        self.url = f"http://{server.server_name}:{self.port}"
-
-    @property
-    def config(self) -> SimulatorConfig:
-        return self._server.state.config
-
-    @property
-    def stats(self) -> SimulatorStats:
-        return self._server.state.stats
-
-    def stop(self) -> None:
-        """Stop serving; returns promptly even with hung or idle keep-alive connections."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._server.state.stop_event.set()  # wakes hung and sleeping handlers
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.close_connections()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> RunningSimulator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"RunningSimulator({self.url!r})"
-
-
-def start_simulator(
-    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
-) -> RunningSimulator:
-    """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken."""
-    server = _Server((host, port), _State(config or SimulatorConfig()))
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},  # stop() waits at most this long
-        name=f"doku-simulator-{server.server_address[1]}",
-        daemon=True,
-    )
-    thread.start()
-    return RunningSimulator(server, thread)
-
-
-# Flags of `python -m doku sandbox`, per config field.
-CLI_FLAGS = {
-    "client_id": "--client-id",
-    "secret_key": "--secret-key",
-    "seed": "--seed",
-    "epoch": "--epoch",
-    "latency_ms": "--latency-ms",
-    "jitter_ms": "--jitter-ms",
-    "fail_rate": "--fail-rate",
-    "rate_429": "--rate-429",
-    "retry_after_s": "--retry-after",
-    "rate_limit_rps": "--rate-limit",
-    "hang_rate": "--hang-rate",
-    "hang_s": "--hang-s",
-    "malformed_rate": "--malformed-rate",
-    "bad_signature_rate": "--bad-signature-rate",
-    "drop_rate": "--drop-rate",
-    "max_clock_skew_s": "--max-clock-skew",
-    "replay_capacity": "--replay-capacity",
-}
-
-
-def config_to_argv(config: SimulatorConfig) -> list[str]:
-    """`sandbox` flags reproducing `config` (only fields that differ from the defaults)."""
-    default = SimulatorConfig()
-    argv: list[str] = []
-    for f in fields(SimulatorConfig):
-        value = getattr(config, f.name)
-        if value != getattr(default, f.name):
-            argv += [CLI_FLAGS[f.name], str(value)]
-    return argv
-
-
-def start_simulator_process(
-    config: SimulatorConfig | None = None, port: int = 0, *, timeout: float = 15.0
-) -> tuple[str, subprocess.Popen[str]]:
-    """Run `python -m doku sandbox` in a child process (its own GIL, for benchmarks).
-
-    Returns the URL from its first line and the Popen; end it with
-    `stop_simulator_process`. A non-demo secret key travels on the child's command line.
-    """
-    root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    argv = [sys.executable, "-m", "doku", "sandbox", "--port", str(port)]
-    argv += config_to_argv(config or SimulatorConfig())
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
-    stdout = cast(IO[str], proc.stdout)
-    first: list[str] = []
-    reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    line = first[0].strip() if first else ""
-    prefix = "listening on "
-    if not line.startswith(prefix):
-        stop_simulator_process(proc)
-        raise RuntimeError(
-            f"simulator process did not start (exit code {proc.returncode}, output {line!r})"
-        )
-    return line[len(prefix) :], proc
-
-
-def stop_simulator_process(proc: subprocess.Popen[str], timeout: float = 10.0) -> int:
-    """SIGTERM, wait, SIGKILL as a last resort; returns the exit code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-    if proc.stdout is not None:
-        proc.stdout.close()
-    return proc.returncode

@@ -99,7 +99,8 @@ def test_audit_journey(
     run_id = int(match.group(1))
     settle(page)
     figures = metric_values(page)
-    assert figures["Customers"] == "3,000" and figures["Pending"] == "0"
+    assert figures["Customers"] == "3,000"
+    assert figures["Pending"] == "0"
     screenshot(page, artifacts_dir / "bulk_audit.png")
 
     # Insights: the KPIs are the report CLI's numbers for this run.

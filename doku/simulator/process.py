@@ -1,0 +1,118 @@
+"""Running the simulator: in a daemon thread of this process, or as a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import IO, cast
+
+from doku.simulator.faults import SimulatorConfig, config_to_argv
+from doku.simulator.server import _Server
+from doku.simulator.state import SimulatorStats, _State
+
+
+class RunningSimulator:
+    """A simulator serving in a daemon thread; stop() (or `with`) ends it."""
+
+    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self._stopped = False
+        self.port: int = server.server_port
+        self.url = f"http://{server.server_name}:{self.port}"
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self._server.state.config
+
+    @property
+    def stats(self) -> SimulatorStats:
+        return self._server.state.stats
+
+    def stop(self) -> None:
+        """Stop serving; returns promptly even with hung or idle keep-alive connections."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.state.stop_event.set()  # wakes hung and sleeping handlers
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.close_connections()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RunningSimulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RunningSimulator({self.url!r})"
+
+
+def start_simulator(
+    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> RunningSimulator:
+    """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken."""
+    server = _Server((host, port), _State(config or SimulatorConfig()))
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # stop() waits at most this long
+        name=f"doku-simulator-{server.server_address[1]}",
+        daemon=True,
+    )
+    thread.start()
+    return RunningSimulator(server, thread)
+
+
+def start_simulator_process(
+    config: SimulatorConfig | None = None, port: int = 0, *, timeout: float = 15.0
+) -> tuple[str, subprocess.Popen[str]]:
+    """Run `python -m doku sandbox` in a child process (its own GIL, for benchmarks).
+
+    Returns the URL from its first line and the Popen; end it with
+    `stop_simulator_process`. A non-demo secret key travels on the child's command line.
+    """
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    argv = [sys.executable, "-m", "doku", "sandbox", "--port", str(port)]
+    argv += config_to_argv(config or SimulatorConfig())
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    stdout = cast(IO[str], proc.stdout)
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    line = first[0].strip() if first else ""
+    prefix = "listening on "
+    if not line.startswith(prefix):
+        stop_simulator_process(proc)
+        raise RuntimeError(
+            f"simulator process did not start (exit code {proc.returncode}, output {line!r})"
+        )
+    return line[len(prefix) :], proc
+
+
+def stop_simulator_process(proc: subprocess.Popen[str], timeout: float = 10.0) -> int:
+    """SIGTERM, wait, SIGKILL as a last resort; returns the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    return proc.returncode
