@@ -28,21 +28,18 @@ from typing import Any
 import streamlit as st
 
 from doku.analysis import aggregates as agg
-from doku.analysis.aggregates import (
-    Comparison,
-    Filters,
-    apply_filters,
-    compare_runs,
-    share,
-    summary,
-)
+from doku.analysis.aggregates import apply_filters, summary
+from doku.analysis.comparison import Comparison, compare_runs
+from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames, load_run_frames
+from doku.analysis.labels import labelled, share
 from doku.engine import bulk, jobs
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
 from doku.engine.connection import describe, resolve
 from doku.engine.inputs import ParsedInput
+from doku.engine.schema import DB_NAME, RunInfo, data_dir
 from doku.engine.service import start_audit
-from doku.engine.store import DB_NAME, RunInfo, Store, data_dir
+from doku.engine.store import Store
 from doku.errors import ConfigurationError, DokuError
 from doku.settings import Settings, load_settings, normalize_secrets
 
@@ -582,7 +579,7 @@ AGGREGATES: dict[str, Callable[..., Any]] = {
     # At most ATTRIBUTE_VALUES_CAP values: enough to tell a segment column (a few
     # values) from an ID-like one, without shipping a million labels on every rerun.
     "attribute_values": lambda f, arg: [
-        str(v) for v in agg.labelled(f.customers[arg]).cat.categories[:ATTRIBUTE_VALUES_CAP]
+        str(v) for v in labelled(f.customers[arg]).cat.categories[:ATTRIBUTE_VALUES_CAP]
     ],
 }
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from doku.analysis import aggregates as agg
+from doku.analysis.filters import Filters
 from doku.analysis.frames import (
     RunFrames,
     customers_frame,
@@ -32,7 +33,7 @@ from doku.analysis.frames import (
     tokens_frame,
     tokens_frame_from_tokens,
 )
-from doku.engine.store import RunInfo
+from doku.engine.schema import RunInfo
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 T = TypeVar("T")
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("uptake_by_attribute", lambda: agg.uptake_by_attribute(customers_df, "region")),
     ):
         per_agg[name] = round(timed(fn, repeat=3)[0], 4)
-    filters = agg.Filters(issuers=("BCA", "BRI"), attributes={"segment": ("retail",)})
+    filters = Filters(issuers=("BCA", "BRI"), attributes={"segment": ("retail",)})
     t_filter, _ = timed(lambda: agg.summary(agg.apply_filters(frames, filters)), repeat=3)
     s = results["summary"]
     assert sum(s["by_issuer"].values()) == s["tokens"] == n

@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DOKU_DATA_DIR"] = str(workdir)
     sys.path.insert(0, str(ROOT))
     import doku.settings
-    from doku.engine.store import DB_NAME, Store
+    from doku.engine.schema import DB_NAME
+    from doku.engine.store import Store
 
     doku.settings.read_secrets_table = lambda path=None: {}  # no developer secrets.toml
     results: dict[str, Any] = {"tokens_big": args.tokens, "tokens_small": args.small}

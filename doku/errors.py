@@ -1,8 +1,9 @@
 """One small error hierarchy the rest of the app can act on.
 
 Every error carries the HTTP status (None before/without a response), DOKU's own
-message when the body had one, and the Request-Id of the attempt. `kind` is a short
-stable label used in the store, exports and the CLI's one-line messages. No error
+message when the body had one, and the Request-Id of the attempt. `code` is the
+stable machine name (snake_case) that the store, exports and the UI key on; `kind`
+is its display label, used in one-line messages and free to be reworded. No error
 text ever includes the secret key.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 
 class DokuError(Exception):
+    code = "error"
     kind = "error"
     retryable = False
 
@@ -38,6 +40,7 @@ class DokuError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "code": self.code,
             "kind": self.kind,
             "status": self.status,
             "message": self.message,
@@ -47,36 +50,50 @@ class DokuError(Exception):
 
 
 class ConfigurationError(DokuError):
+    code = "configuration"
     kind = "configuration error"
 
 
 class InvalidInputError(DokuError):
     """Raised before any request is made."""
 
+    code = "invalid_input"
     kind = "invalid input"
 
 
+class NoSuchRunError(InvalidInputError):
+    """A run id (or `latest`) that names no run in the store."""
+
+    code = "no_such_run"
+    kind = "no such run"
+
+
 class AuthenticationError(DokuError):
+    code = "authentication"
     kind = "authentication rejected"
 
 
 class BadRequestError(DokuError):
+    code = "bad_request"
     kind = "bad request"
 
 
 class ConflictError(DokuError):
     """409: DOKU saw this Request-Id before (a replay)."""
 
+    code = "conflict"
     kind = "duplicate request"
 
 
 class ClientHttpError(DokuError):
     """Any other 4xx."""
 
+    code = "client_http"
     kind = "request rejected"
 
 
 class RateLimitedError(DokuError):
+    code = "rate_limited"
     kind = "rate limited"
     retryable = True
 
@@ -86,6 +103,7 @@ class RateLimitedError(DokuError):
 
 
 class ServerError(DokuError):
+    code = "server_error"
     kind = "server error"
     retryable = True
 
@@ -93,36 +111,53 @@ class ServerError(DokuError):
 class TransportError(DokuError):
     """Timeout, refused or dropped connection: no usable HTTP answer."""
 
+    code = "transport"
     kind = "transport error"
     retryable = True
 
 
 class SignatureMismatchError(DokuError):
+    code = "signature_mismatch"
     kind = "response signature mismatch"
 
 
 class MalformedResponseError(DokuError):
+    code = "malformed_response"
     kind = "malformed response"
 
 
 class CancelledError(DokuError):
+    code = "cancelled"
     kind = "cancelled"
 
 
-ERROR_KINDS = tuple(
-    cls.kind
-    for cls in (
-        ConfigurationError,
-        InvalidInputError,
-        AuthenticationError,
-        BadRequestError,
-        ConflictError,
-        ClientHttpError,
-        RateLimitedError,
-        ServerError,
-        TransportError,
-        SignatureMismatchError,
-        MalformedResponseError,
-        CancelledError,
-    )
+ERROR_CLASSES: tuple[type[DokuError], ...] = (
+    ConfigurationError,
+    InvalidInputError,
+    NoSuchRunError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ClientHttpError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    SignatureMismatchError,
+    MalformedResponseError,
+    CancelledError,
 )
+ERROR_CODES = tuple(cls.code for cls in ERROR_CLASSES)
+ERROR_KINDS = tuple(cls.kind for cls in ERROR_CLASSES)
+LABELS = {cls.code: cls.kind for cls in ERROR_CLASSES}
+# Stores written before codes existed hold the display label; read either.
+_CODE_OF_LABEL = {cls.kind: cls.code for cls in ERROR_CLASSES}
+
+
+def error_code(stored: str) -> str:
+    """The machine code of a stored error value (a code, or an older store's label)."""
+    return stored if stored in LABELS else _CODE_OF_LABEL.get(stored, stored)
+
+
+def error_label(code: str) -> str:
+    """Display label of a code (the code itself when unknown)."""
+    return LABELS.get(error_code(code), code)

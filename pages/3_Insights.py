@@ -9,7 +9,7 @@ import streamlit as st
 
 import ui
 from doku.analysis import charts, exports
-from doku.analysis.aggregates import Filters
+from doku.analysis.filters import Filters
 from doku.models import TOKEN_TYPES
 
 TABLE_ROWS = 2_000

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from doku.analysis import aggregates, charts
-from doku.analysis.aggregates import run_trend
+from doku.analysis import charts, comparison
+from doku.analysis.comparison import run_trend
 
 CHANGE_ROWS = 500
 
@@ -131,11 +131,11 @@ with ui.guard():
                     f"{len(cmp.only_in_b):,} only in B. Tokens are matched by fingerprint."
                 )
                 st.markdown("**By token type**")
-                st.dataframe(aggregates.comparison_by(cmp, "type"), hide_index=True,
+                st.dataframe(comparison.comparison_by(cmp, "type"), hide_index=True,
                              column_config=ui.CHANGE_COLUMNS,
                              alt="Uptake and token changes by type")
                 st.markdown("**By issuer**")
-                st.dataframe(aggregates.comparison_by(cmp, "issuer"), hide_index=True,
+                st.dataframe(comparison.comparison_by(cmp, "issuer"), hide_index=True,
                              column_config=ui.CHANGE_COLUMNS,
                              alt="Uptake and token changes by issuer")
                 if len(cmp.changes):

@@ -14,19 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from doku.analysis.aggregates import (
-    BLANK,
-    DIRECT_DEBIT_BRAND,
-    UNKNOWN_BRAND,
-    Filters,
     apply_filters,
     brand_by_issuer,
-    brand_labels,
     by_brand,
     by_issuer,
     by_type,
-    compare_runs,
     issuer_by_type,
-    run_trend,
     summary,
     tokens_per_customer,
     uptake,
@@ -34,7 +27,10 @@ from doku.analysis.aggregates import (
     uptake_by_issuer,
     uptake_by_type,
 )
+from doku.analysis.comparison import compare_runs, run_trend
+from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames, load_run_frames
+from doku.analysis.labels import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND, brand_labels
 from doku.engine.store import Store
 from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
@@ -312,7 +308,7 @@ def store_run(store: Store, customers: list[GenCustomer]) -> RunFrames:
         if c.status == "fetched":
             store.record_fetched(run, c.cid, c.tokens, attempts=1)
         elif c.status == "failed":
-            store.record_failed(run, c.cid, error_kind="server error", error_message="x",
+            store.record_failed(run, c.cid, error_code="server_error", error_message="x",
                                 attempts=2, http_status=500)
     return load_run_frames(store, run)
 

@@ -17,7 +17,8 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
-from doku.analysis.aggregates import Filters, apply_filters, summary
+from doku.analysis.aggregates import apply_filters, summary
+from doku.analysis.filters import Filters
 from doku.analysis.frames import load_run_frames
 from doku.engine.bulk import AuditOptions
 from doku.engine.connection import resolve

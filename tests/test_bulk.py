@@ -148,7 +148,7 @@ def test_retry_failed_refetches_only_failed(store: Store, make_simulator: MakeSi
     failed = store.failed_ids(job.run_id)
     assert 20 < len(failed) < 110
     kinds = {r[6] for r in store.customer_rows(job.run_id) if r[1] == "failed"}
-    assert kinds == {"response signature mismatch"}
+    assert kinds == {"signature_mismatch"}
     clean = make_simulator(seed=4)
     before = flaky.stats.snapshot()["requests"]
     retry = bulk.start_retry_failed(store, job.run_id, settings_for(clean.url))
@@ -220,11 +220,11 @@ def test_ten_thousand_customers_with_faults(store: Store) -> None:
     assert info.fetched > 9_500  # signature/malformed ~2% are final; the rest retried
     kinds = {r[6] for r in store.customer_rows(job.run_id) if r[1] == "failed"}
     assert kinds <= {
-        "response signature mismatch",
-        "malformed response",
-        "server error",
-        "transport error",
-        "rate limited",
+        "signature_mismatch",
+        "malformed_response",
+        "server_error",
+        "transport",
+        "rate_limited",
     }
     assert_matches_truth(store, job.run_id, seed=11)
     rows = store.token_rows(job.run_id)

@@ -13,7 +13,6 @@ from doku.analysis.aggregates import (
     by_brand,
     by_type,
     issuer_by_type,
-    run_trend,
     tokens_per_customer,
     uptake_by_attribute,
     uptake_by_issuer,
@@ -32,6 +31,7 @@ from doku.analysis.charts import (
     type_chart,
     uptake_chart,
 )
+from doku.analysis.comparison import run_trend
 from doku.analysis.frames import RunFrames, load_run_frames
 from doku.engine.store import Store
 from doku.models import CREDIT_CARD, DIRECT_DEBIT

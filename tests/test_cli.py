@@ -133,7 +133,7 @@ def test_audit_missing_file_and_unknown_run(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1
     out = doku("audit", "--resume", "42", env=env, cwd=tmp_path)
     assert out.returncode == 1
-    assert "there is no run 42" in out.stderr
+    assert "error: no such run: run 42 is not in " in out.stderr
 
 
 def test_audit_wrong_credentials_stop_the_run(simulator: RunningSimulator, tmp_path: Path) -> None:

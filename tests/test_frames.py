@@ -18,12 +18,11 @@ from doku.analysis.frames import (
     customers_frame,
     errors_frame,
     load_run_frames,
-    resolve_run,
     tokens_frame,
     tokens_frame_from_tokens,
 )
-from doku.engine.store import Store
-from doku.errors import InvalidInputError
+from doku.engine.store import Store, resolve_run
+from doku.errors import InvalidInputError, NoSuchRunError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 DD, CC = DIRECT_DEBIT, CREDIT_CARD
@@ -89,7 +88,7 @@ def build_small_store(path: str | Path = ":memory:", store_token_ids: bool = Fal
         _t("C4", "Citra", CC, "Mandiri", None, "tok-a4cc1-0005"),
         _t("C4", "Citra", DD, "Mandiri", None, "tok-a4dd1-0006"),
     ])
-    store.record_failed(a, "C5", error_kind="server error", error_message="upstream 503",
+    store.record_failed(a, "C5", error_code="server_error", error_message="upstream 503",
                         attempts=3, http_status=503)
     fetched(a, "C7", [_t("C7", INJECTION_NAME, DD, "BNI", None, "tok-a7dd1-0007")])
     fetched(a, "C8", [])
@@ -108,7 +107,7 @@ def build_small_store(path: str | Path = ":memory:", store_token_ids: bool = Fal
         _t("C2", "Budi", CC, "BNI", "visa", "tok-b2cc2-0008"),
     ])
     fetched(b, "C3", [_t("C3", "Dewi", DD, "BNI", None, "tok-b3dd1-0009")])
-    store.record_failed(b, "C4", error_kind="rate limited", error_message="slow down",
+    store.record_failed(b, "C4", error_code="rate_limited", error_message="slow down",
                         attempts=5, http_status=429)
     fetched(b, "C5", [_t("C5", "Eka", DD, "BRI", None, "tok-b5dd1-0010")])
     fetched(b, "C7", [_t("C7", INJECTION_NAME, DD, "BNI", None, "tok-a7dd1-0007")])
@@ -237,11 +236,11 @@ def test_resolve_run(small: tuple[Store, int, int]) -> None:
     store, a, b = small
     assert resolve_run(store, "latest").id == b
     assert resolve_run(store, str(a)).id == a
-    with pytest.raises(InvalidInputError, match="no run 99"):
+    with pytest.raises(NoSuchRunError, match="run 99 is not in "):
         resolve_run(store, "99")
     with pytest.raises(InvalidInputError, match="number or 'latest'"):
         resolve_run(store, "first")
-    with pytest.raises(InvalidInputError, match="no runs yet"):
+    with pytest.raises(NoSuchRunError, match="no runs yet"):
         resolve_run(Store(":memory:"), "latest")
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from doku.analysis.aggregates import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND
 from doku.analysis.exports import FORMULA_PREFIXES
+from doku.analysis.labels import BLANK, DIRECT_DEBIT_BRAND, UNKNOWN_BRAND
 from doku.cli.main import main
-from doku.engine.store import DB_NAME, Store
+from doku.engine.schema import DB_NAME
+from doku.engine.store import Store
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from tests.test_aggregates import GenCustomer, gen_run, store_run
 from tests.test_frames import build_small_store
@@ -158,11 +159,11 @@ def test_report_text(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 def test_errors_are_one_line(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for argv, message in (
-        (("report", "42"), "error: invalid input: no run 42 in "),
+        (("report", "42"), "error: no such run: run 42 is not in "),
         (("report", "first"), "error: invalid input: run id must be a number or 'latest'"),
         (("report", "1", "--by", "region"), "error: invalid input: no attribute column "
                                             "'region' (available: 'segment', 'city')"),
-        (("compare", "1", "9"), "error: invalid input: no run 9 in "),
+        (("compare", "1", "9"), "error: no such run: run 9 is not in "),
         (("export", "1", "--what", "tokens", "--format", "xlsx", "-o", "-"),
          "error: invalid input: xlsx is binary"),
     ):
@@ -213,7 +214,7 @@ def test_export_stdout_and_files(data_dir: Path, capsysbinary: pytest.CaptureFix
                                  ) -> None:
     assert main(["export", "1", "--what", "errors", "-o", "-"]) == 0
     out = capsysbinary.readouterr().out.decode()
-    assert out.splitlines()[1].startswith("C5,server error,upstream 503,503,3")
+    assert out.splitlines()[1].startswith("C5,server_error,server error,upstream 503,503,3")
     for fmt in ("xlsx", "parquet"):
         path = data_dir / f"c.{fmt}"
         assert main(["export", "latest", "--what", "customers", "-o", str(path)]) == 0

@@ -134,14 +134,21 @@ def frame_to_bytes(
 
 def _xlsx_clean(df: pd.DataFrame) -> pd.DataFrame:
     """Text as plain str cells (openpyxl writes a str starting with '=' as a formula:
-    neutralise first) with characters Excel rejects replaced by U+FFFD."""
+    neutralise first) with characters Excel rejects replaced by U+FFFD.
+
+    Line breaks are written as LF. XML readers normalise a raw CR to LF, but whether a
+    CR survives depends on which parser reads the file (openpyxl keeps it under lxml),
+    so the file itself says LF and every reader agrees.
+    """
     out = df.copy()
     for col in _text_columns(out):
         values = out[col].astype(object)
-        out[col] = [
-            None if pd.isna(v) else _XLSX_ILLEGAL.sub("\ufffd", str(v)) for v in values
-        ]
+        out[col] = [None if pd.isna(v) else _xlsx_text(str(v)) for v in values]
     return out
+
+
+def _xlsx_text(value: str) -> str:
+    return _XLSX_ILLEGAL.sub("\ufffd", value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def export_bytes(frames: RunFrames, what: str, fmt: str, *, reveal: bool = False) -> bytes:

@@ -25,18 +25,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from doku.engine.store import FAILED, FETCHED, RunInfo, Store
-from doku.errors import InvalidInputError
+from doku.analysis.filters import Filters
+from doku.engine.schema import FAILED, FETCHED, RunInfo
+from doku.engine.store import Store
+from doku.errors import InvalidInputError, NoSuchRunError, error_code, error_label
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
-
-if TYPE_CHECKING:
-    from doku.analysis.aggregates import Filters
 
 PENDING = "pending"
 STATUSES = (FETCHED, FAILED, PENDING)
@@ -58,12 +57,15 @@ CUSTOMER_COLUMNS = (
     "n_direct_debit",
     "n_credit_card",
     "has_token",
+    "error_code",
     "error_kind",
     "error_message",
     "http_status",
     "attempts",
 )
-ERROR_COLUMNS = ("customer_id", "error_kind", "error_message", "http_status", "attempts")
+ERROR_COLUMNS = (
+    "customer_id", "error_code", "error_kind", "error_message", "http_status", "attempts"
+)
 RESERVED_COLUMNS = frozenset(TOKEN_COLUMNS) | frozenset(CUSTOMER_COLUMNS)
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 # How many times load_run_frames re-reads a run that is being written meanwhile.
@@ -308,7 +310,9 @@ def customers_frame(
         "n_direct_debit": _int_column(cols[4], keep=fetched).fillna(0).where(fetched, pd.NA),
         "n_credit_card": _int_column(cols[5], keep=fetched).fillna(0).where(fetched, pd.NA),
         "has_token": pd.Series(pd.arrays.BooleanArray(counts > 0, ~fetched)),
-        "error_kind": _categorical(cols[6]),
+        # The store holds the machine code (older stores: the label); show both.
+        "error_code": _categorical([None if v is None else error_code(v) for v in cols[6]]),
+        "error_kind": _categorical([None if v is None else error_label(v) for v in cols[6]]),
         "error_message": _str_column(cols[7]),
         "http_status": _int_column(cols[8]),
         "attempts": _int_column(cols[9]).fillna(0).astype(np.int64),
@@ -326,27 +330,6 @@ def errors_frame(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- loading a run -----------------------------------------------------------------------
-def resolve_run(store: Store, ref: str | int) -> RunInfo:
-    """A run by id or `latest`; unknown ids raise InvalidInputError (one clear line)."""
-    text = str(ref).strip()
-    if text.lower() == "latest":
-        latest = store.latest_run_id()
-        if latest is None:
-            raise InvalidInputError(f"there are no runs yet in {store.path}")
-        run_id = latest
-    else:
-        try:
-            run_id = int(text)
-        except ValueError:
-            raise InvalidInputError(
-                f"run id must be a number or 'latest', not {text!r}"
-            ) from None
-    info = store.get_run(run_id)
-    if info is None:
-        raise InvalidInputError(f"no run {run_id} in {store.path}")
-    return info
-
-
 def _counts(info: RunInfo) -> tuple[int, ...]:
     return (info.fetched, info.failed, info.pending, info.with_tokens, info.tokens)
 
@@ -380,7 +363,7 @@ def load_run_frames(store: Store, run_id: int) -> RunFrames:
     """
     info = store.get_run(run_id)
     if info is None:
-        raise InvalidInputError(f"no run {run_id} in {store.path}")
+        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
     for _ in range(_SNAPSHOT_ATTEMPTS):
         customer_rows = store.customer_rows(run_id)
         token_rows = store.token_rows(run_id)

@@ -14,10 +14,10 @@ import sys
 
 import pandas as pd
 
-from doku.analysis.aggregates import Comparison, compare_runs
-from doku.analysis.frames import load_run_frames, resolve_run
+from doku.analysis.comparison import Comparison, compare_runs
+from doku.analysis.frames import load_run_frames
 from doku.cli.report import printable
-from doku.engine.store import Store
+from doku.engine.store import Store, resolve_run
 
 SHOW_IDS = 10
 

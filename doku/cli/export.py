@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from doku.analysis.exports import EXPORT_KINDS, FORMATS, export_frame, frame_to_bytes
-from doku.analysis.frames import load_run_frames, resolve_run
-from doku.engine.store import Store
+from doku.analysis.frames import load_run_frames
+from doku.engine.store import Store, resolve_run
 from doku.errors import InvalidInputError
 
 

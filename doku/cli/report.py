@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 from doku.analysis.aggregates import (
-    attribute_column,
     by_brand,
     by_issuer,
     summary,
@@ -21,8 +20,9 @@ from doku.analysis.aggregates import (
     uptake_by_attribute,
     uptake_dict,
 )
-from doku.analysis.frames import RunFrames, load_run_frames, resolve_run
-from doku.engine.store import Store
+from doku.analysis.frames import RunFrames, load_run_frames
+from doku.analysis.labels import attribute_column
+from doku.engine.store import Store, resolve_run
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 
 TYPE_NAMES = {DIRECT_DEBIT: "direct debit", CREDIT_CARD: "credit card"}

@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 from doku.cli.report import printable
-from doku.engine.store import RunInfo, Store
+from doku.engine.schema import RunInfo
+from doku.engine.store import Store
 
 COLUMNS = (
     "id", "created", "status", "input", "customers", "fetched", "failed", "pending",

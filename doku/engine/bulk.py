@@ -25,6 +25,7 @@ from doku.errors import (
     CancelledError,
     ConfigurationError,
     DokuError,
+    NoSuchRunError,
 )
 from doku.settings import Settings
 
@@ -253,7 +254,7 @@ class BulkJob:
 
     def _record_failure(self, cid: str, exc: DokuError) -> None:
         self.store.record_failed(
-            self.run_id, cid, error_kind=exc.kind, error_message=exc.message,
+            self.run_id, cid, error_code=exc.code, error_message=exc.message,
             attempts=exc.attempts, http_status=exc.status, request_id=exc.request_id,
         )
         with self._lock:
@@ -268,7 +269,7 @@ def check_settings_match(store: Store, run_id: int, settings: Settings) -> None:
     """A run is resumed with the environment and client it was started with."""
     run = store.get_run(run_id)
     if run is None:
-        raise ConfigurationError(f"there is no run {run_id}")
+        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
     if (run.env, run.client_id) != (settings.env, settings.client_id):
         raise ConfigurationError(
             f"run {run_id} was made on {run.env} as client {run.client_id!r}; "
@@ -280,7 +281,7 @@ def options_for(store: Store, run_id: int, **overrides: Any) -> AuditOptions:
     """The run's own options (type, stored IDs) with concurrency/rps overridable."""
     run = store.get_run(run_id)
     if run is None:
-        raise ConfigurationError(f"there is no run {run_id}")
+        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
     saved = {k: v for k, v in run.options.items() if k in AuditOptions.__dataclass_fields__}
     saved.update({k: v for k, v in overrides.items() if v is not None})
     saved["token_type"] = run.token_type

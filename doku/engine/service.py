@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from doku.engine.bulk import AuditOptions, BulkJob
 from doku.engine.inputs import ParsedInput
-from doku.engine.store import Reject, Store
+from doku.engine.schema import Reject
+from doku.engine.store import Store
 from doku.errors import InvalidInputError
 from doku.settings import Settings
 

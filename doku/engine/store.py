@@ -18,124 +18,20 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from doku.engine.schema import (
+    DB_NAME,
+    RUN_STATES,
+    SCHEMA,
+    Reject,
+    RunInfo,
+    data_dir,
+    utc_iso,
+)
+from doku.errors import InvalidInputError, NoSuchRunError
 from doku.models import DIRECT_DEBIT, Token
-
-DB_NAME = "doku-audit.sqlite3"
-RUN_STATES = ("running", "done", "cancelled", "aborted", "interrupted")
-FETCHED, FAILED = "fetched", "failed"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    status TEXT NOT NULL,
-    env TEXT NOT NULL,
-    base_url TEXT,
-    client_id TEXT NOT NULL,
-    input_name TEXT NOT NULL,
-    token_type TEXT,
-    options TEXT NOT NULL DEFAULT '{}',
-    attribute_columns TEXT NOT NULL DEFAULT '[]',
-    customers INTEGER NOT NULL,
-    rejected INTEGER NOT NULL DEFAULT 0,
-    duplicates INTEGER NOT NULL DEFAULT 0,
-    blank_rows INTEGER NOT NULL DEFAULT 0,
-    store_token_ids INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    owner_pid INTEGER
-);
-CREATE TABLE IF NOT EXISTS customers (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    customer_id TEXT NOT NULL,
-    attributes TEXT,
-    status TEXT,
-    customer_name TEXT,
-    n_tokens INTEGER,
-    n_direct_debit INTEGER,
-    n_credit_card INTEGER,
-    error_kind TEXT,
-    error_message TEXT,
-    http_status INTEGER,
-    request_id TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    latency_ms REAL,
-    fetched_at TEXT,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS customers_by_id ON customers(run_id, customer_id);
-CREATE INDEX IF NOT EXISTS customers_by_status ON customers(run_id, status);
-CREATE TABLE IF NOT EXISTS tokens (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    customer_seq INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    issuer TEXT NOT NULL,
-    brand TEXT,
-    masked_card TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    token_id TEXT,
-    PRIMARY KEY (run_id, customer_seq, position)
-);
-CREATE TABLE IF NOT EXISTS rejects (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    row INTEGER NOT NULL,
-    value TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-"""
-
-
-def utc_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("DOKU_DATA_DIR", "") or "data")
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    status: str
-    env: str
-    base_url: str | None
-    client_id: str
-    input_name: str
-    token_type: str | None
-    options: dict[str, Any]
-    attribute_columns: list[str]
-    customers: int
-    rejected: int
-    duplicates: int
-    blank_rows: int
-    store_token_ids: bool
-    error: str | None
-    fetched: int
-    failed: int
-    pending: int
-    with_tokens: int
-    tokens: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Reject:
-    row: int
-    value: str
-    reason: str
 
 
 class Store:
@@ -348,7 +244,7 @@ class Store:
         run_id: int,
         customer_id: str,
         *,
-        error_kind: str,
+        error_code: str,
         error_message: str,
         attempts: int,
         http_status: int | None = None,
@@ -365,7 +261,7 @@ class Store:
                 " n_direct_debit=NULL, n_credit_card=NULL,"
                 " error_kind=?, error_message=?, http_status=?, request_id=?,"
                 " attempts=attempts+?, latency_ms=NULL, fetched_at=? WHERE run_id=? AND seq=?",
-                (error_kind, error_message, http_status, request_id, attempts, utc_iso(),
+                (error_code, error_message, http_status, request_id, attempts, utc_iso(),
                  run_id, seq),
             )
 
@@ -391,7 +287,8 @@ class Store:
     # -- reading for frames, exports and pages ----------------------------------------
     def customer_rows(self, run_id: int) -> list[tuple[Any, ...]]:
         """(customer_id, status, customer_name, n_tokens, n_direct_debit, n_credit_card,
-        error_kind, error_message, http_status, attempts, attributes_json) in input order."""
+        error_kind (the error's code), error_message, http_status, attempts, attributes_json)
+        in input order."""
         with self._lock:
             return self._db.execute(
                 """
@@ -424,3 +321,24 @@ class Store:
                 "SELECT row, value, reason FROM rejects WHERE run_id=? ORDER BY row", (run_id,)
             ).fetchall()
         return [Reject(*r) for r in rows]
+
+
+def resolve_run(store: Store, ref: str | int) -> RunInfo:
+    """A run by id or `latest`; NoSuchRunError (one clear line) when there is none."""
+    text = str(ref).strip()
+    if text.lower() == "latest":
+        latest = store.latest_run_id()
+        if latest is None:
+            raise NoSuchRunError(f"there are no runs yet in {store.path}")
+        run_id = latest
+    else:
+        try:
+            run_id = int(text)
+        except ValueError:
+            raise InvalidInputError(
+                f"run id must be a number or 'latest', not {text!r}"
+            ) from None
+    info = store.get_run(run_id)
+    if info is None:
+        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
+    return info

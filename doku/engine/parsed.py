@@ -1,0 +1,351 @@
+"""Rows of cells to a ParsedInput (header detection, validation, duplicates, row limits)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+from doku.errors import InvalidInputError
+from doku.models import MAX_CUSTOMER_ID, customer_id_problem
+
+# Normalised (see `normalize_column_name`) names of an ID column, best first:
+# customer_id, customer.id, Customer ID, customerid -> "customerid"; cust_id; id; customer.
+ID_COLUMN_NAMES = ("customerid", "custid", "id", "customer")
+DUPLICATE_SAMPLE = 20
+DISPLAY_LIMIT = 80
+LEADING_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
+_NAME_NOISE = re.compile(r"[\s_.\-]+")
+_DIGIT = re.compile(r"\d")
+_HEADER_PROBE_ROWS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One row whose ID cannot be sent to DOKU; `value` is display-safe."""
+
+    row: int
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedInput:
+    """The clean result of one input.
+
+    `total_rows == len(ids) + duplicates + len(rejected) + blank_rows`. For pasted
+    text every ID is an entry (a line may hold several) and `Rejected.row` is its line.
+    `columns` are the header names (`column_1`.. when the file has no header, empty
+    for pasted text); `id_column` is the one in `columns` holding the IDs.
+    """
+
+    source: str
+    ids: list[str]
+    attributes: dict[str, list[str]]
+    attribute_columns: list[str]
+    id_column: str | None
+    columns: list[str]
+    has_header: bool
+    rejected: list[Rejected]
+    duplicates: int
+    duplicate_ids: list[str]
+    blank_rows: int
+    total_rows: int
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    sheets: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "total_rows": self.total_rows,
+            "ids": len(self.ids),
+            "duplicates": self.duplicates,
+            "rejected": len(self.rejected),
+            "blank_rows": self.blank_rows,
+            "attribute_columns": len(self.attribute_columns),
+        }
+
+    def attributes_at(self, index: int) -> dict[str, str]:
+        """Attributes of `ids[index]`."""
+        return {name: values[index] for name, values in self.attributes.items()}
+
+    def attributes_of(self, customer_id: str) -> dict[str, str] | None:
+        """Attributes of one customer (a linear search; use `attributes` for bulk work)."""
+        try:
+            return self.attributes_at(self.ids.index(customer_id))
+        except ValueError:
+            return None
+
+
+class AmbiguousColumnError(InvalidInputError):
+    """The header has several columns and none is named like a customer ID."""
+
+    def __init__(self, message: str, *, columns: list[str], **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.columns = columns
+
+
+def normalize_column_name(name: str) -> str:
+    """Case-, space-, underscore-, dot- and hyphen-insensitive form of a column name."""
+    return _NAME_NOISE.sub("", name.casefold())
+
+
+def display_value(value: str, limit: int = DISPLAY_LIMIT) -> str:
+    """Show a value safely: unprintable characters escaped, at most `limit` characters."""
+    pieces: list[str] = []
+    length = 0
+    for ch in value:
+        piece = ch if ch.isprintable() else ascii(ch)[1:-1]  # \xNN, \uNNNN, \t
+        if length + len(piece) > limit:
+            while pieces and length + 1 > limit:
+                length -= len(pieces.pop())
+            return "".join(pieces) + "…"
+        pieces.append(piece)
+        length += len(piece)
+    return "".join(pieces)
+
+
+class Accumulator:
+    """Collects IDs row by row: validation, duplicates, blank rows and the row limit."""
+
+    def __init__(self, source: str, max_rows: int, limit_message: str) -> None:
+        self.source = source
+        self.max_rows = max_rows
+        self.limit_message = limit_message
+        self.ids: list[str] = []
+        self.seen: set[str] = set()
+        self.rejected: list[Rejected] = []
+        self.duplicates = 0
+        self.duplicate_ids: list[str] = []
+        self.blank_rows = 0
+        self.pending_blank = 0
+        self.data_rows = 0
+
+    def flush_blanks(self) -> None:
+        """Blank rows count only once a non-blank row follows (trailing ones are ignored)."""
+        if self.pending_blank:
+            self.blank_rows += self.pending_blank
+            self.pending_blank = 0
+
+    def add(self, row: int, value: str) -> bool:
+        """Record one trimmed ID; True when it is new and valid (attributes to store)."""
+        self.data_rows += 1
+        if self.data_rows > self.max_rows:
+            raise InvalidInputError(
+                f"{self.source}: " + self.limit_message.format(limit=self.max_rows)
+            )
+        # Fast path: printable text of allowed length cannot hold a control character.
+        if not (0 < len(value) <= MAX_CUSTOMER_ID and value.isprintable()):
+            problem = customer_id_problem(value)
+            if problem is not None:
+                self.rejected.append(Rejected(row, display_value(value), problem))
+                return False
+        if value in self.seen:
+            self.duplicates += 1
+            if len(self.duplicate_ids) < DUPLICATE_SAMPLE and value not in self.duplicate_ids:
+                self.duplicate_ids.append(value)
+            return False
+        self.seen.add(value)
+        self.ids.append(value)
+        return True
+
+    def result(
+        self,
+        *,
+        attributes: dict[str, list[str]],
+        id_column: str | None,
+        columns: list[str],
+        has_header: bool,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        sheet: str | None = None,
+        sheets: list[str] | None = None,
+    ) -> ParsedInput:
+        return ParsedInput(
+            source=self.source,
+            ids=self.ids,
+            attributes=attributes,
+            attribute_columns=list(attributes),
+            id_column=id_column,
+            columns=columns,
+            has_header=has_header,
+            rejected=self.rejected,
+            duplicates=self.duplicates,
+            duplicate_ids=self.duplicate_ids,
+            blank_rows=self.blank_rows,
+            total_rows=self.data_rows + self.blank_rows,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+            sheets=sheets or [],
+        )
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def _unique_names(cells: Iterable[str]) -> list[str]:
+    names: list[str] = []
+    used: set[str] = set()
+    for i, cell in enumerate(cells, 1):
+        base = cell.strip() or f"column_{i}"
+        name, k = base, 2
+        while name in used:
+            name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def _known_id_column(names: list[str]) -> int | None:
+    best: tuple[int, int] | None = None
+    for i, name in enumerate(names):
+        norm = normalize_column_name(name)
+        if norm in ID_COLUMN_NAMES:
+            rank = (ID_COLUMN_NAMES.index(norm), i)
+            best = rank if best is None or rank < best else best
+    return None if best is None else best[1]
+
+
+def _match_column(names: list[str], wanted: str) -> int | None:
+    """Exact name first, then trimmed, case-insensitive and normalised forms."""
+    tests = (
+        lambda n: n == wanted,
+        lambda n: n.strip() == wanted.strip(),
+        lambda n: n.strip().casefold() == wanted.strip().casefold(),
+        lambda n: normalize_column_name(n) == normalize_column_name(wanted),
+    )
+    for test in tests:
+        for i, name in enumerate(names):
+            if test(name):
+                return i
+    return None
+
+
+def _looks_like_header(first: list[str], below: list[list[str]]) -> bool:
+    """Rule (c): names without digits above rows that all contain a digit."""
+    cells = [c.strip() for c in first if c.strip()]
+    if not cells or not below:
+        return False
+    if any(_DIGIT.search(c) or not any(ch.isalpha() for ch in c) for c in cells):
+        return False
+    return all(any(_DIGIT.search(c) for c in row) for row in below)
+
+
+def build_parsed(
+    rows: Iterator[list[str]],
+    *,
+    source: str,
+    column: str | None,
+    max_rows: int,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    sheets: list[str] | None = None,
+    label: str | None = None,
+) -> ParsedInput:
+    label = label or source
+    acc = Accumulator(source, max_rows, "more than {limit:,} rows (the row limit)")
+
+    # Peek: leading blank rows, the first non-blank row and a few rows below it.
+    head: list[list[str]] = []
+    first_index: int | None = None
+    probe = 0
+    for cells in rows:
+        if not head and cells:
+            cells = [cells[0].lstrip(LEADING_INVISIBLE), *cells[1:]]
+        head.append(cells)
+        if _is_blank(cells):
+            continue
+        if first_index is None:
+            first_index = len(head) - 1
+            continue
+        probe += 1
+        if probe >= _HEADER_PROBE_ROWS:
+            break
+    if first_index is None:
+        raise InvalidInputError(f"{label}: the file is empty (no customer IDs)")
+    first = [c.strip() for c in head[first_index]]
+    below = [r for r in head[first_index + 1 :] if not _is_blank(r)]
+
+    has_header = (
+        _known_id_column(first) is not None
+        or (column is not None and _match_column(first, column) is not None)
+        or _looks_like_header(first, below)
+    )
+    if has_header:
+        columns = _unique_names(first)
+        data_start = first_index + 1
+    else:
+        columns = [f"column_{i}" for i in range(1, len(first) + 1)]
+        data_start = first_index
+    acc.blank_rows = first_index  # blank rows above the first non-blank one
+
+    if column is not None:
+        found = _match_column(columns, column)
+        if found is None:
+            where = "" if has_header else " (the file has no header row)"
+            raise InvalidInputError(
+                f"{label}: no column named {column!r}{where}; columns: {', '.join(columns)}"
+            )
+        id_index = found
+    elif has_header:
+        known = _known_id_column(columns)
+        if known is None and len(columns) > 1:
+            raise AmbiguousColumnError(
+                f"{label}: none of the columns is named like a customer ID "
+                f"({', '.join(columns)}); choose the ID column",
+                columns=columns,
+            )
+        id_index = known or 0
+    else:
+        id_index = 0
+
+    attr_index = [i for i in range(len(columns)) if i != id_index]
+    attributes: dict[str, list[str]] = {columns[i]: [] for i in attr_index}
+    attr_lists = list(attributes.values())
+    width = len(columns)
+
+    for row_number, cells in enumerate(chain(head[data_start:], rows), data_start + 1):
+        value = cells[id_index].strip() if id_index < len(cells) else ""
+        if not value and _is_blank(cells):
+            acc.pending_blank += 1
+            continue
+        acc.flush_blanks()
+        if not acc.add(row_number, value):
+            continue
+        n = len(cells)
+        if n >= width:
+            for values, i in zip(attr_lists, attr_index, strict=True):
+                values.append(cells[i].strip())
+            if n > width and not _is_blank(cells[width:]):
+                # A row wider than the header: new attribute columns, empty for earlier rows.
+                extra = _unique_names([*columns, *([""] * (n - width))])[width:]
+                for i, name in enumerate(extra, width):
+                    columns.append(name)
+                    filler = [""] * (len(acc.ids) - 1)
+                    filler.append(cells[i].strip())
+                    attributes[name] = filler
+                    attr_lists.append(filler)
+                    attr_index.append(i)
+                width = n
+        else:
+            for values, i in zip(attr_lists, attr_index, strict=True):
+                values.append(cells[i].strip() if i < n else "")
+
+    if acc.data_rows == 0:
+        raise InvalidInputError(f"{label}: the file has a header row but no customer IDs")
+    return acc.result(
+        attributes=attributes,
+        id_column=columns[id_index],
+        columns=columns,
+        has_header=has_header,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        sheets=sheets,
+    )
