@@ -23,15 +23,17 @@ run: setup  ## Set up and serve the dashboard at http://127.0.0.1:8501
 	@echo "Dashboard: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
 	$(PY) -m streamlit run dashboard.py --server.address=$(HOST) --server.port=$(PORT)
 
-test: setup-dev chromium  ## Set up and run everything: lint, mypy, unit, AppTest, browser
+test: setup-dev chromium  ## Set up and run everything: lint, mypy, import contracts, unit, AppTest, browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
-lint: setup-dev  ## ruff check .
+lint: setup-dev  ## ruff check . and the import contracts (lint-imports)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
-typecheck: setup-dev  ## mypy (strict, doku package)
+typecheck: setup-dev  ## mypy (strict: doku, ui, pages, dashboard.py)
 	$(PY) -m mypy
 
 unit: setup-dev  ## pytest without the browser tests
@@ -54,12 +56,16 @@ $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11 or newer needed; $(PYTHON) is " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 
-$(RUN_STAMP): requirements.txt | $(PY)
+# The checkout itself is installed editable (no deps: requirements pin them), which
+# gives the venv the `doku` command.
+$(RUN_STAMP): requirements.txt pyproject.toml | $(PY)
 	$(PIP_INSTALL) -r requirements.txt
+	$(PIP_INSTALL) --no-deps -e .
 	@touch $@
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
+$(DEV_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(PY)
 	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PIP_INSTALL) --no-deps -e .
 	@touch $@ $(RUN_STAMP)
 
 chromium:  ## Install Debian's chromium for the browser tests when missing

@@ -7,12 +7,12 @@ The API answers a JSON array, one object per token:
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from doku.errors import InvalidInputError, MalformedResponseError
+from doku.masking import fingerprint, mask_token_id
 
 DIRECT_DEBIT = "DIRECT_DEBIT"
 CREDIT_CARD = "CREDIT_CARD"
@@ -50,18 +50,6 @@ class Token:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.token_id)
-
-
-def fingerprint(token_id: str) -> str:
-    """Identifies a token across runs without storing the credential itself."""
-    return hashlib.sha256(token_id.encode("utf-8")).hexdigest()
-
-
-def mask_token_id(token_id: str) -> str:
-    """Keep the first 4 and last 4 characters; short IDs are masked entirely."""
-    if len(token_id) <= 8:
-        return "*" * len(token_id)
-    return token_id[:4] + "*" * (len(token_id) - 8) + token_id[-4:]
 
 
 def customer_id_problem(customer_id: str) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from doku.errors import ConfigurationError
+from doku.masking import mask_client_id
 
 ENVIRONMENTS = ("simulator", "sandbox", "production")
 BASE_URLS = {
@@ -78,8 +79,9 @@ class Settings:
 
     @property
     def masked_client_id(self) -> str:
+        # Short IDs are shown as they are: there is nothing meaningful to hide.
         cid = self.client_id
-        return cid if len(cid) <= 8 else cid[:4] + "*" * (len(cid) - 8) + cid[-4:]
+        return cid if len(cid) <= 8 else mask_client_id(cid)
 
     def with_base_url(self, base_url: str) -> Settings:
         return Settings(self.env, self.client_id, self.secret_key, base_url, self.source)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from doku.analysis.frames import STR_DTYPE, RunFrames
 from doku.errors import InvalidInputError
-from doku.models import mask_token_id
+from doku.masking import mask_token_id
 
 EXPORT_KINDS = ("tokens", "customers", "errors")
 FORMATS = ("csv", "xlsx", "parquet")

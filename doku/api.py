@@ -1,0 +1,1 @@
+"""The Python API for analysts (filled in by the API work)."""
