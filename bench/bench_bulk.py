@@ -57,7 +57,8 @@ def audit(url: str, ids: list[str], options: AuditOptions, folder: Path) -> tupl
         job = start_audit(store, parse_text("\n".join(ids)), settings, options)
         p = job.wait()
         elapsed = time.perf_counter() - started
-        assert p.state == "done" and p.fetched == len(ids), p
+        assert p.state == "done", p
+        assert p.fetched == len(ids), p
         return len(ids) / elapsed, p.retries
 
 

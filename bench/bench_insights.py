@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     from doku.engine.schema import DB_NAME
     from doku.engine.store import Store
 
-    doku.settings.read_secrets_table = lambda path=None: {}  # no developer secrets.toml
+    doku.settings.read_secrets_table = lambda *_args, **_kwargs: {}  # no developer secrets.toml
     results: dict[str, Any] = {"tokens_big": args.tokens, "tokens_small": args.small}
     with Store(workdir / DB_NAME) as store:
         for label, n in (("small", args.small), ("big", args.tokens)):

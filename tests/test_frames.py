@@ -133,7 +133,8 @@ def test_tokens_frame_columns_and_dtypes(small: tuple[Store, int, int]) -> None:
     for col in ("type", "issuer", "brand", "segment", "city"):
         assert isinstance(t[col].dtype, pd.CategoricalDtype), col
     for col in ("customer_id", "customer_name", "masked_card", "fingerprint"):
-        assert t[col].dtype == "str" and t[col].dtype.storage == "pyarrow", col
+        assert t[col].dtype == "str", col
+        assert t[col].dtype.storage == "pyarrow", col
     assert t["customer_id"].tolist() == ["C1", "C1", "C1", "C2", "C4", "C4", "C7"]
     # direct debit has no brand in the frame; a brandless credit card neither
     assert t.loc[t["type"] == DD, "brand"].isna().all()
@@ -188,7 +189,7 @@ def test_errors_frame(small: tuple[Store, int, int]) -> None:
     assert eb.loc[0, "http_status"] == 429
 
 
-def test_tokens_frame_from_tokens_matches_store_frame(small: tuple[Store, int, int]) -> None:
+def test_tokens_frame_from_tokens_matches_store_frame() -> None:
     tokens = [
         _t("C1", "Anton", DD, "BRI", "ignored-for-dd", "tok-1234567890"),
         _t("C1", "Anton", CC, "BCA", "visa", "tok-abcdefghij"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import socket
 import threading
 import time
@@ -588,19 +589,19 @@ def test_stats_count_every_request_under_concurrency(simulator: RunningSimulator
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "message"),
     [
-        {"fail_rate": 1.5},
-        {"drop_rate": -0.1},
-        {"fail_rate": 0.6, "hang_rate": 0.6},
-        {"latency_ms": -1},
-        {"rate_limit_rps": 0},
-        {"epoch": -1},
-        {"secret_key": ""},
+        ({"fail_rate": 1.5}, "fail_rate must be within [0, 1], not 1.5"),
+        ({"drop_rate": -0.1}, "drop_rate must be within [0, 1], not -0.1"),
+        ({"fail_rate": 0.6, "hang_rate": 0.6}, "the fault rates together must not exceed 1"),
+        ({"latency_ms": -1}, "latency_ms must be >= 0"),
+        ({"rate_limit_rps": 0}, "rate_limit_rps must be > 0"),
+        ({"epoch": -1}, "epoch must be >= 0"),
+        ({"secret_key": ""}, "secret_key must not be empty"),
     ],
 )
-def test_config_rejects_nonsense(bad: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_config_rejects_nonsense(bad: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
         SimulatorConfig(**bad)
 
 

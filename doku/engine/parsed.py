@@ -250,8 +250,51 @@ def build_parsed(
 ) -> ParsedInput:
     label = label or source
     acc = Accumulator(source, max_rows, "more than {limit:,} rows (the row limit)")
+    head, first_index = _peek(rows, label)
+    first = [c.strip() for c in head[first_index]]
+    below = [r for r in head[first_index + 1 :] if not _is_blank(r)]
 
-    # Peek: leading blank rows, the first non-blank row and a few rows below it.
+    has_header = (
+        _known_id_column(first) is not None
+        or (column is not None and _match_column(first, column) is not None)
+        or _looks_like_header(first, below)
+    )
+    if has_header:
+        columns = _unique_names(first)
+        data_start = first_index + 1
+    else:
+        columns = [f"column_{i}" for i in range(1, len(first) + 1)]
+        data_start = first_index
+    acc.blank_rows = first_index  # blank rows above the first non-blank one
+    id_index = _id_index(columns, has_header=has_header, column=column, label=label)
+    table = _Attributes(columns, id_index)
+
+    for row_number, cells in enumerate(chain(head[data_start:], rows), data_start + 1):
+        value = cells[id_index].strip() if id_index < len(cells) else ""
+        if not value and _is_blank(cells):
+            acc.pending_blank += 1
+            continue
+        acc.flush_blanks()
+        if acc.add(row_number, value):
+            table.add(cells, earlier_rows=len(acc.ids) - 1)
+
+    if acc.data_rows == 0:
+        raise InvalidInputError(f"{label}: the file has a header row but no customer IDs")
+    return acc.result(
+        attributes=table.values,
+        id_column=columns[id_index],
+        columns=table.columns,
+        has_header=has_header,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        sheets=sheets,
+    )
+
+
+def _peek(rows: Iterator[list[str]], label: str) -> tuple[list[list[str]], int]:
+    """Leading blank rows, the first non-blank row and a few rows below it (consumed
+    from `rows`), and the index of that first non-blank row."""
     head: list[list[str]] = []
     first_index: int | None = None
     probe = 0
@@ -269,22 +312,11 @@ def build_parsed(
             break
     if first_index is None:
         raise InvalidInputError(f"{label}: the file is empty (no customer IDs)")
-    first = [c.strip() for c in head[first_index]]
-    below = [r for r in head[first_index + 1 :] if not _is_blank(r)]
+    return head, first_index
 
-    has_header = (
-        _known_id_column(first) is not None
-        or (column is not None and _match_column(first, column) is not None)
-        or _looks_like_header(first, below)
-    )
-    if has_header:
-        columns = _unique_names(first)
-        data_start = first_index + 1
-    else:
-        columns = [f"column_{i}" for i in range(1, len(first) + 1)]
-        data_start = first_index
-    acc.blank_rows = first_index  # blank rows above the first non-blank one
 
+def _id_index(columns: list[str], *, has_header: bool, column: str | None, label: str) -> int:
+    """Which column holds the IDs: the one asked for, a known ID name, or the first."""
     if column is not None:
         found = _match_column(columns, column)
         if found is None:
@@ -292,60 +324,49 @@ def build_parsed(
             raise InvalidInputError(
                 f"{label}: no column named {column!r}{where}; columns: {', '.join(columns)}"
             )
-        id_index = found
-    elif has_header:
-        known = _known_id_column(columns)
-        if known is None and len(columns) > 1:
-            raise AmbiguousColumnError(
-                f"{label}: none of the columns is named like a customer ID "
-                f"({', '.join(columns)}); choose the ID column",
-                columns=columns,
-            )
-        id_index = known or 0
-    else:
-        id_index = 0
+        return found
+    if not has_header:
+        return 0
+    known = _known_id_column(columns)
+    if known is None and len(columns) > 1:
+        raise AmbiguousColumnError(
+            f"{label}: none of the columns is named like a customer ID "
+            f"({', '.join(columns)}); choose the ID column",
+            columns=columns,
+        )
+    return known or 0
 
-    attr_index = [i for i in range(len(columns)) if i != id_index]
-    attributes: dict[str, list[str]] = {columns[i]: [] for i in attr_index}
-    attr_lists = list(attributes.values())
-    width = len(columns)
 
-    for row_number, cells in enumerate(chain(head[data_start:], rows), data_start + 1):
-        value = cells[id_index].strip() if id_index < len(cells) else ""
-        if not value and _is_blank(cells):
-            acc.pending_blank += 1
-            continue
-        acc.flush_blanks()
-        if not acc.add(row_number, value):
-            continue
+class _Attributes:
+    """The non-ID columns, one list per column, parallel to the accepted IDs."""
+
+    def __init__(self, columns: list[str], id_index: int) -> None:
+        self.columns = columns
+        self.index = [i for i in range(len(columns)) if i != id_index]
+        self.values: dict[str, list[str]] = {columns[i]: [] for i in self.index}
+        self.lists = list(self.values.values())
+        self.width = len(columns)
+
+    def add(self, cells: list[str], *, earlier_rows: int) -> None:
         n = len(cells)
-        if n >= width:
-            for values, i in zip(attr_lists, attr_index, strict=True):
-                values.append(cells[i].strip())
-            if n > width and not _is_blank(cells[width:]):
-                # A row wider than the header: new attribute columns, empty for earlier rows.
-                extra = _unique_names([*columns, *([""] * (n - width))])[width:]
-                for i, name in enumerate(extra, width):
-                    columns.append(name)
-                    filler = [""] * (len(acc.ids) - 1)
-                    filler.append(cells[i].strip())
-                    attributes[name] = filler
-                    attr_lists.append(filler)
-                    attr_index.append(i)
-                width = n
-        else:
-            for values, i in zip(attr_lists, attr_index, strict=True):
+        if n < self.width:
+            for values, i in zip(self.lists, self.index, strict=True):
                 values.append(cells[i].strip() if i < n else "")
+            return
+        for values, i in zip(self.lists, self.index, strict=True):
+            values.append(cells[i].strip())
+        if n > self.width and not _is_blank(cells[self.width :]):
+            self._widen(cells, earlier_rows)
 
-    if acc.data_rows == 0:
-        raise InvalidInputError(f"{label}: the file has a header row but no customer IDs")
-    return acc.result(
-        attributes=attributes,
-        id_column=columns[id_index],
-        columns=columns,
-        has_header=has_header,
-        encoding=encoding,
-        delimiter=delimiter,
-        sheet=sheet,
-        sheets=sheets,
-    )
+    def _widen(self, cells: list[str], earlier_rows: int) -> None:
+        """A row wider than the header: new columns, empty for the earlier rows."""
+        width, n = self.width, len(cells)
+        extra = _unique_names([*self.columns, *([""] * (n - width))])[width:]
+        for i, name in enumerate(extra, width):
+            self.columns.append(name)
+            filler = [""] * earlier_rows
+            filler.append(cells[i].strip())
+            self.values[name] = filler
+            self.lists.append(filler)
+            self.index.append(i)
+        self.width = n

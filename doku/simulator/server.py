@@ -127,7 +127,8 @@ class _Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    # socketserver's signature; which request failed does not matter here.
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError):  # client went away: nothing to report
             return
@@ -158,7 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_POST
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+    def send_error(
+        self,
+        code: int,
+        message: str | None = None,
+        explain: str | None = None,  # noqa: ARG002  http.server's signature; DOKU has none
+    ) -> None:
         """Protocol errors from http.server itself, answered in DOKU's JSON shape."""
         if code == HTTPStatus.NOT_IMPLEMENTED and getattr(self, "command", None):
             self._dispatch()  # an unusual method: 404 or 405 like any other
