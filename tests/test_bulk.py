@@ -191,7 +191,7 @@ def test_pacer_rate_limit_spaces_requests() -> None:
 
 
 @pytest.mark.slow
-def test_ten_thousand_customers_with_faults(store: Store) -> None:
+def test_four_thousand_customers_with_faults(store: Store) -> None:
     """Every customer terminal, fetched ones equal the ground truth, no duplicate rows."""
     config = SimulatorConfig(
         seed=11,
@@ -205,19 +205,19 @@ def test_ten_thousand_customers_with_faults(store: Store) -> None:
     )
     url, proc = start_simulator_process(config)
     try:
-        parsed = parse_text("\n".join(ids(10_000, "R")))
+        parsed = parse_text("\n".join(ids(4_000, "R")))
         opts = AuditOptions(concurrency=32, read_timeout_s=0.5, max_attempts=5)
         job = start_audit(store, parsed, settings_for(url), opts)
         p = job.wait(600)
     finally:
         stop_simulator_process(proc)
     assert p.state == "done"
-    assert p.done == 10_000
+    assert p.done == 4_000
     info = store.get_run(job.run_id)
     assert info is not None
     assert info.pending == 0
-    assert info.fetched + info.failed == 10_000
-    assert info.fetched > 9_500  # signature/malformed ~2% are final; the rest retried
+    assert info.fetched + info.failed == 4_000
+    assert info.fetched > 3_800  # signature/malformed ~2% are final; the rest retried
     kinds = {r[6] for r in store.customer_rows(job.run_id) if r[1] == "failed"}
     assert kinds <= {
         "signature_mismatch",
