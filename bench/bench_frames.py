@@ -174,8 +174,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     t_rows, tokens_df = timed(lambda: tokens_frame(data["token_rows"], ATTRS), repeat=3)
     t_records, records_df = timed(
-        lambda: tokens_frame_from_tokens(
-            data["tokens"], data["attributes"], attribute_columns=ATTRS
+        lambda: tokens_frame_from_tokens(  # raw IDs, as json_normalize gives them
+            data["tokens"], data["attributes"], attribute_columns=ATTRS, reveal=True
         ),
         repeat=3,
     )

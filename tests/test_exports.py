@@ -109,7 +109,9 @@ def test_token_ids_masked_unless_revealed(with_ids: RunFrames, fa: RunFrames) ->
 def test_lookup_frames_are_masked_by_default() -> None:
     tokens = [Token("C1", "A", DIRECT_DEBIT, "BRI", None, "****1", "243591d7e49f45109961")]
     df = tokens_frame_from_tokens(tokens)
-    assert df["token_id"].tolist() == ["243591d7e49f45109961"]  # raw in memory, for the UI
+    assert df["token_id"].tolist() == ["2435************9961"]  # masked unless revealed
+    df = tokens_frame_from_tokens(tokens, reveal=True)
+    assert df["token_id"].tolist() == ["243591d7e49f45109961"]
     for fmt in FORMATS:
         assert b"243591d7e49f45109961" not in frame_to_bytes(df, fmt)
     assert read_csv(frame_to_bytes(df, "csv"))[0]["token_id"] == (

@@ -195,14 +195,16 @@ def test_tokens_frame_from_tokens_matches_store_frame() -> None:
         _t("C1", "Anton", CC, "BCA", "visa", "tok-abcdefghij"),
         _t("C2", None, CC, "BNI", None, "short"),
     ]
-    df = tokens_frame_from_tokens(tokens, {"C1": {"segment": "gold"}})
+    df = tokens_frame_from_tokens(tokens, {"C1": {"segment": "gold"}}, reveal=True)
     assert list(df.columns) == [
         "customer_id", "customer_name", "type", "issuer", "brand", "masked_card",
         "fingerprint", "token_id", "segment",
     ]
     assert df["brand"].isna().tolist() == [True, False, True]
     assert df["fingerprint"].tolist() == [t.fingerprint for t in tokens]
-    assert df["token_id"].tolist() == [t.token_id for t in tokens]  # raw: UI masks
+    assert df["token_id"].tolist() == [t.token_id for t in tokens]  # reveal=True: raw
+    masked = tokens_frame_from_tokens(tokens)  # token IDs are credentials: masked by default
+    assert masked["token_id"].tolist() == ["tok-******7890", "tok-******ghij", "*****"]
     assert df["segment"].tolist()[:2] == ["gold", "gold"]
     assert pd.isna(df["segment"][2])
     assert "token_id" not in tokens_frame_from_tokens(tokens, with_token_ids=False).columns

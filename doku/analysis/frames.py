@@ -7,8 +7,9 @@ token and an order of magnitude faster than `json_normalize` on row dicts.
 
 Conventions every consumer relies on:
 - tokens: one row per token; `brand` stays missing for DIRECT_DEBIT (labels are the
-  aggregates' job); `token_id` exists only when raw IDs were stored (raw: masking for
-  display or export is the caller's job).
+  aggregates' job). From the store, `token_id` exists only when raw IDs were stored
+  (raw: masking for display or export is the caller's job); from an in-memory lookup
+  (`tokens_frame_from_tokens`) it is masked unless the caller asks for `reveal=True`.
 - customers: one row per valid input customer; token counts and `has_token` are
   missing (<NA>) unless the customer was fetched, so `.sum()`/`.mean()` never mix in
   customers whose tokens are unknown.
@@ -35,6 +36,7 @@ from doku.analysis.filters import Filters
 from doku.engine.schema import FAILED, FETCHED, RunInfo
 from doku.engine.store import Store
 from doku.errors import InvalidInputError, NoSuchRunError, error_code, error_label
+from doku.masking import mask_token_id
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
 
 PENDING = "pending"
@@ -230,10 +232,22 @@ def tokens_frame_from_tokens(
     *,
     attribute_columns: Sequence[str] | None = None,
     with_token_ids: bool = True,
+    reveal: bool = False,
 ) -> pd.DataFrame:
     """Tokens frame for an in-memory lookup (parsed API answer), same columns as
-    `tokens_frame`. attributes: customer_id -> {attribute: value}. The raw IDs are at
-    hand here, so `token_id` is kept unless with_token_ids=False."""
+    `tokens_frame`. attributes: customer_id -> {attribute: value}.
+
+    Token IDs are payment credentials: the `token_id` column holds them masked (first
+    and last 4 characters, `doku.masking.mask_token_id`) unless reveal=True, and is
+    left out with with_token_ids=False. `fingerprint` is always the raw ID's SHA-256.
+
+    >>> from doku.models import Token
+    >>> t = Token("C1", "Ani", "DIRECT_DEBIT", "BRI", None, "****8982", "243591d7e49f4510")
+    >>> tokens_frame_from_tokens([t])["token_id"].tolist()
+    ['2435********4510']
+    >>> tokens_frame_from_tokens([t], reveal=True)["token_id"].tolist()
+    ['243591d7e49f4510']
+    """
     attributes = attributes or {}
     if attribute_columns is None:
         order: dict[str, None] = {}
@@ -258,7 +272,7 @@ def tokens_frame_from_tokens(
         "fingerprint": _str_column([sha256(t.encode("utf-8")).hexdigest() for t in token_ids]),
     }
     if with_token_ids:
-        data["token_id"] = _str_column(token_ids)
+        data["token_id"] = _str_column(token_ids if reveal else list(map(mask_token_id, token_ids)))
     data.update(_attributes_by_customer(customer_ids, attributes, attribute_columns))
     return pd.DataFrame(data, copy=False)
 

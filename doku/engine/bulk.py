@@ -103,6 +103,12 @@ class BulkJob:
         *,
         client_factory: Callable[..., TokenClient] | None = None,
     ) -> None:
+        if settings.base_url is None:
+            # Refuse here rather than record a run that aborts on its first request.
+            raise ConfigurationError(
+                "the settings have no base URL; resolve them first "
+                "(doku.engine.connection.resolve starts the embedded simulator)"
+            )
         self.store = store
         self.run_id = run_id
         self.ids = list(ids)

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from doku.client.tokens import TokenClient
+from doku.errors import ConfigurationError
 from doku.settings import Settings, load_settings
 
 _lock = threading.Lock()
@@ -33,11 +34,25 @@ def embedded_simulator_url(settings: Settings) -> str:
 
 
 def resolve(settings: Settings | None = None) -> Settings:
-    """Settings with a usable base URL (the embedded simulator's when needed)."""
+    """Settings with a usable base URL (the embedded simulator's when needed).
+
+    None loads the settings (environment, then `.streamlit/secrets.toml`). Only the
+    simulator environment may lack a base URL; any other environment without one is
+    refused with a ConfigurationError rather than pointed at a local simulator.
+
+    >>> from doku.settings import load_settings
+    >>> resolve(load_settings({}, {})).base_url.startswith("http://127.0.0.1:")
+    True
+    """
     settings = settings or load_settings()
-    if settings.base_url is None:
-        settings = settings.with_base_url(embedded_simulator_url(settings))
-    return settings
+    if settings.base_url is not None:
+        return settings
+    if not settings.uses_simulator:
+        raise ConfigurationError(
+            f"DOKU_ENV={settings.env} has no base URL; set DOKU_BASE_URL "
+            "(only the simulator environment starts one by itself)"
+        )
+    return settings.with_base_url(embedded_simulator_url(settings))
 
 
 def connect(settings: Settings | None = None, **client_options: Any) -> TokenClient:

@@ -1,11 +1,20 @@
-"""Start an audit run from parsed input: record the run, then fetch in the background.
+"""Start, resume or retry an audit run: record the run, then fetch in the background.
 
-Shared by `python -m doku audit` and the dashboard's Bulk audit page.
+Shared by `python -m doku audit`, the dashboard's Bulk audit page and `doku.audit`.
+Every function here takes settings as loaded (`doku.settings.load_settings`) or
+already resolved: a simulator without a base URL gets the embedded simulator
+(`doku.engine.connection.resolve`), any other environment without one is refused
+with a ConfigurationError before a run is recorded - never a run that aborts
+silently because its client had nowhere to connect.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from doku.engine import bulk
 from doku.engine.bulk import AuditOptions, BulkJob
+from doku.engine.connection import resolve
 from doku.engine.inputs import ParsedInput
 from doku.engine.schema import Reject
 from doku.engine.store import Store
@@ -16,7 +25,11 @@ from doku.settings import Settings
 def create_run(
     store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions
 ) -> int:
-    """Record the run with every valid customer pending and every rejected row kept."""
+    """Record the run with every valid customer pending and every rejected row kept.
+
+    `settings` should be resolved (`doku.engine.connection.resolve`): the run
+    records its base URL.
+    """
     if not parsed.ids:
         raise InvalidInputError(
             f"{parsed.source}: no valid customer IDs to audit "
@@ -42,6 +55,24 @@ def create_run(
 def start_audit(
     store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions
 ) -> BulkJob:
-    """Create the run and start fetching all its customers; returns the running job."""
+    """Create the run and start fetching all its customers; returns the running job.
+
+    Unresolved settings are resolved first (`doku.engine.connection.resolve`), so a
+    configuration problem raises here and records no run.
+    """
+    settings = resolve(settings)
     run_id = create_run(store, parsed, settings, options)
     return BulkJob(store, run_id, parsed.ids, settings, options).start()
+
+
+def start_resume(store: Store, run_id: int, settings: Settings, **overrides: Any) -> BulkJob:
+    """Fetch only the customers of `run_id` without a terminal state (settings resolved
+    first; `overrides`: concurrency, rps, ... as in `doku.engine.bulk.options_for`)."""
+    return bulk.start_resume(store, run_id, resolve(settings), **overrides)
+
+
+def start_retry_failed(
+    store: Store, run_id: int, settings: Settings, **overrides: Any
+) -> BulkJob:
+    """Refetch only the failed customers of `run_id` (settings resolved first)."""
+    return bulk.start_retry_failed(store, run_id, resolve(settings), **overrides)

@@ -1,1 +1,0 @@
-"""The Python API for analysts (filled in by the API work)."""
