@@ -10,7 +10,7 @@ Every function resolves its settings the way the CLI and dashboard do (environme
 then the `[doku]` table of `.streamlit/secrets.toml`) and starts the embedded
 simulator when nothing is configured. Runs are kept in the same store as the CLI's
 and the dashboard's (`$DOKU_DATA_DIR`, default `./data`), so a run started here shows
-up on the Runs page and in `python -m doku runs`, and vice versa.
+up on the Runs page and in `doku runs`, and vice versa.
 
 Token IDs are payment credentials: frames show them masked (first and last 4
 characters) unless `reveal=True`; a stored run has raw IDs at all only when it was
@@ -110,7 +110,7 @@ def audit(
 ) -> RunFrames:
     """Audit many customers; blocks until the run ends and returns its frames.
 
-    source: a CSV/TSV/TXT/XLSX path (as `python -m doku audit FILE`; `column=` and
+    source: a CSV/TSV/TXT/XLSX path (as `doku audit FILE`; `column=` and
     `sheet=` pick the ID column and worksheet), a DataFrame (the ID column is
     `column=` or the one named like a customer ID, e.g. `customer_id`; the other
     columns become attributes), or an iterable of IDs (a list, a Series, ...).

@@ -1,6 +1,6 @@
 """Turn whatever customer list an analyst brings into clean, unique customer IDs.
 
-Used by the CLI (`python -m doku audit FILE|-`) and the dashboard (paste box and
+Used by the CLI (`doku audit FILE|-`) and the dashboard (paste box and
 file uploader), so both accept exactly the same inputs and report problems the same way.
 
 Accepted shapes

@@ -1,6 +1,6 @@
 """Start, resume or retry an audit run: record the run, then fetch in the background.
 
-Shared by `python -m doku audit`, the dashboard's Bulk audit page and `doku.audit`.
+Shared by `doku audit`, the dashboard's Bulk audit page and `doku.audit`.
 Every function here takes settings as loaded (`doku.settings.load_settings`) or
 already resolved: a simulator without a base URL gets the embedded simulator
 (`doku.engine.connection.resolve`), any other environment without one is refused

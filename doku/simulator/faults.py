@@ -97,7 +97,7 @@ def failure_status(config: SimulatorConfig, request_id: str) -> int:
     return FAIL_STATUSES[min(int(u * len(FAIL_STATUSES)), len(FAIL_STATUSES) - 1)]
 
 
-# Flags of `python -m doku sandbox`, per config field.
+# Flags of `doku sandbox`, per config field.
 CLI_FLAGS = {
     "client_id": "--client-id",
     "secret_key": "--secret-key",
