@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
 import pytest
+from requests.adapters import HTTPAdapter
 
 from doku import errors
 from doku.client import signing
-from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
-from doku.client.tokens import TokenClient
+from doku.client.pacing import SharedPacer
+from doku.client.retry import RetryPolicy
+from doku.client.tokens import USER_AGENT, TokenClient
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from doku.settings import SecretKey, Settings
+from doku.settings import TOKENS_PATH, SecretKey, Settings
 from tests.guide import GUIDE_TOKENS as GUIDE
-from tests.scripted_doku import Answer, ScriptedDoku
+from tests.scripted_doku import Answer, RecordingPacer, ScriptedDoku
 
 SECRET = "SK-test-secret-never-shown-0123456789"
 CLIENT_ID = "MCH-0001-10791114622547"
 # The guide's first direct-debit token and its credit card, plus a field DOKU may add.
 GUIDE_TOKENS = [GUIDE[0], {**GUIDE[2], "extra": {"ignored": 1}}]
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-        self.pauses: list[float] = []
-
-    def acquire(self) -> None:
-        return None
-
-    def pause(self, seconds: float) -> None:
-        self.pauses.append(seconds)
-
-    def sleep(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture
@@ -48,8 +35,8 @@ def server() -> Iterator[ScriptedDoku]:
 
 def make_client(
     server: ScriptedDoku, env: str = "sandbox", **kw: object
-) -> tuple[TokenClient, Sleeps]:
-    pacer = Sleeps()
+) -> tuple[TokenClient, RecordingPacer]:
+    pacer = RecordingPacer()
     settings = Settings(env, CLIENT_ID, SecretKey(SECRET), server.url)
     opts: dict[str, object] = {"pacer": pacer, "rand": lambda: 0.5, "read_timeout_s": 5.0}
     opts.update(kw)
@@ -63,8 +50,12 @@ def test_success_signs_exact_bytes_and_parses(server: ScriptedDoku) -> None:
     seen = server.seen[0]
     assert seen.body == b'{"customer":{"id":"CUST-0001"},"token_data":{"type":"DIRECT_DEBIT"}}'
     h = seen.headers
+    assert (seen.method, seen.path) == ("POST", TOKENS_PATH)
     assert h["Client-Id"] == CLIENT_ID
     assert h["Content-Type"] == "application/json"
+    assert h["Accept"] == "application/json"
+    assert h["User-Agent"] == USER_AGENT
+    assert h["Content-Length"] == str(len(seen.body))
     signing.parse_timestamp(h["Request-Timestamp"])
     assert signing.verify_request(
         SECRET,
@@ -77,7 +68,10 @@ def test_success_signs_exact_bytes_and_parses(server: ScriptedDoku) -> None:
     )
     assert result.signature_verified
     assert result.attempts == 1
+    assert result.status == 200
+    assert (result.customer_id, result.token_type) == ("CUST-0001", DIRECT_DEBIT)
     assert result.request_id == h["Request-Id"]
+    assert result.latency_ms > 0
     dd, cc = result.tokens
     assert (dd.type, dd.issuer, dd.brand, dd.masked_card) == (
         DIRECT_DEBIT,
@@ -118,25 +112,35 @@ def test_429_then_200_honours_retry_after_with_fresh_request_ids(server: Scripte
     result = client.get_tokens("CUST-0001")
     assert result.attempts == 2
     assert len(result.tokens) == 2
-    assert pacer.calls
-    assert pacer.calls[0] >= 3.0
-    assert pacer.pauses
-    assert pacer.pauses[0] >= 3.0
+    # Retry-After 3 s plus a tenth of the jittered backoff (0.25 s * 0.5 / 10).
+    assert pacer.pauses == [3.0125]  # everyone waits...
+    assert pacer.calls == [3.0125]  # ...and so does this worker
+    assert pacer.acquires == 2
     ids = [s.headers["Request-Id"] for s in server.seen]
     stamps_signed = [s.headers["Signature"] for s in server.seen]
     assert len(set(ids)) == 2
     assert len(set(stamps_signed)) == 2
 
 
-def test_503_503_200_succeeds_with_distinct_request_ids(server: ScriptedDoku) -> None:
+def test_503_503_200_backs_off_exactly_with_distinct_request_ids(server: ScriptedDoku) -> None:
     server.script = [Answer(503), Answer(503), Answer(200, [])]
     client, pacer = make_client(server)
     result = client.get_tokens("CUST-9")
     assert result.attempts == 3
     assert result.tokens == []
     assert len({s.headers["Request-Id"] for s in server.seen}) == 3
-    assert len(pacer.calls) == 2
-    assert pacer.calls[1] > pacer.calls[0]
+    assert pacer.calls == [0.125, 0.25]  # base 0.25 s doubling, times the draw 0.5
+    assert pacer.pauses == []  # only a 429 pauses the whole pool
+
+
+def test_default_policy_schedule_end_to_end(server: ScriptedDoku) -> None:
+    server.script = [Answer(500)] * 10
+    client, pacer = make_client(server)  # RetryPolicy(): 4 attempts
+    with pytest.raises(errors.ServerError) as info:
+        client.get_tokens("CUST-9")
+    assert info.value.attempts == 4
+    assert pacer.calls == [0.125, 0.25, 0.5]
+    assert len(server.seen) == 4
 
 
 @pytest.mark.parametrize(
@@ -177,6 +181,9 @@ def test_server_errors_exhaust_bounded_attempts(server: ScriptedDoku) -> None:
         (Answer(200, GUIDE_TOKENS, tamper_body=True), errors.SignatureMismatchError),
         (Answer(200, GUIDE_TOKENS, bad_signature=True), errors.SignatureMismatchError),
         (Answer(200, GUIDE_TOKENS, sign=False), errors.SignatureMismatchError),
+        (Answer(200, GUIDE_TOKENS, omit=("Signature",)), errors.SignatureMismatchError),
+        (Answer(200, GUIDE_TOKENS, omit=("Response-Timestamp",)), errors.SignatureMismatchError),
+        (Answer(200, GUIDE_TOKENS, omit=("Request-Id",)), errors.MalformedResponseError),
         (Answer(200, GUIDE_TOKENS, echo_request_id="someone-else"), errors.MalformedResponseError),
         (Answer(200, b"[{not json"), errors.MalformedResponseError),
         (Answer(200, {"tokens": []}), errors.MalformedResponseError),
@@ -186,10 +193,27 @@ def test_untrusted_answers_never_return_data(
     server: ScriptedDoku, answer: Answer, exc: type[errors.DokuError]
 ) -> None:
     server.script = [answer]
-    client, _ = make_client(server)
-    with pytest.raises(exc):
+    client, _ = make_client(server, retry=RetryPolicy(3))
+    with pytest.raises(exc) as info:
         client.get_tokens("CUST-0001")
     assert len(server.seen) == 1  # not retried
+    assert info.value.request_id == server.seen[0].headers["Request-Id"]
+    assert info.value.status == 200
+
+
+@pytest.mark.parametrize(
+    ("present", "message"),
+    [
+        ("Signature", "has a Signature but no Response-Timestamp header"),
+        ("Response-Timestamp", "has a Response-Timestamp but no Signature header"),
+    ],
+)
+def test_half_a_signature_is_rejected(server: ScriptedDoku, present: str, message: str) -> None:
+    missing = "Response-Timestamp" if present == "Signature" else "Signature"
+    server.script = [Answer(200, GUIDE_TOKENS, omit=(missing,))]
+    client, _ = make_client(server)
+    with pytest.raises(errors.SignatureMismatchError, match=message):
+        client.get_tokens("CUST-0001")
 
 
 def test_missing_signature_tolerated_only_on_simulator(server: ScriptedDoku) -> None:
@@ -211,19 +235,14 @@ def test_missing_mandatory_field_named(server: ScriptedDoku) -> None:
         client.get_tokens("CUST-0001")
 
 
-def test_timeout_is_a_retried_transport_error(server: ScriptedDoku) -> None:
-    client, _ = make_client(server, retry=RetryPolicy(max_attempts=2))
-    client.url = "http://127.0.0.1:9/tokenization/v1/tokens"  # discard port: refused
-    with pytest.raises(errors.TransportError) as info:
-        client.get_tokens("CUST-1")
-    assert info.value.attempts == 2
-
-
 def test_secret_never_leaks(server: ScriptedDoku, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     server.script = [Answer(401, {"error": {"message": "bad"}}), Answer(503), Answer(503)]
     client, _ = make_client(server, retry=RetryPolicy(max_attempts=2))
-    texts = [repr(client), str(client.settings), repr(client.settings), repr(client._signer)]
+    texts = [
+        repr(client), str(client.settings), repr(client.settings), repr(client._signer),
+        repr(vars(client)),
+    ]
     for _ in range(2):
         try:
             client.get_tokens("CUST-1")
@@ -234,17 +253,51 @@ def test_secret_never_leaks(server: ScriptedDoku, caplog: pytest.LogCaptureFixtu
     assert all(SECRET not in t for t in texts)
 
 
-def test_retry_policy_is_pure() -> None:
-    policy = RetryPolicy(max_attempts=4, base_delay_s=1, max_delay_s=3)
-    server_err = errors.ServerError("x")
-    assert retry_delay(policy, 1, server_err, lambda: 1.0) == 1.0
-    assert retry_delay(policy, 3, server_err, lambda: 1.0) == 3.0  # capped
-    assert retry_delay(policy, 4, server_err, lambda: 1.0) is None  # bounded
-    assert retry_delay(policy, 1, errors.BadRequestError("x"), lambda: 1.0) is None
-    assert retry_delay(policy, 1, errors.SignatureMismatchError("x"), lambda: 1.0) is None
-    limited = errors.RateLimitedError("x", retry_after=7)
-    assert retry_delay(policy, 1, limited, lambda: 0.0) == 7.0
-    assert parse_retry_after("12") == 12.0
-    assert parse_retry_after("garbage") is None
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now) == 30.0
+def test_failed_attempts_are_logged_by_code(
+    server: ScriptedDoku, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="doku.client.tokens")
+    server.script = [Answer(503), Answer(429), Answer(400)]
+    client, _ = make_client(server)
+    with pytest.raises(errors.BadRequestError):
+        client.get_tokens("CUST-1")
+    assert [r.getMessage() for r in caplog.records] == [
+        "attempt 1 for 'CUST-1' failed: server_error",
+        "attempt 2 for 'CUST-1' failed: rate_limited",
+        "attempt 3 for 'CUST-1' failed: bad_request",
+    ]
+
+
+def test_url_change_is_signed_and_verified_against_the_new_path(server: ScriptedDoku) -> None:
+    server.script = [Answer(200, GUIDE_TOKENS)]
+    client, _ = make_client(server)
+    client.url = server.url + "/v2/tokens"
+    assert client.target == "/v2/tokens"
+    assert client.get_tokens("CUST-0001").signature_verified
+    assert server.paths == ["/v2/tokens"]
+
+
+def test_context_manager_closes_the_session(server: ScriptedDoku) -> None:
+    client, _ = make_client(server)
+    with client as c:
+        assert c is client
+        c.get_tokens("CUST-1")
+    adapter = client.session.get_adapter(server.url)
+    assert isinstance(adapter, HTTPAdapter)
+    assert len(adapter.poolmanager.pools) == 0
+
+
+def test_unresolved_base_url_is_refused() -> None:
+    settings = Settings("simulator", CLIENT_ID, SecretKey(SECRET), None)
+    with pytest.raises(ValueError, match="base_url is not resolved"):
+        TokenClient(settings)
+
+
+def test_default_pacer_really_waits_the_backoff(server: ScriptedDoku) -> None:
+    server.script = [Answer(503), Answer(200, [])]
+    settings = Settings("sandbox", CLIENT_ID, SecretKey(SECRET), server.url)
+    client = TokenClient(settings, rand=lambda: 0.4)  # waits 0.25 * 0.4 = 0.1 s
+    assert isinstance(client.pacer, SharedPacer)
+    started = time.monotonic()
+    assert client.get_tokens("CUST-1").attempts == 2
+    assert 0.1 <= time.monotonic() - started < 0.6

@@ -78,7 +78,7 @@ def test_timestamp_is_utc_with_z() -> None:
     moment = datetime(2020, 9, 22, 8, 51, 0, tzinfo=jakarta)
     assert signing.format_timestamp(moment) == "2020-09-22T01:51:00Z"
     assert signing.parse_timestamp("2020-09-22T01:51:00Z") == moment
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         signing.format_timestamp(datetime(2020, 1, 1))
 
 
@@ -130,3 +130,36 @@ def test_verify_never_raises_on_garbage(sig: str) -> None:
         True,
         False,
     )
+
+
+VERIFIERS = {"response": signing.verify_response, "request": signing.verify_request}
+SIGNERS = {"response": signing.sign_response, "request": signing.sign_request}
+GOOD = ["k", "c", "r", "2020-01-01T00:00:00Z", "/tokenization/v1/tokens"]
+STRING_ARGS = ["secret_key", "client_id", "request_id", "timestamp", "target", "signature"]
+
+
+def call(which: str, s: list[str], body: bytes) -> bool:
+    """verify_* with the six string arguments in order and the body in its place."""
+    return VERIFIERS[which](s[0], s[1], s[2], s[3], s[4], body, s[5])
+
+
+@pytest.mark.parametrize("which", sorted(VERIFIERS))
+@pytest.mark.parametrize("position", range(len(STRING_ARGS)), ids=STRING_ARGS)
+@pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "\udc80" * 3])
+def test_lone_surrogates_verify_false_never_raise(which: str, position: int, bad: str) -> None:
+    g = GOOD
+    strings = [*g, SIGNERS[which](g[0], g[1], g[2], g[3], g[4], b"{}")]
+    assert call(which, strings, b"{}") is True  # the untouched call verifies
+    strings[position] = bad
+    assert call(which, strings, b"{}") is False
+
+
+@given(
+    texts=st.lists(
+        st.text(st.characters(exclude_categories=()), max_size=20), min_size=6, max_size=6
+    ),
+    body=st.binary(max_size=32),
+)
+def test_verify_never_raises_on_any_text(texts: list[str], body: bytes) -> None:
+    for which in VERIFIERS:
+        assert call(which, texts, body) in (True, False)

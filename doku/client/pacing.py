@@ -1,20 +1,49 @@
 """Shared pacing for a pool of workers: a global requests/second limit, a pause every
-worker honours after a 429, and cancellation that interrupts any wait at once."""
+worker honours after a 429, and cancellation that interrupts any wait at once.
+
+`Pacer` is what `TokenClient` needs; `SharedPacer` is the implementation. Its clock and
+its wait are injectable so that tests can drive it on a fake timeline.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from doku.errors import CancelledError
 
+Monotonic = Callable[[], float]
+# Blocks for at most `seconds`; returns True when woken early because of cancellation.
+Waiter = Callable[[float], bool]
+
+
+class Pacer(Protocol):
+    """Shared pacing across workers: the bulk fetcher's rate limit and 429 pauses."""
+
+    def acquire(self) -> None: ...  # before every attempt; may raise CancelledError
+
+    def pause(self, seconds: float) -> None: ...  # a 429 asks everyone to wait
+
+    def sleep(self, seconds: float) -> None: ...  # backoff wait; may raise CancelledError
+
 
 class SharedPacer:
-    def __init__(self, rps: float | None = None, cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        rps: float | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        clock: Monotonic = time.monotonic,
+        wait: Waiter | None = None,
+    ) -> None:
         if rps is not None and rps <= 0:
             raise ValueError("rps must be positive")
         self.interval = 1.0 / rps if rps else 0.0
         self.cancel = cancel or threading.Event()
+        self._clock = clock
+        self._wait = wait or self.cancel.wait  # Event.wait returns at once on cancel
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._pause_until = 0.0
@@ -24,15 +53,15 @@ class SharedPacer:
         while True:
             if self.cancel.is_set():
                 raise CancelledError("run cancelled")
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 return
-            self.cancel.wait(min(left, 0.2))
+            self._wait(left)
 
     def acquire(self) -> None:
         """Block until this worker may send its next request."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             slot = max(now, self._next_slot, self._pause_until)
             if self.interval:
                 self._next_slot = slot + self.interval
@@ -40,18 +69,19 @@ class SharedPacer:
         while True:  # a pause that began while we waited applies to us too
             with self._lock:
                 until = self._pause_until
-            if time.monotonic() >= until:
+            if self._clock() >= until:
                 return
             self._wait_until(until)
 
     def pause(self, seconds: float) -> None:
         """After a 429: nobody sends until the server's Retry-After has passed."""
         with self._lock:
-            until = time.monotonic() + seconds
+            until = self._clock() + seconds
             if until > self._pause_until:
                 self._pause_until = until
                 self.pauses += 1
             self._next_slot = max(self._next_slot, self._pause_until)
 
     def sleep(self, seconds: float) -> None:
-        self._wait_until(time.monotonic() + seconds)
+        """Backoff wait of this worker alone; cancellation cuts it short."""
+        self._wait_until(self._clock() + seconds)

@@ -7,6 +7,7 @@ workers does not retry in lockstep.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,9 +26,24 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        for name in ("base_delay_s", "max_delay_s", "max_retry_after_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def backoff(policy: RetryPolicy, attempt: int) -> float:
+    """The un-jittered wait after failed attempt `attempt` (from 1): base * 2^(n-1), capped."""
+    if policy.base_delay_s == 0:
+        return 0.0
+    try:
+        raw = policy.base_delay_s * 2.0 ** (attempt - 1)
+    except OverflowError:  # a huge attempt count: the cap applies anyway
+        raw = math.inf
+    return min(policy.max_delay_s, raw)
 
 
 def retry_delay(
@@ -42,8 +58,7 @@ def retry_delay(
     """
     if not error.retryable or attempt >= policy.max_attempts:
         return None
-    backoff = min(policy.max_delay_s, policy.base_delay_s * 2.0 ** (attempt - 1))
-    jittered = backoff * rand()
+    jittered = backoff(policy, attempt) * rand()
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         # The server said when; a little jitter on top spreads the herd.
         return min(policy.max_retry_after_s, error.retry_after) + jittered * 0.1
@@ -56,9 +71,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -96,6 +96,16 @@ def sign_response(
     return _hmac_header(secret_key, text)
 
 
+def _matches(expected: Callable[[], str], signature: str) -> bool:
+    """Constant-time comparison; False (never an exception) for text that is not UTF-8."""
+    try:
+        want = expected().encode("utf-8")
+        got = signature.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in any input: it cannot have been signed
+        return False
+    return hmac.compare_digest(want, got)
+
+
 def verify_response(
     secret_key: str,
     client_id: str,
@@ -105,11 +115,13 @@ def verify_response(
     body: bytes,
     signature: str,
 ) -> bool:
-    """Constant-time check of a response's `Signature` header."""
-    expected = sign_response(
-        secret_key, client_id, request_id, response_timestamp, target, body
+    """Constant-time check of a response's `Signature` header; never raises on odd text."""
+    return _matches(
+        lambda: sign_response(
+            secret_key, client_id, request_id, response_timestamp, target, body
+        ),
+        signature,
     )
-    return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8", "replace"))
 
 
 def verify_request(
@@ -121,6 +133,8 @@ def verify_request(
     body: bytes,
     signature: str,
 ) -> bool:
-    """Constant-time check of a request's `Signature` header (server side)."""
-    expected = sign_request(secret_key, client_id, request_id, request_timestamp, target, body)
-    return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8", "replace"))
+    """Constant-time check of a request's `Signature` header (server side); never raises."""
+    return _matches(
+        lambda: sign_request(secret_key, client_id, request_id, request_timestamp, target, body),
+        signature,
+    )
