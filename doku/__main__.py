@@ -1,3 +1,5 @@
+"""`python -m doku COMMAND ...`: the same as the `doku` console command."""
+
 import sys
 
 from doku.cli.main import main

@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
+import runpy
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -23,10 +21,8 @@ from doku.cli.main import main
 from doku.engine.schema import DB_NAME
 from doku.engine.store import Store
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from tests.test_aggregates import GenCustomer, gen_run, store_run
+from tests.generated_runs import GenCustomer, gen_run, store_run
 from tests.test_frames import build_small_store
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -128,7 +124,8 @@ def test_report_json_equals_recount_from_exported_csvs(
             check_report_against_csv(json.loads(out), tokens_csv, customers_csv, by)
 
 
-def test_report_hand_numbers(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("data_dir")
+def test_report_hand_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "report", "1", "--json", "--by", "segment")
     r = json.loads(out)
     assert code == 0
@@ -148,7 +145,8 @@ def test_report_hand_numbers(data_dir: Path, capsys: pytest.CaptureFixture[str])
     assert latest["with_tokens"] == 6
 
 
-def test_report_text(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("data_dir")
+def test_report_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "report", "1", "--by", "segment")
     assert code == 0
     assert "Uptake     66.7%  (4 of 6 fetched customers hold at least one token)" in out
@@ -158,31 +156,32 @@ def test_report_text(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_errors_are_one_line(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for argv, message in (
-        (("report", "42"), "error: no such run: run 42 is not in "),
-        (("report", "first"), "error: invalid input: run id must be a number or 'latest'"),
+    db = data_dir / DB_NAME
+    for argv, line in (
+        (("report", "42"), f"error: no such run: run 42 is not in {db}"),
+        (("report", "first"),
+         "error: invalid input: run id must be a number or 'latest', not 'first'"),
         (("report", "1", "--by", "region"), "error: invalid input: no attribute column "
                                             "'region' (available: 'segment', 'city')"),
-        (("compare", "1", "9"), "error: no such run: run 9 is not in "),
+        (("compare", "1", "9"), f"error: no such run: run 9 is not in {db}"),
         (("export", "1", "--what", "tokens", "--format", "xlsx", "-o", "-"),
-         "error: invalid input: xlsx is binary"),
+         "error: invalid input: xlsx is binary: give a file path with -o, not -"),
     ):
         code, out, err = cli(capsys, *argv)
-        assert code == 1
-        assert out == ""
-        assert err.startswith(message) and err.count("\n") == 1, err
+        assert (code, out, err) == (1, "", line + "\n")
 
 
 def test_latest_on_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
-    code, _, err = cli(capsys, "report", "latest")
-    assert code == 1
-    assert "there are no runs yet" in err
+    code, out, err = cli(capsys, "report", "latest")
+    assert (code, out) == (1, "")
+    assert err == f"error: no such run: there are no runs yet in {tmp_path / DB_NAME}\n"
     assert cli(capsys, "runs")[1] == "no runs yet\n"
 
 
-def test_compare_json(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("data_dir")
+def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "compare", "1", "2", "--json")
     c = json.loads(out)
     assert code == 0
@@ -196,7 +195,8 @@ def test_compare_json(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "+33.3 pp" in text
 
 
-def test_runs(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("data_dir")
+def test_runs(capsys: pytest.CaptureFixture[str]) -> None:
     rows = json.loads(cli(capsys, "runs", "--json")[1])
     assert [r["id"] for r in rows] == [2, 1]
     assert {k: rows[1][k] for k in ("customers", "fetched", "failed", "pending", "tokens",
@@ -223,12 +223,17 @@ def test_export_stdout_and_files(data_dir: Path, capsysbinary: pytest.CaptureFix
     assert b"wrote 7 customers rows of run 2" in capsysbinary.readouterr().out
 
 
-def test_python_dash_m_entry_point(data_dir: Path) -> None:
-    env = {**os.environ, "DOKU_DATA_DIR": str(data_dir)}
-    proc = subprocess.run([sys.executable, "-m", "doku", "report", "latest", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["tokens"] == 8
+def test_python_dash_m_entry_point(data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m doku` runs the same dispatcher and exits with its status."""
+    monkeypatch.setattr("sys.argv", ["doku", "report", "latest", "--json"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("doku", run_name="__main__", alter_sys=True)
+    assert exit_info.value.code == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert json.loads(out)["tokens"] == 8
+    assert (data_dir / DB_NAME).is_file()
 
 
 @settings(max_examples=25, deadline=None,

@@ -1,26 +1,31 @@
-"""`python -m doku audit FILE|- ...`, `--resume RUN_ID`, `--retry-failed RUN_ID`."""
+"""`doku audit FILE|- ...`, `--resume RUN_ID`, `--retry-failed RUN_ID`."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
 
-from doku.engine import bulk
+from doku.cli import render
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
-from doku.engine.connection import resolve
 from doku.engine.inputs import parse_path, parse_text
-from doku.engine.service import start_audit
+from doku.engine.parsed import ParsedInput
+from doku.engine.schema import RunInfo
+from doku.engine.service import start_audit, start_resume, start_retry_failed
 from doku.engine.store import Store
 from doku.errors import ConfigurationError, InvalidInputError
 from doku.models import TOKEN_TYPES
-from doku.settings import load_settings
+from doku.settings import Settings, load_settings
+
+DESCRIPTION = (
+    "Fetch the tokens of every customer in a file (or IDs on stdin) into a stored run; "
+    "or finish (--resume) or refetch the failures of (--retry-failed) a stored run."
+)
+SHOW_REJECTED = 20  # rejected input rows listed on stderr; the rest are counted
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("audit", help="fetch the tokens of every customer in a file")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE|-",
                    help="CSV/TSV/TXT/XLSX of customers, or - for IDs on stdin")
     p.add_argument("--column", help="name of the customer ID column")
@@ -39,7 +44,6 @@ def register(sub: Any) -> None:
                    help="fetch the customers of a run that have no result yet")
     g.add_argument("--retry-failed", type=int, metavar="RUN_ID",
                    help="refetch the failed customers of a run")
-    p.set_defaults(func=run)
 
 
 def _bar(p: Progress) -> str:
@@ -47,7 +51,7 @@ def _bar(p: Progress) -> str:
     frac = p.done / p.total if p.total else 1.0
     filled = int(width * frac)
     eta = f"ETA {p.eta_s:4.0f}s" if p.eta_s is not None else "ETA    -"
-    return (f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} "
+    return (f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} "
             f"failed {p.failed}  {p.rate:6.1f}/s  {eta} ")
 
 
@@ -57,58 +61,61 @@ def _follow(job: BulkJob, quiet: bool) -> Progress:
         while True:
             snap = job.wait(0.5)
             if show:
-                print(_bar(snap), end="", file=sys.stderr, flush=True)
+                render.status(_bar(snap))
             if snap.finished:
                 break
     except KeyboardInterrupt:
         job.cancel()
         snap = job.wait()
     if show:
-        print(file=sys.stderr)
+        render.end_status()
     return snap
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    embedded = settings.uses_simulator and settings.base_url is None
-    started = time.monotonic()
-    overrides = {"concurrency": args.concurrency, "rps": args.rps,
-                 "max_attempts": args.max_attempts, "read_timeout_s": args.timeout}
-    store = Store()
-    if args.resume is not None or args.retry_failed is not None:
-        if args.file:
-            raise ConfigurationError("give either FILE or --resume/--retry-failed, not both")
-        settings = resolve(settings)
-        if args.resume is not None:
-            job = bulk.start_resume(store, args.resume, settings, **overrides)
-        else:
-            job = bulk.start_retry_failed(store, args.retry_failed, settings, **overrides)
+def _read_input(args: argparse.Namespace) -> ParsedInput:
+    """The customers to audit; rejected rows are listed on stderr."""
+    if args.file == "-":
+        parsed = parse_text(sys.stdin.read())
     else:
+        parsed = parse_path(args.file, column=args.column, sheet=args.sheet)
+    for r in parsed.rejected[:SHOW_REJECTED]:
+        render.to_stderr(f"rejected row {r.row}: {r.value!r}: {r.reason}")
+    if len(parsed.rejected) > SHOW_REJECTED:
+        render.to_stderr(f"... and {len(parsed.rejected) - SHOW_REJECTED} more rejected rows")
+    return parsed
+
+
+def _options(args: argparse.Namespace) -> AuditOptions:
+    try:
+        return AuditOptions(
+            concurrency=args.concurrency, rps=args.rps, token_type=args.token_type,
+            store_token_ids=args.store_token_ids, max_attempts=args.max_attempts,
+            read_timeout_s=args.timeout,
+        )
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def _start(args: argparse.Namespace, store: Store, settings: Settings) -> BulkJob:
+    """A new run from FILE, or the rest (or the failures) of a stored one."""
+    again = args.resume if args.resume is not None else args.retry_failed
+    if again is None:
         if not args.file:
             raise ConfigurationError("give a FILE (or - for stdin), --resume or --retry-failed")
-        if args.file == "-":
-            parsed = parse_text(sys.stdin.read())
-        else:
-            parsed = parse_path(args.file, column=args.column, sheet=args.sheet)
-        for r in parsed.rejected[:20]:
-            print(f"rejected row {r.row}: {r.value!r}: {r.reason}", file=sys.stderr)
-        if len(parsed.rejected) > 20:
-            print(f"... and {len(parsed.rejected) - 20} more rejected rows", file=sys.stderr)
-        try:
-            options = AuditOptions(
-                concurrency=args.concurrency, rps=args.rps, token_type=args.token_type,
-                store_token_ids=args.store_token_ids, max_attempts=args.max_attempts,
-                read_timeout_s=args.timeout,
-            )
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from None
-        job = start_audit(store, parsed, resolve(settings), options)
-    snap = _follow(job, args.quiet)
-    info = store.get_run(job.run_id)
-    assert info is not None
-    summary = {
-        "run_id": job.run_id,
-        "status": snap.state,
+        return start_audit(store, _read_input(args), settings, _options(args))
+    if args.file:
+        raise ConfigurationError("give either FILE or --resume/--retry-failed, not both")
+    overrides = {"concurrency": args.concurrency, "rps": args.rps,
+                 "max_attempts": args.max_attempts, "read_timeout_s": args.timeout}
+    start = start_resume if args.resume is not None else start_retry_failed
+    return start(store, again, settings, **overrides)
+
+
+def summary(run_id: int, state: str, info: RunInfo, elapsed_s: float) -> dict[str, Any]:
+    """What --json prints (keys are a contract: add, never rename)."""
+    return {
+        "run_id": run_id,
+        "status": state,
         "customers": info.customers,
         "fetched": info.fetched,
         "failed": info.failed,
@@ -116,23 +123,42 @@ def run(args: argparse.Namespace) -> int:
         "rejected": info.rejected,
         "duplicates": info.duplicates,
         "tokens": info.tokens,
-        "elapsed_s": round(time.monotonic() - started, 3),
+        "elapsed_s": round(elapsed_s, 3),
     }
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"run {job.run_id}: {snap.state}; {info.customers} customers, "
-              f"{info.fetched} fetched, {info.failed} failed, {info.pending} pending, "
-              f"{info.tokens} tokens; {info.rejected} rejected rows, {info.duplicates} duplicates; "
-              f"{summary['elapsed_s']} s")
-    if embedded and snap.state == "done":
-        print("note: no DOKU credentials configured; used the built-in simulator",
-              file=sys.stderr)
+
+
+def _print_summary(d: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        render.emit_json(d, indent=None)
+        return
+    render.emit(
+        f"run {d['run_id']}: {d['status']}; {d['customers']} customers, {d['fetched']} fetched, "
+        f"{d['failed']} failed, {d['pending']} pending, {d['tokens']} tokens; "
+        f"{d['rejected']} rejected rows, {d['duplicates']} duplicates; {d['elapsed_s']} s"
+    )
+
+
+def _exit_status(snap: Progress, embedded: bool) -> int:
     if snap.state == "aborted":
-        print(f"error: run {job.run_id} stopped: {snap.error}", file=sys.stderr)
+        render.error(f"run {snap.run_id} stopped: {snap.error}")
         return 1
     if snap.state == "cancelled":
-        print(f"error: run {job.run_id} cancelled; resume with "
-              f"`python -m doku audit --resume {job.run_id}`", file=sys.stderr)
+        render.error(f"run {snap.run_id} cancelled; resume with "
+                     f"`doku audit --resume {snap.run_id}`")
         return 1
+    if embedded and snap.state == "done":
+        render.note("no DOKU credentials configured; used the built-in simulator")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    settings = load_settings()
+    embedded = settings.uses_simulator and settings.base_url is None
+    with Store() as store:
+        job = _start(args, store, settings)
+        snap = _follow(job, args.quiet)
+        info = store.get_run(job.run_id)
+    assert info is not None
+    _print_summary(summary(job.run_id, snap.state, info, time.monotonic() - started), args.json)
+    return _exit_status(snap, embedded)

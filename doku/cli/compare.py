@@ -1,46 +1,32 @@
-"""`python -m doku compare RUN_A RUN_B [--json]`: what changed from run A to run B.
+"""`doku compare RUN_A RUN_B [--json]`: what changed from run A to run B.
 
 Customers are matched by customer ID, tokens by fingerprint. Gained/lost customers and
 added/removed tokens count ONLY customers fetched in BOTH runs (a failed or pending
 result says nothing about tokens); uptake figures are each run's own, over its own
-fetched customers. See `doku.analysis.aggregates.Comparison`.
+fetched customers. See `doku.analysis.comparison.Comparison`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-
-import pandas as pd
 
 from doku.analysis.comparison import Comparison, compare_runs
 from doku.analysis.frames import load_run_frames
-from doku.cli.report import printable
+from doku.cli import render
+from doku.cli.render import pct, pp, printable
 from doku.engine.store import Store, resolve_run
 
 SHOW_IDS = 10
+DESCRIPTION = (
+    "Customers and tokens gained or lost between two runs (only customers fetched in both "
+    "runs are compared) and the change in uptake."
+)
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "compare",
-        help="compare two stored runs",
-        description="Customers and tokens gained or lost between two runs (only customers "
-        "fetched in both runs are compared) and the change in uptake.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="earlier run id, or 'latest'")
     parser.add_argument("run_b", metavar="RUN_B", help="later run id, or 'latest'")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.set_defaults(func=run)
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{value:.1%}"
-
-
-def _pp(value: float | None) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{value * 100:+.1f} pp"
 
 
 def _ids(ids: list[str]) -> str:
@@ -63,9 +49,9 @@ def format_comparison(c: Comparison) -> str:
         f"  lost tokens   {len(c.lost):,}" + (f": {_ids(c.lost)}" if c.lost else ""),
         f"  unchanged     {c.unchanged:,}",
         f"Tokens      {c.tokens_added:,} added, {c.tokens_removed:,} removed (by fingerprint)",
-        f"Uptake      A {_pct(ua.share)} ({ua.with_tokens:,}/{ua.fetched:,} fetched)"
-        f" -> B {_pct(ub.share)} ({ub.with_tokens:,}/{ub.fetched:,} fetched)"
-        f"  {_pp(c.uptake_change)}",
+        f"Uptake      A {pct(ua.share)} ({ua.with_tokens:,}/{ua.fetched:,} fetched)"
+        f" -> B {pct(ub.share)} ({ub.with_tokens:,}/{ub.fetched:,} fetched)"
+        f"  {pp(c.uptake_change)}",
     ]
     for title, frame, label in (
         ("Uptake by type", c.uptake_by_type, "type"),
@@ -75,9 +61,9 @@ def format_comparison(c: Comparison) -> str:
         width = max([len(label), *(len(printable(v)) for v in frame[label])])
         for r in frame.to_dict("records"):
             lines.append(
-                f"  {printable(r[label]):<{width}}  A {_pct(r['uptake_a'])} "
-                f"({r['with_tokens_a']:,}/{r['fetched_a']:,})  ->  B {_pct(r['uptake_b'])} "
-                f"({r['with_tokens_b']:,}/{r['fetched_b']:,})  {_pp(r['change'])}"
+                f"  {printable(r[label]):<{width}}  A {pct(r['uptake_a'])} "
+                f"({r['with_tokens_a']:,}/{r['fetched_a']:,})  ->  B {pct(r['uptake_b'])} "
+                f"({r['with_tokens_b']:,}/{r['fetched_b']:,})  {pp(r['change'])}"
             )
     return "\n".join(lines)
 
@@ -88,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         b = resolve_run(store, args.run_b)
         comparison = compare_runs(load_run_frames(store, a.id), load_run_frames(store, b.id))
     if args.json:
-        json.dump(comparison.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        render.emit_json(comparison.to_dict())
     else:
-        print(format_comparison(comparison))
+        render.emit(format_comparison(comparison))
     return 0

@@ -1,10 +1,11 @@
-"""`python -m doku export RUN_ID --what tokens|customers|errors --format csv|xlsx|parquet
--o PATH`: one table of a stored run, written by `doku.analysis.exports` (the same bytes as the
+"""`doku export RUN_ID --what tokens|customers|errors --format csv|xlsx|parquet -o PATH`:
+one table of a stored run, written by `doku.analysis.exports` (the same bytes as the
 dashboard's download buttons).
 
-PATH `-` writes CSV to stdout. A file is written to a temporary name and renamed, so an
-interrupted export never leaves a truncated file behind. Token IDs are masked unless
-the run stored raw IDs and --reveal-token-ids is given.
+PATH `-` writes CSV to stdout (the file's bytes as they are: data, not terminal text).
+A file is written to a temporary name and renamed, so an interrupted export never
+leaves a truncated file behind. Token IDs are masked unless the run stored raw IDs and
+--reveal-token-ids is given.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from pathlib import Path
 
 from doku.analysis.exports import EXPORT_KINDS, FORMATS, export_frame, frame_to_bytes
 from doku.analysis.frames import load_run_frames
+from doku.cli import render
 from doku.engine.store import Store, resolve_run
 from doku.errors import InvalidInputError
 
+DESCRIPTION = (
+    "Write one table of a stored run as CSV, XLSX or Parquet. Text cells that a "
+    "spreadsheet would run as a formula are prefixed with ' in CSV and XLSX."
+)
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="export a run's tokens, customers or errors",
-        description="Write one table of a stored run as CSV, XLSX or Parquet. Text cells "
-        "that a spreadsheet would run as a formula are prefixed with ' in CSV and XLSX.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN_ID", help="run id, or 'latest'")
     parser.add_argument("--what", required=True, choices=EXPORT_KINDS, help="which table")
     parser.add_argument(
@@ -40,7 +41,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--reveal-token-ids", action="store_true",
         help="write raw token IDs (only if the run stored them); masked otherwise",
     )
-    parser.set_defaults(func=run)
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -70,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
         info = resolve_run(store, args.run)
         frames = load_run_frames(store, info.id)
     if args.reveal_token_ids and not info.store_token_ids:
-        print(f"note: run {info.id} stored only fingerprints; there are no token IDs to "
-              "reveal", file=sys.stderr)
+        render.note(f"run {info.id} stored only fingerprints; there are no token IDs to reveal")
     table = export_frame(frames, args.what, reveal=args.reveal_token_ids)
     revealed = bool(args.reveal_token_ids and info.store_token_ids)
     data = frame_to_bytes(table, fmt, sheet_name=args.what, reveal_token_ids=revealed)
@@ -81,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.flush()
         return 0
     _write_atomic(Path(args.output), data)
-    print(f"wrote {len(table):,} {args.what} rows of run {info.id} to {args.output} ({fmt})")
+    render.emit(f"wrote {len(table):,} {args.what} rows of run {info.id} to {args.output} ({fmt})")
     return 0

@@ -1,4 +1,4 @@
-"""`python -m doku report RUN_ID [--json] [--by ATTRIBUTE]`: a run's headline numbers.
+"""`doku report RUN_ID [--json] [--by ATTRIBUTE]`: a run's headline numbers.
 
 Every figure comes from `doku.analysis.aggregates` on the run's frames, the same functions the
 dashboard uses, so the CLI and the insights page cannot disagree. Uptake is always over
@@ -8,8 +8,6 @@ FETCHED customers; failed and pending customers are listed beside it.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from doku.analysis.aggregates import (
@@ -22,19 +20,20 @@ from doku.analysis.aggregates import (
 )
 from doku.analysis.frames import RunFrames, load_run_frames
 from doku.analysis.labels import attribute_column
+from doku.cli import render
 from doku.engine.store import Store, resolve_run
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 
 TYPE_NAMES = {DIRECT_DEBIT: "direct debit", CREDIT_CARD: "credit card"}
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help="headline numbers of a stored run",
-        description="Counts and uptake of one stored run. Uptake = fetched customers "
-        "holding at least one token / fetched customers (failed and pending excluded).",
-    )
+DESCRIPTION = (
+    "Counts and uptake of one stored run. Uptake = fetched customers holding at least one "
+    "token / fetched customers (failed and pending excluded)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN_ID", help="run id, or 'latest'")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument(
@@ -44,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help="uptake per value of this customer attribute (repeatable)",
     )
-    parser.set_defaults(func=run)
 
 
 def report_data(frames: RunFrames, by: list[str]) -> dict[str, Any]:
@@ -71,47 +69,29 @@ def report_data(frames: RunFrames, by: list[str]) -> dict[str, Any]:
     return data
 
 
-def printable(text: object) -> str:
-    """Text safe for a terminal: control characters (e.g. ANSI escapes hidden in an
-    uploaded attribute value) are shown escaped instead of interpreted."""
-    value = str(text)
-    if value.isprintable():
-        return value
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def _table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
-    lines = [printable(title)]
-    rows = [tuple(printable(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        rest = zip(row[1:], widths[1:], strict=True)
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in rest]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return lines
+    """A titled table: first column left-aligned, numbers right-aligned, indented."""
+    return [render.printable(title), *render.format_table(header, rows, right=header[1:],
+                                                          indent="  ")]
 
 
 def format_report(frames: RunFrames, data: dict[str, Any]) -> str:
     """Readable text of `report_data`."""
     run = frames.run
     lines = [
-        f"Run {run.id} ({run.status}) - input {printable(run.input_name)}"
+        f"Run {run.id} ({run.status}) - input {render.printable(run.input_name)}"
         f" - created {run.created_at}",
         f"Customers  {data['customers']:,} valid input rows "
         f"({run.rejected:,} rejected, {run.duplicates:,} duplicates)",
         f"  fetched  {data['fetched']:,}",
         f"  failed   {data['failed']:,}  (excluded from uptake)",
         f"  pending  {data['pending']:,}  (excluded from uptake)",
-        f"Uptake     {_pct(data['uptake'])}  ({data['with_tokens']:,} of {data['fetched']:,} "
+        f"Uptake     {render.pct(data['uptake'])}  ({data['with_tokens']:,} of {data['fetched']:,} "
         "fetched customers hold at least one token)",
     ]
     for kind, row in data["uptake_by_type"].items():
         lines.append(
-            f"  {TYPE_NAMES.get(kind, kind):<13}{_pct(row['uptake'])}  "
+            f"  {TYPE_NAMES.get(kind, kind):<13}{render.pct(row['uptake'])}  "
             f"({row['with_tokens']:,} of {row['fetched']:,})"
         )
     type_parts = ", ".join(f"{TYPE_NAMES.get(k, k)} {v:,}" for k, v in data["by_type"].items())
@@ -142,7 +122,7 @@ def format_report(frames: RunFrames, data: dict[str, Any]) -> str:
             f"Uptake by {attribute} (failed and pending excluded from 'fetched')",
             [
                 (v, f"{r['customers']:,}", f"{r['fetched']:,}", f"{r['with_tokens']:,}",
-                 _pct(r["uptake"]), f"{r['failed']:,}", f"{r['pending']:,}")
+                 render.pct(r["uptake"]), f"{r['failed']:,}", f"{r['pending']:,}")
                 for v, r in values.items()
             ],
             ("value", "customers", "fetched", "with tokens", "uptake", "failed", "pending"),
@@ -156,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
         frames = load_run_frames(store, info.id)
     data = report_data(frames, list(args.by))
     if args.json:
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        render.emit_json(data)
     else:
-        print(format_report(frames, data))
+        render.emit(format_report(frames, data))
     return 0

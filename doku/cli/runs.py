@@ -1,4 +1,4 @@
-"""`python -m doku runs [--json]`: the stored runs, newest first, with their counts.
+"""`doku runs [--json] [--limit N]`: the stored runs, newest first, with their counts.
 
 Counts are the store's own (one query per run list), so they match `report`.
 """
@@ -6,27 +6,23 @@ Counts are the store's own (one query per run list), so they match `report`.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from doku.cli.report import printable
+from doku.cli import render
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 
+DESCRIPTION = "Stored runs, newest first."
 COLUMNS = (
     "id", "created", "status", "input", "customers", "fetched", "failed", "pending",
     "with_tokens", "tokens", "rejected", "duplicates",
 )
+LEFT = frozenset({"created", "status", "input"})  # text; the other columns are numbers
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "runs", help="list stored runs", description="Stored runs, newest first."
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="a JSON array on stdout")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="newest N runs")
-    parser.set_defaults(func=run)
 
 
 def run_row(info: RunInfo) -> dict[str, Any]:
@@ -51,26 +47,16 @@ def run_row(info: RunInfo) -> dict[str, Any]:
 def format_runs(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no runs yet"
-    cells = [[printable(r[c]) for c in COLUMNS] for r in rows]
-    header = list(COLUMNS)
-    widths = [max(len(x[i]) for x in [header, *cells]) for i in range(len(COLUMNS))]
-    left = {"created", "status", "input"}
-    lines = []
-    for row in [header, *cells]:
-        parts = [
-            v.ljust(w) if c in left else v.rjust(w)
-            for c, v, w in zip(COLUMNS, row, widths, strict=True)
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
+    right = [c for c in COLUMNS if c not in LEFT]
+    return "\n".join(render.format_table(COLUMNS, [[r[c] for c in COLUMNS] for r in rows],
+                                         right=right))
 
 
 def run(args: argparse.Namespace) -> int:
     with Store() as store:
         rows = [run_row(r) for r in store.list_runs(limit=args.limit)]
     if args.json:
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        render.emit_json(rows)
     else:
-        print(format_runs(rows))
+        render.emit(format_runs(rows))
     return 0

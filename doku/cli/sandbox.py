@@ -1,4 +1,4 @@
-"""`python -m doku sandbox`: run the local DOKU simulator until SIGINT/SIGTERM.
+"""`doku sandbox`: run the local DOKU simulator until SIGINT/SIGTERM.
 
 The first stdout line is always `listening on http://127.0.0.1:PORT` (flushed), so a
 parent process (tests, benchmarks, `start_simulator_process`) can wait for it. Binds
@@ -12,22 +12,18 @@ import errno
 import signal
 import threading
 from types import FrameType
-from typing import Any
 
+from doku.cli import render
 from doku.errors import ConfigurationError
 from doku.settings import SIMULATOR_SECRET_KEY
 from doku.simulator import SimulatorConfig, start_simulator
 
 DEFAULT_PORT = 8765
 HOST = "127.0.0.1"
+DESCRIPTION = "Serve POST /tokenization/v1/tokens on 127.0.0.1 with optional faults."
 
 
-def register(subparsers: Any) -> None:
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "sandbox",
-        help="run the local DOKU simulator",
-        description="Serve POST /tokenization/v1/tokens on 127.0.0.1 with optional faults.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     d = SimulatorConfig()
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--client-id", default=d.client_id)
@@ -47,7 +43,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--drop-rate", type=float, default=d.drop_rate)
     p.add_argument("--max-clock-skew", type=float, default=d.max_clock_skew_s, help="seconds")
     p.add_argument("--replay-capacity", type=int, default=d.replay_capacity)
-    p.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
@@ -75,39 +70,45 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         raise ConfigurationError(f"sandbox: {exc}") from None
 
 
+def _announce(url: str, config: SimulatorConfig, key_given: bool) -> None:
+    render.emit(f"listening on {url}", flush=True)  # the line a parent process waits for
+    render.emit(f"client id: {config.client_id}")
+    # The demo key is documented; a key the user chose is never echoed.
+    render.emit(f"secret key: {'(as given)' if key_given else config.secret_key}")
+    faults = {k: v for k, v in config.fault_rates().items() if v}
+    if faults or config.latency_ms or config.rate_limit_rps:
+        render.emit(
+            f"latency {config.latency_ms:g} ms (+-{config.jitter_ms:g}), "
+            f"rate limit {config.rate_limit_rps or 'none'}, faults {faults or 'none'}"
+        )
+    render.emit("press Ctrl+C to stop", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port must be within 0..65535, not {args.port}")
-    try:
-        sim = start_simulator(config, host=HOST, port=args.port)
-    except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise ConfigurationError(f"cannot listen on {HOST}:{args.port}: {reason}") from None
-
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
         stop.set()
 
+    # Handlers go in before the port is bound: once it accepts connections, a SIGINT
+    # or SIGTERM stops the simulator cleanly.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(f"listening on {sim.url}", flush=True)
-        print(f"client id: {config.client_id}")
-        # The demo key is documented; a key the user chose is never echoed.
-        shown = "(as given)" if args.secret_key else config.secret_key
-        print(f"secret key: {shown}")
-        faults = {k: v for k, v in config.fault_rates().items() if v}
-        if faults or config.latency_ms or config.rate_limit_rps:
-            print(
-                f"latency {config.latency_ms:g} ms (+-{config.jitter_ms:g}), "
-                f"rate limit {config.rate_limit_rps or 'none'}, faults {faults or 'none'}"
-            )
-        print("press Ctrl+C to stop", flush=True)
-        while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
-            pass
+        try:
+            sim = start_simulator(config, host=HOST, port=args.port)
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise ConfigurationError(f"cannot listen on {HOST}:{args.port}: {reason}") from None
+        try:
+            _announce(sim.url, config, bool(args.secret_key))
+            while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
+                pass
+        finally:
+            sim.stop()
     finally:
-        sim.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0
