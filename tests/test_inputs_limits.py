@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import codecs
 import csv
+import inspect
 import io
 import random
+import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from doku.engine.inputs import (
     ID_COLUMN_NAMES,
+    MAX_LINES,
     normalize_column_name,
     parse_file,
     parse_path,
@@ -211,3 +215,69 @@ def test_property_fast_path_agrees_with_models(value: str) -> None:
     """inputs skips customer_id_problem for short printable text; that must stay sound."""
     if 0 < len(value) <= 50 and value.isprintable():
         assert customer_id_problem(value) is None
+
+
+# --- hostile workbooks and files -------------------------------------------------------
+
+
+def _rezip(data: bytes, replace: dict[str, bytes]) -> bytes:
+    """The workbook with some parts replaced (deflated: a bomb stays small on disk)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, replace.get(info.filename, src.read(info.filename)))
+    return out.getvalue()
+
+
+def _small_workbook() -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["customer_id", "note"])
+    ws.append(["C1", "PLACEHOLDER"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_with_one_huge_cell_is_refused_before_parsing() -> None:
+    base = _small_workbook()
+    with zipfile.ZipFile(io.BytesIO(base)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    bomb = _rezip(base, {"xl/worksheets/sheet1.xml": sheet.replace(b"PLACEHOLDER", b"x" * 40_000_000)})
+    assert len(bomb) < 200_000  # 40 MB of text, tiny upload
+    with pytest.raises(InvalidInputError, match=r"bomb.xlsx: a cell holds more than 262,144 bytes of text"):
+        parse_file(bomb, "bomb.xlsx")
+
+
+def test_xlsx_unpacking_beyond_the_limit_is_refused() -> None:
+    base = _small_workbook()
+    padding = b"<!--" + b" " * 300_000_000 + b"-->"
+    bomb = _rezip(base, {"docProps/app.xml": padding})
+    with pytest.raises(InvalidInputError, match=r"unpacks to 286.1 MB, over the 256 MB limit"):
+        parse_file(bomb, "bomb.xlsx")
+
+
+def test_blank_rows_count_toward_the_line_limit_in_workbooks() -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "customer_id"
+    ws["A2"] = "C1"
+    ws["A60000"] = "C2"  # 59,997 blank rows between
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(InvalidInputError, match=r"more than 10,000 rows counting blank ones"):
+        parse_file(buf.getvalue(), "blanks.xlsx", max_lines=10_000)
+    assert parse_file(buf.getvalue(), "blanks.xlsx").ids == ["C1", "C2"]
+
+
+@pytest.mark.parametrize(
+    "data", [b"\n" * 30_000 + b"C1\n", b"C1\n" + b"\n" * 30_000 + b"C2\n", b"C1\n" + b",\n" * 30_000]
+)
+def test_blank_rows_count_toward_the_line_limit_in_text(data: bytes) -> None:
+    with pytest.raises(InvalidInputError, match=r"more than 10,000 rows counting blank ones"):
+        parse_file(data, "blanks.csv", max_lines=10_000)
+
+
+def test_the_default_line_limit_is_two_million() -> None:
+    assert MAX_LINES == 2_000_000
+    assert inspect.signature(parse_file).parameters["max_lines"].default == MAX_LINES

@@ -17,7 +17,7 @@ Header rule (files): the first non-blank row is a header when
   (a) one of its cells is a known ID column name (see `ID_COLUMN_NAMES`), or
   (b) one of its cells is the column asked for with `column=`, or
   (c) every non-empty cell in it has a letter and no digit, while each of the next
-      (up to 20) non-blank rows has a digit somewhere - names above IDs.
+      (up to 20, within 1,000 rows) non-blank rows has a digit somewhere - names above IDs.
 The header is reported (`has_header`, `id_column`) so a UI can show what was taken
 as a header: under rule (c) a letters-only first ID above numbered ones would be one.
 Otherwise there is no header: the first column holds the IDs and further columns
@@ -49,6 +49,7 @@ from doku.engine.parsed import (
     DUPLICATE_SAMPLE,
     ID_COLUMN_NAMES,
     LEADING_INVISIBLE,
+    MAX_LINES,
     Accumulator,
     AmbiguousColumnError,
     ParsedInput,
@@ -59,6 +60,7 @@ from doku.engine.parsed import (
 )
 from doku.engine.readers import (
     SIGNATURES,
+    check_workbook,
     csv_rows,
     decode,
     detect_delimiter,
@@ -79,6 +81,7 @@ __all__ = [
     "DUPLICATE_SAMPLE",
     "ID_COLUMN_NAMES",
     "MAX_BYTES",
+    "MAX_LINES",
     "MAX_ROWS",
     "PASTED",
     "AmbiguousColumnError",
@@ -132,15 +135,23 @@ def parse_file(
     sheet: str | None = None,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
+    max_lines: int = MAX_LINES,
 ) -> ParsedInput:
-    """Parse an uploaded CSV/TSV/text/.xlsx file. `sheet` only applies to workbooks."""
+    """Parse an uploaded CSV/TSV/text/.xlsx file. `sheet` only applies to workbooks.
+
+    Limits, each named in the error: `max_bytes` of upload, `max_rows` customer IDs,
+    `max_lines` rows counting blank ones, and for workbooks their unpacked size.
+    """
     source = filename or "uploaded file"
     if len(data) > max_bytes:
         raise too_big(source, len(data), max_bytes)
     if not data:
         raise InvalidInputError(f"{source}: the file is empty")
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _parse_xlsx(data, source, column=column, sheet=sheet, max_rows=max_rows)
+        check_workbook(data, source)
+        return _parse_xlsx(
+            data, source, column=column, sheet=sheet, max_rows=max_rows, max_lines=max_lines
+        )
     for magic, kind in SIGNATURES:
         if data.startswith(magic):
             raise InvalidInputError(f"{source}: this is {kind}, not a customer list")
@@ -154,6 +165,7 @@ def parse_file(
         source=source,
         column=column,
         max_rows=max_rows,
+        max_lines=max_lines,
         encoding=encoding,
         delimiter=delimiter,
     )
@@ -185,7 +197,13 @@ def parse_path(
 
 
 def _parse_xlsx(
-    data: bytes, source: str, *, column: str | None, sheet: str | None, max_rows: int
+    data: bytes,
+    source: str,
+    *,
+    column: str | None,
+    sheet: str | None,
+    max_rows: int,
+    max_lines: int,
 ) -> ParsedInput:
     import openpyxl  # lazy: only workbooks need it
 
@@ -222,6 +240,7 @@ def _parse_xlsx(
             source=source,
             column=column,
             max_rows=max_rows,
+            max_lines=max_lines,
             sheet=sheets[index],
             sheets=sheets,
             label=label,

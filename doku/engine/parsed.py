@@ -20,6 +20,9 @@ LEADING_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _NAME_NOISE = re.compile(r"[\s_.\-]+")
 _DIGIT = re.compile(r"\d")
 _HEADER_PROBE_ROWS = 20
+_PEEK_ROWS = 1_000  # rows kept while looking for those (blank ones are cheap to skip)
+# Rows read from one file, blank ones included (MAX_ROWS in inputs counts only IDs).
+MAX_LINES = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +188,8 @@ class Accumulator:
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return not any(cell.strip() for cell in cells)
+    # One C-level join instead of a generator per row: blank rows can be millions.
+    return not "".join(cells).strip()
 
 
 def _unique_names(cells: Iterable[str]) -> list[str]:
@@ -247,12 +251,13 @@ def build_parsed(
     sheet: str | None = None,
     sheets: list[str] | None = None,
     label: str | None = None,
+    max_lines: int = MAX_LINES,
 ) -> ParsedInput:
     label = label or source
     acc = Accumulator(source, max_rows, "more than {limit:,} rows (the row limit)")
-    head, first_index = _peek(rows, label)
-    first = [c.strip() for c in head[first_index]]
-    below = [r for r in head[first_index + 1 :] if not _is_blank(r)]
+    head, first_index = _peek(rows, label, max_lines)
+    first = [c.strip() for c in head[0]]
+    below = [r for r in head[1:] if not _is_blank(r)]
 
     has_header = (
         _known_id_column(first) is not None
@@ -261,15 +266,18 @@ def build_parsed(
     )
     if has_header:
         columns = _unique_names(first)
-        data_start = first_index + 1
+        data_start = 1
     else:
         columns = [f"column_{i}" for i in range(1, len(first) + 1)]
-        data_start = first_index
+        data_start = 0
     acc.blank_rows = first_index  # blank rows above the first non-blank one
     id_index = _id_index(columns, has_header=has_header, column=column, label=label)
     table = _Attributes(columns, id_index)
 
-    for row_number, cells in enumerate(chain(head[data_start:], rows), data_start + 1):
+    numbered = enumerate(chain(head[data_start:], rows), first_index + data_start + 1)
+    for row_number, cells in numbered:
+        if row_number > max_lines:  # blank rows count: a sheet of blanks is no free ride
+            raise _too_many_lines(label, max_lines)
         value = cells[id_index].strip() if id_index < len(cells) else ""
         if not value and _is_blank(cells):
             acc.pending_blank += 1
@@ -292,27 +300,38 @@ def build_parsed(
     )
 
 
-def _peek(rows: Iterator[list[str]], label: str) -> tuple[list[list[str]], int]:
-    """Leading blank rows, the first non-blank row and a few rows below it (consumed
-    from `rows`), and the index of that first non-blank row."""
+def _peek(rows: Iterator[list[str]], label: str, max_lines: int) -> tuple[list[list[str]], int]:
+    """The first non-blank row and a few rows below it (consumed from `rows`), and how
+    many blank rows came before it (counted, not kept: a file may start with millions)."""
     head: list[list[str]] = []
-    first_index: int | None = None
+    leading = 0
     probe = 0
     for cells in rows:
-        if not head and cells:
+        if not head and leading == 0 and cells:  # the very first row: BOM, zero-width
             cells = [cells[0].lstrip(LEADING_INVISIBLE), *cells[1:]]
+        if not head:
+            if _is_blank(cells):
+                leading += 1
+                if leading >= max_lines:
+                    raise _too_many_lines(label, max_lines)
+                continue
+            head.append(cells)
+            continue
         head.append(cells)
-        if _is_blank(cells):
-            continue
-        if first_index is None:
-            first_index = len(head) - 1
-            continue
-        probe += 1
-        if probe >= _HEADER_PROBE_ROWS:
+        if not _is_blank(cells):
+            probe += 1
+        if probe >= _HEADER_PROBE_ROWS or len(head) > _PEEK_ROWS:
             break
-    if first_index is None:
+    if not head:
         raise InvalidInputError(f"{label}: the file is empty (no customer IDs)")
-    return head, first_index
+    return head, leading
+
+
+def _too_many_lines(label: str, max_lines: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"{label}: more than {max_lines:,} rows counting blank ones (the limit); "
+        "remove the empty rows or split the file"
+    )
 
 
 def _id_index(columns: list[str], *, has_header: bool, column: str | None, label: str) -> int:

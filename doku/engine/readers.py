@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -12,6 +14,16 @@ from typing import Any
 from doku.errors import InvalidInputError
 
 DELIMITERS = (",", "\t", ";", "|")
+# A workbook is a zip: its size on upload says little about its size unpacked. These
+# bound what openpyxl may unpack (zipfile never yields more than an entry declares).
+MAX_UNZIPPED = 256 * 1024 * 1024
+MAX_SHARED_STRINGS = 32 * 1024 * 1024  # openpyxl keeps all shared text in memory
+MAX_ZIP_ENTRIES = 10_000
+# Excel holds at most 32,767 characters in a cell (<= 131,068 bytes of UTF-8); a longer
+# run of text in the XML is a bomb, refused before any XML parser builds it in memory.
+MAX_TEXT_RUN = 256 * 1024
+_LONG_TEXT = re.compile(rb"[^<]{%d}" % (MAX_TEXT_RUN + 1))
+_SCAN_CHUNK = 4 * 1024 * 1024
 SNIFF_CHARS = 64 * 1024
 SNIFFER_CHARS = 16 * 1024
 SIGNATURES = (
@@ -32,10 +44,10 @@ SIGNATURES = (
 
 
 def too_big(source: str, size: int, limit: int) -> InvalidInputError:
-    return InvalidInputError(f"{source}: the file is {_mb(size)}, over the {_mb(limit)} size limit")
+    return InvalidInputError(f"{source}: the file is {mb(size)}, over the {mb(limit)} size limit")
 
 
-def _mb(size: int) -> str:
+def mb(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size:,} bytes"
     return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
@@ -197,3 +209,56 @@ def cell_text(value: object) -> str:
     if isinstance(value, (date, time)):
         return value.isoformat()
     return str(value)
+
+
+def check_workbook(data: bytes, source: str, max_unzipped: int = MAX_UNZIPPED) -> None:
+    """Refuse a workbook whose entries unpack beyond the limits, before reading it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise InvalidInputError(
+            f"{source}: this is a zip archive but not a readable .xlsx workbook ({exc})"
+        ) from exc
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise InvalidInputError(
+            f"{source}: the workbook holds {len(entries):,} parts, over the "
+            f"{MAX_ZIP_ENTRIES:,} limit"
+        )
+    total = sum(e.file_size for e in entries)
+    if total > max_unzipped:
+        raise InvalidInputError(
+            f"{source}: the workbook unpacks to {mb(total)}, over the {mb(max_unzipped)} "
+            "limit for workbooks; save it as CSV"
+        )
+    shared = sum(e.file_size for e in entries if e.filename.lower().endswith("sharedstrings.xml"))
+    if shared > MAX_SHARED_STRINGS:
+        raise InvalidInputError(
+            f"{source}: the workbook's text cells unpack to {mb(shared)}, over the "
+            f"{mb(MAX_SHARED_STRINGS)} limit; save it as CSV"
+        )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for entry in entries:
+            if entry.filename.lower().endswith(".xml") and _has_long_text(archive, entry):
+                raise InvalidInputError(
+                    f"{source}: a cell holds more than {mb(MAX_TEXT_RUN)} of text "
+                    "(Excel's own limit is 32,767 characters)"
+                )
+
+
+def _has_long_text(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> bool:
+    """Whether the XML has a run of text longer than MAX_TEXT_RUN, read in chunks."""
+    if entry.file_size <= MAX_TEXT_RUN:
+        return False
+    tail = b""
+    try:
+        with archive.open(entry) as fh:
+            while chunk := fh.read(_SCAN_CHUNK):
+                window = tail + chunk
+                if _LONG_TEXT.search(window):
+                    return True
+                cut = window.rfind(b"<")  # carry the open run into the next chunk
+                tail = window[cut:] if cut >= 0 else window[-(MAX_TEXT_RUN + 1) :]
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return False  # openpyxl reports the broken archive itself
+    return False
