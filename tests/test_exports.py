@@ -228,3 +228,20 @@ def test_xlsx_file_itself_holds_lf_so_any_xml_parser_reads_the_same(risky: RunFr
     assert b"\r" not in xml
     assert b"_x000D_" not in xml
     assert b"'\n" in xml  # the "\rx" cell, neutralised, with its break as LF
+
+
+HOSTILE_HEADERS = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x.test","y")', "+1", "-1", "@SUM(A1)",
+                   "\tt", "'=cmd|' /C calc'!A0", "bell\x07name"]
+
+
+def test_header_cells_from_the_input_are_neutralised_in_csv_and_xlsx() -> None:
+    df = pd.DataFrame({name: ["v"] for name in HOSTILE_HEADERS})
+    header = next(csv.reader(io.StringIO(frame_to_bytes(df, "csv").decode())))
+    assert header == [
+        "'=cmd|' /C calc'!A0", "'=HYPERLINK(\"http://x.test\",\"y\")", "'+1", "'-1", "'@SUM(A1)",
+        "'\tt", "'=cmd|' /C calc'!A0_2", "bell\x07name",
+    ]
+    book = openpyxl.load_workbook(io.BytesIO(frame_to_bytes(df, "xlsx")))
+    cells = next(book["data"].iter_rows(max_row=1))
+    assert all(c.data_type == "s" for c in cells)  # text, never a formula
+    assert [c.value for c in cells] == [*header[:-1], "bell\ufffdname"]

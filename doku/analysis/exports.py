@@ -6,14 +6,15 @@ Safety rules, applied in one place so the CLI and the dashboard cannot drift apa
   passes reveal=True. Secrets, client IDs and run options are never exported.
 - Spreadsheet formula injection: in CSV and XLSX every text cell starting with
   = + - @ TAB or CR gets a leading apostrophe, so Excel/Sheets/LibreOffice show it as
-  text instead of evaluating it. Parquet keeps raw values: it is a typed
+  text instead of evaluating it. Header cells too: attribute column names come from
+  the analyst's file. Parquet keeps raw values: it is a typed
   machine-to-machine format that no spreadsheet evaluates on open, and rewriting
   values there would corrupt customer IDs such as "+62811...".
 - XLSX only: control characters Excel cannot store are replaced by U+FFFD, and a
   table longer than an Excel sheet (1,048,575 data rows) is refused (use CSV/Parquet).
 - CSV is RFC 4180: UTF-8 without BOM, comma-separated, CRLF rows (so a CR or LF inside
   a value is always quoted), missing values as empty fields.
-- XLSX stores text as XML, which turns a CR inside a value into LF.
+- XLSX cells are written with LF line breaks (see `_xlsx_clean`).
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def _text_columns(df: pd.DataFrame) -> list[str]:
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy in which text cells starting with = + - @ TAB or CR begin with "'"."""
+    """A copy in which text cells and column names starting with = + - @ TAB or CR
+    begin with "'" (names stay unique: a clash gets a numeric suffix)."""
     out = df.copy()
+    out.columns = _unique([_neutralise(str(c)) for c in out.columns])
     for col in _text_columns(out):
         series = out[col]
         if isinstance(series.dtype, pd.CategoricalDtype):
@@ -68,6 +71,21 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
             if risky.any():
                 out[col] = text.where(~risky, "'" + text)
+    return out
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Names made unique by a numeric suffix, in order (a rewrite can make two equal)."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        safe = candidate = name
+        n = 2
+        while candidate in taken:
+            candidate = f"{safe}_{n}"
+            n += 1
+        taken.add(candidate)
+        out.append(candidate)
     return out
 
 
@@ -141,6 +159,7 @@ def _xlsx_clean(df: pd.DataFrame) -> pd.DataFrame:
     so the file itself says LF and every reader agrees.
     """
     out = df.copy()
+    out.columns = _unique([_xlsx_text(str(c)) for c in out.columns])
     for col in _text_columns(out):
         values = out[col].astype(object)
         out[col] = [None if pd.isna(v) else _xlsx_text(str(v)) for v in values]
