@@ -116,6 +116,23 @@ class TransportError(DokuError):
     retryable = True
 
 
+class DeadlineExceededError(TransportError):
+    """One attempt took longer than its overall deadline (connect to last byte): a slow or
+    dripping server. Retryable like any transport failure; its own code so a run can tell
+    it apart from a plain timeout."""
+
+    code = "deadline_exceeded"
+    kind = "deadline exceeded"
+
+
+class ResponseTooLargeError(DokuError):
+    """The answer (bytes off the wire or after decompression) is over the client's cap;
+    reading stopped there. Not retried: the same server would send it again."""
+
+    code = "response_too_large"
+    kind = "response too large"
+
+
 class SignatureMismatchError(DokuError):
     code = "signature_mismatch"
     kind = "response signature mismatch"
@@ -129,6 +146,13 @@ class MalformedResponseError(DokuError):
 class CancelledError(DokuError):
     code = "cancelled"
     kind = "cancelled"
+
+
+class RunBusyError(DokuError):
+    """The run is already being fetched (by this process or another one)."""
+
+    code = "run_busy"
+    kind = "run already live"
 
 
 ERROR_CLASSES: tuple[type[DokuError], ...] = (
@@ -145,6 +169,9 @@ ERROR_CLASSES: tuple[type[DokuError], ...] = (
     SignatureMismatchError,
     MalformedResponseError,
     CancelledError,
+    RunBusyError,
+    DeadlineExceededError,
+    ResponseTooLargeError,
 )
 ERROR_CODES = tuple(cls.code for cls in ERROR_CLASSES)
 ERROR_KINDS = tuple(cls.kind for cls in ERROR_CLASSES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,3 +259,43 @@ def test_usage_mistakes_are_one_line(args: list[str], line: str,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     r = doku(capsys, *args)
     assert (r.code, r.out, r.err) == (2, "", line + " (see --help)\n")
+
+
+def test_audit_where_every_customer_failed_exits_3_not_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # nothing listens on a refused port: every customer ends failed (transport)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DOKU_ENV", "simulator")
+    monkeypatch.setenv("DOKU_BASE_URL", f"http://127.0.0.1:{port}")
+    f = tmp_path / "ids.txt"
+    f.write_text("A-1\nA-2\nA-3\n")
+    r = doku(capsys, "audit", str(f), "--quiet", "--max-attempts", "1")
+    assert r.code == 3
+    assert r.out.startswith("run 1: done with 3 failed; 3 customers, 0 fetched, 3 failed,")
+    assert r.err == ("error: run 1 done with 3 failed of 3 customers; retry them with "
+                     "`doku audit --retry-failed 1`\n")
+    r = doku(capsys, "audit", str(f), "--json", "--max-attempts", "1")
+    assert r.code == 3
+    assert json.loads(r.out)["status"] == "done"  # the JSON contract keeps its values
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--timeout", "0"], "read timeout must be between 0 and 600 seconds, not 0.0"),
+    (["--timeout", "nan"], "read timeout must be between 0 and 600 seconds, not nan"),
+    (["--max-attempts", "0"], "max attempts must be between 1 and 20, not 0"),
+    (["--concurrency", "0"], "concurrency must be between 1 and 256, not 0"),
+    (["--rps", "-1"], "rps must be a positive number (or none for no limit), not -1.0"),
+])
+def test_invalid_options_are_refused_before_a_run_is_created(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    f = tmp_path / "ids.txt"
+    f.write_text("A-1\n")
+    r = doku(capsys, "audit", str(f), *args)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == f"error: invalid input: {message}\n"
+    r = doku(capsys, "runs", "--json")
+    assert json.loads(r.out) == []  # no junk run left behind

@@ -20,10 +20,17 @@ from doku.settings import Settings, load_settings
 
 DESCRIPTION = (
     "Fetch the tokens of every customer in a file (or IDs on stdin) into a stored run; "
-    "or finish (--resume) or refetch the failures of (--retry-failed) a stored run."
+    "or finish (--resume) or refetch the failures of (--retry-failed) a stored run. "
+    "Exit status: 0 every customer fetched; 3 the run finished with failed customers; "
+    "1 the run stopped or was cancelled, or the command failed; 2 usage."
 )
 SHOW_REJECTED = 20  # rejected input rows listed on stderr; the rest are counted
 
+
+# Exit codes of `doku audit` (README "Using it"): 0 every customer fetched; 1 the run
+# stopped, was cancelled, or the command failed; 2 usage; 3 the run finished with
+# failed customers (their results are stored: `--retry-failed RUN_ID`).
+EXIT_FAILED_CUSTOMERS = 3
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE|-",
@@ -131,14 +138,18 @@ def _print_summary(d: dict[str, Any], as_json: bool) -> None:
     if as_json:
         render.emit_json(d, indent=None)
         return
+    status = d["status"]
+    if status == "done" and d["failed"]:
+        status = f"done with {d['failed']:,} failed"
     render.emit(
-        f"run {d['run_id']}: {d['status']}; {d['customers']} customers, {d['fetched']} fetched, "
+        f"run {d['run_id']}: {status}; {d['customers']} customers, {d['fetched']} fetched, "
         f"{d['failed']} failed, {d['pending']} pending, {d['tokens']} tokens; "
         f"{d['rejected']} rejected rows, {d['duplicates']} duplicates; {d['elapsed_s']} s"
     )
 
 
-def _exit_status(snap: Progress, embedded: bool) -> int:
+def _exit_status(snap: Progress, info: RunInfo, embedded: bool) -> int:
+    """0 only when every customer was fetched (see EXIT_* for the others)."""
     if snap.state == "aborted":
         render.error(f"run {snap.run_id} stopped: {snap.error}")
         return 1
@@ -146,7 +157,13 @@ def _exit_status(snap: Progress, embedded: bool) -> int:
         render.error(f"run {snap.run_id} cancelled; resume with "
                      f"`doku audit --resume {snap.run_id}`")
         return 1
-    if embedded and snap.state == "done":
+    if info.failed or info.pending:
+        render.error(
+            f"run {snap.run_id} done with {info.failed:,} failed of {info.customers:,} "
+            f"customers; retry them with `doku audit --retry-failed {snap.run_id}`"
+        )
+        return EXIT_FAILED_CUSTOMERS
+    if embedded:
         render.note("no DOKU credentials configured; used the built-in simulator")
     return 0
 
@@ -161,4 +178,4 @@ def run(args: argparse.Namespace) -> int:
         info = store.get_run(job.run_id)
     assert info is not None
     _print_summary(summary(job.run_id, snap.state, info, time.monotonic() - started), args.json)
-    return _exit_status(snap, embedded)
+    return _exit_status(snap, info, embedded)

@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from doku.cli import render
+from doku.engine import jobs
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 
@@ -54,6 +55,7 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     with Store() as store:
+        jobs.mark_orphans(store)  # a run whose process is gone is interrupted, not running
         rows = [run_row(r) for r in store.list_runs(limit=args.limit)]
     if args.json:
         render.emit_json(rows)

@@ -9,6 +9,7 @@ the run at once instead of failing every customer.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -26,12 +27,20 @@ from doku.errors import (
     ConfigurationError,
     DokuError,
     NoSuchRunError,
+    RunBusyError,
 )
+from doku.models import TOKEN_TYPES
 from doku.settings import Settings
 
 # After this many authentication failures in a row (with no success in between)
 # the credentials are wrong, not the customers.
 AUTH_FAILURES_TO_ABORT = 3
+MAX_CONCURRENCY = 256
+MAX_ATTEMPTS = 20
+MAX_TIMEOUT_S = 600.0
+# Runs with a live BulkJob in this process (the store's claim covers other processes).
+_active_lock = threading.Lock()
+_active: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -45,13 +54,31 @@ class AuditOptions:
     read_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.concurrency <= 256:
-            raise ValueError("concurrency must be between 1 and 256")
-        if self.rps is not None and self.rps <= 0:
-            raise ValueError("rps must be positive")
+        """Every option is checked here, before a run is recorded: a bad value must
+        never leave an aborted run behind (ValueError naming the option)."""
+        problem = _option_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _option_problem(o: AuditOptions) -> str | None:
+    if isinstance(o.concurrency, bool) or not 1 <= o.concurrency <= MAX_CONCURRENCY:
+        return f"concurrency must be between 1 and {MAX_CONCURRENCY}, not {o.concurrency}"
+    if o.rps is not None and not (math.isfinite(o.rps) and o.rps > 0):
+        return f"rps must be a positive number (or none for no limit), not {o.rps}"
+    if o.token_type is not None and o.token_type not in TOKEN_TYPES:
+        return f"token type must be one of {', '.join(TOKEN_TYPES)}, not {o.token_type!r}"
+    if not 1 <= o.max_attempts <= MAX_ATTEMPTS:
+        return f"max attempts must be between 1 and {MAX_ATTEMPTS}, not {o.max_attempts}"
+    for name in ("connect_timeout_s", "read_timeout_s"):
+        value = getattr(o, name)
+        if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
+            label = name.removesuffix("_s").replace("_", " ")
+            return f"{label} must be between 0 and {MAX_TIMEOUT_S:g} seconds, not {value}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,8 +156,16 @@ class BulkJob:
 
     # -- control --------------------------------------------------------------------
     def start(self) -> BulkJob:
+        """Claim the run (RunBusyError when a live job, here or in another process,
+        holds it) and start fetching in a background thread."""
+        with _active_lock:
+            if self.run_id in _active:
+                raise RunBusyError(
+                    f"run {self.run_id} is already being fetched in this process"
+                )
+            self.store.claim_run(self.run_id)
+            _active.add(self.run_id)
         self._started = time.monotonic()
-        self.store.set_status(self.run_id, "running")
         self._thread = threading.Thread(target=self._run, name=f"audit-{self.run_id}",
                                         daemon=True)
         self._thread.start()
@@ -210,6 +245,8 @@ class BulkJob:
         try:
             self.store.set_status(self.run_id, state, error)
         finally:
+            with _active_lock:
+                _active.discard(self.run_id)
             with self._lock:
                 self._state, self._error = state, error
                 self._ended = time.monotonic()

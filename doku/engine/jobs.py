@@ -12,6 +12,7 @@ import os
 import threading
 
 from doku.engine.bulk import BulkJob
+from doku.engine.local import process_alive
 from doku.engine.store import Store
 
 _lock = threading.Lock()
@@ -34,16 +35,6 @@ def running() -> list[BulkJob]:
         return [j for j in _jobs.values() if not j.snapshot().finished]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def mark_orphans(store: Store) -> list[int]:
     """Runs left 'running' by a process that is gone (or by this one, without a job).
 
@@ -55,7 +46,7 @@ def mark_orphans(store: Store) -> list[int]:
     orphans = [
         rid
         for rid, pid in store.running_owners().items()
-        if rid not in owned and (pid is None or pid == me or not _alive(pid))
+        if rid not in owned and (pid is None or pid == me or not process_alive(pid))
     ]
     for rid in orphans:
         store.set_status(rid, "interrupted")

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from doku.engine.local import private_file, private_folder, process_alive
 from doku.engine.schema import (
     DB_NAME,
     RUN_STATES,
@@ -30,17 +31,29 @@ from doku.engine.schema import (
     data_dir,
     utc_iso,
 )
-from doku.errors import InvalidInputError, NoSuchRunError
+from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 from doku.models import DIRECT_DEBIT, Token
+
+# Stored error texts come partly from the server: bounded, whatever it sent.
+MAX_ERROR_TEXT = 500
+
+
+MAX_CODE = 128
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "\u2026"
 
 
 class Store:
     def __init__(self, path: str | Path | None = None) -> None:
         if path is None:
             folder = data_dir()
-            folder.mkdir(parents=True, exist_ok=True)
+            private_folder(folder)
             path = folder / DB_NAME
         self.path = Path(path)
+        if str(path) != ":memory:":
+            private_file(self.path)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -133,8 +146,38 @@ class Store:
             else:
                 self._db.execute(
                     "UPDATE runs SET status=?, error=?, finished_at=? WHERE id=?",
-                    (status, error, now, run_id),
+                    (status, None if error is None else _clip(error), now, run_id),
                 )
+
+    def claim_run(self, run_id: int) -> None:
+        """Mark the run as being fetched by this process, atomically: RunBusyError when
+        another live process holds it (two resumes of one run never fetch a customer
+        twice at once). BEGIN IMMEDIATE takes SQLite's write lock before reading, so of
+        two processes claiming together exactly one sees the run free."""
+        me = os.getpid()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT status, owner_pid FROM runs WHERE id=?", (run_id,)
+                ).fetchone()
+                if row is None:
+                    raise NoSuchRunError(f"run {run_id} is not in {self.path}")
+                status, owner = row
+                if status == "running" and owner not in (None, me) and process_alive(owner):
+                    raise RunBusyError(
+                        f"run {run_id} is already being fetched by process {owner}; "
+                        "wait for it to finish or cancel it there"
+                    )
+                self._db.execute(
+                    "UPDATE runs SET status='running', error=NULL, finished_at=NULL,"
+                    " owner_pid=?, started_at=COALESCE(started_at, ?) WHERE id=?",
+                    (me, utc_iso(), run_id),
+                )
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
 
     def running_owners(self) -> dict[int, int | None]:
         """Run id -> pid of the process that said it is running it."""
@@ -261,7 +304,8 @@ class Store:
                 " n_direct_debit=NULL, n_credit_card=NULL,"
                 " error_kind=?, error_message=?, http_status=?, request_id=?,"
                 " attempts=attempts+?, latency_ms=NULL, fetched_at=? WHERE run_id=? AND seq=?",
-                (error_code, error_message, http_status, request_id, attempts, utc_iso(),
+                (error_code[:MAX_CODE], _clip(error_message), http_status,
+                 None if request_id is None else request_id[:MAX_CODE], attempts, utc_iso(),
                  run_id, seq),
             )
 
