@@ -24,7 +24,13 @@ import requests
 from doku.cli.main import main
 from doku.client.signing import sign_request, timestamp, verify_response
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
-from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
+from doku.simulator import (
+    SimulatorConfig,
+    config_to_argv,
+    config_to_env,
+    start_simulator_process,
+    stop_simulator_process,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -158,19 +164,46 @@ def test_sigint_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
-def test_a_given_secret_key_is_used_but_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("how", ["env", "file"])
+def test_a_given_secret_key_is_used_but_never_printed(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
     statuses: list[int] = []
 
     def check(url: str) -> None:
         statuses.append(signed_post(url, secret="SK-private-123").status_code)
         statuses.append(signed_post(url).status_code)
 
-    code, out, err = serve_in_process(capsys, "--secret-key", "SK-private-123",
-                                      while_serving=check)
+    monkeypatch.delenv("DOKU_CLIENT_ID", raising=False)
+    if how == "env":
+        monkeypatch.setenv("DOKU_SECRET_KEY", "SK-private-123")
+        args: tuple[str, ...] = ()
+    else:
+        monkeypatch.delenv("DOKU_SECRET_KEY", raising=False)
+        key_file = tmp_path / "key.txt"
+        key_file.write_text("SK-private-123\n")
+        args = ("--secret-key-file", str(key_file))
+    code, out, err = serve_in_process(capsys, *args, while_serving=check)
     assert code == 0
     assert statuses == [200, 401]
     assert "SK-private-123" not in out + err
     assert out.splitlines()[2] == "secret key: (as given)"
+
+
+def test_a_secret_key_on_the_command_line_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sandbox", "--port", "0", "--secret-key", "SK-private-123"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err == ("error: configuration error: sandbox: a secret key on the command line is "
+                   "visible to every local user; set DOKU_SECRET_KEY or use --secret-key-file\n")
+
+
+def test_the_child_process_helper_passes_credentials_in_its_environment() -> None:
+    config = SimulatorConfig(client_id="MCH-CHILD-1", secret_key="SK-child-secret")
+    assert "SK-child-secret" not in " ".join(config_to_argv(config))
+    assert "MCH-CHILD-1" not in " ".join(config_to_argv(config))
+    assert config_to_env(config) == {"DOKU_CLIENT_ID": "MCH-CHILD-1",
+                                     "DOKU_SECRET_KEY": "SK-child-secret"}
 
 
 def test_port_in_use_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,10 +236,16 @@ def test_bad_options_are_refused_with_one_line(args: list[str], line: str,
     assert (code, *capsys.readouterr()) == (1, "", line + "\n")
 
 
-def test_start_simulator_process_helper() -> None:
-    url, proc = start_simulator_process(SimulatorConfig(latency_ms=1, seed=4))
+def test_start_simulator_process_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOKU_SECRET_KEY", "SK-inherited-must-not-win")
+    config = SimulatorConfig(latency_ms=1, seed=4, secret_key="SK-child-only-9f3")
+    url, proc = start_simulator_process(config)
     try:
         assert url.startswith("http://127.0.0.1:")
-        assert signed_post(url).status_code == 200
+        assert signed_post(url, secret="SK-child-only-9f3").status_code == 200
+        assert signed_post(url).status_code == 401
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert b"sandbox" in cmdline
+        assert b"SK-child-only-9f3" not in cmdline  # what `ps` shows every local user
     finally:
         assert stop_simulator_process(proc) == 0

@@ -3,19 +3,25 @@
 The first stdout line is always `listening on http://127.0.0.1:PORT` (flushed), so a
 parent process (tests, benchmarks, `start_simulator_process`) can wait for it. Binds
 127.0.0.1 only: the simulator accepts documented demo credentials.
+
+A chosen secret key comes from `DOKU_SECRET_KEY` (the client's own variable, so both
+agree) or `--secret-key-file`, never from the command line, where every local user
+could read it in `ps`. The client ID: `--client-id`, else `DOKU_CLIENT_ID`, else the
+demo one.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import threading
 from types import FrameType
 
 from doku.cli import render
 from doku.errors import ConfigurationError
-from doku.settings import SIMULATOR_SECRET_KEY
+from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY
 from doku.simulator import SimulatorConfig, start_simulator
 
 DEFAULT_PORT = 8765
@@ -26,8 +32,13 @@ DESCRIPTION = "Serve POST /tokenization/v1/tokens on 127.0.0.1 with optional fau
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = SimulatorConfig()
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    p.add_argument("--client-id", default=d.client_id)
-    p.add_argument("--secret-key", default=None, help="default: the documented demo key")
+    p.add_argument("--client-id", default=None,
+                   help=f"default: $DOKU_CLIENT_ID, else the demo {d.client_id}")
+    p.add_argument("--secret-key-file", default=None, metavar="PATH",
+                   help="read the secret key from this file (first line); default: "
+                   "$DOKU_SECRET_KEY, else the documented demo key")
+    # Refused with advice: a key on the command line shows in `ps` to every local user.
+    p.add_argument("--secret-key", default=None, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=d.seed, help="world and fault seed")
     p.add_argument("--epoch", type=int, default=d.epoch, help="how far the world has moved")
     p.add_argument("--latency-ms", type=float, default=d.latency_ms)
@@ -45,11 +56,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replay-capacity", type=int, default=d.replay_capacity)
 
 
+def _secret_key(args: argparse.Namespace) -> tuple[str, bool]:
+    """The key to accept and whether it was chosen (a chosen key is never printed)."""
+    if args.secret_key is not None:
+        raise ConfigurationError(
+            "sandbox: a secret key on the command line is visible to every local user; "
+            "set DOKU_SECRET_KEY or use --secret-key-file"
+        )
+    if args.secret_key_file:
+        try:
+            with open(args.secret_key_file, encoding="utf-8") as fh:
+                key = fh.readline().strip()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"sandbox: cannot read {args.secret_key_file}: {exc.strerror or exc}"
+            ) from None
+        if not key:
+            raise ConfigurationError(f"sandbox: {args.secret_key_file} holds no key")
+        return key, True
+    key = os.environ.get("DOKU_SECRET_KEY", "").strip()
+    return (key, True) if key else (SIMULATOR_SECRET_KEY, False)
+
+
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
+    key, _ = _secret_key(args)
+    client_id = args.client_id or os.environ.get("DOKU_CLIENT_ID", "").strip()
     try:
         return SimulatorConfig(
-            client_id=args.client_id,
-            secret_key=args.secret_key or SIMULATOR_SECRET_KEY,
+            client_id=client_id or SIMULATOR_CLIENT_ID,
+            secret_key=key,
             seed=args.seed,
             epoch=args.epoch,
             latency_ms=args.latency_ms,
@@ -103,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise ConfigurationError(f"cannot listen on {HOST}:{args.port}: {reason}") from None
         try:
-            _announce(sim.url, config, bool(args.secret_key))
+            _announce(sim.url, config, config.secret_key != SIMULATOR_SECRET_KEY)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
                 pass
         finally:

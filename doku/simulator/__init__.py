@@ -10,6 +10,7 @@ from doku.simulator.faults import (
     FAULTS,
     SimulatorConfig,
     config_to_argv,
+    config_to_env,
     failure_status,
     planned_fault,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "SimulatorConfig",
     "SimulatorStats",
     "config_to_argv",
+    "config_to_env",
     "failure_status",
     "planned_fault",
     "start_simulator",

@@ -99,8 +99,6 @@ def failure_status(config: SimulatorConfig, request_id: str) -> int:
 
 # Flags of `doku sandbox`, per config field.
 CLI_FLAGS = {
-    "client_id": "--client-id",
-    "secret_key": "--secret-key",
     "seed": "--seed",
     "epoch": "--epoch",
     "latency_ms": "--latency-ms",
@@ -120,11 +118,20 @@ CLI_FLAGS = {
 
 
 def config_to_argv(config: SimulatorConfig) -> list[str]:
-    """`sandbox` flags reproducing `config` (only fields that differ from the defaults)."""
+    """`sandbox` flags reproducing `config` (only fields that differ from the defaults).
+
+    The credentials are not among them: they go in the environment (`config_to_env`),
+    never on a command line."""
     default = SimulatorConfig()
     argv: list[str] = []
     for f in fields(SimulatorConfig):
         value = getattr(config, f.name)
-        if value != getattr(default, f.name):
+        if f.name in CLI_FLAGS and value != getattr(default, f.name):
             argv += [CLI_FLAGS[f.name], str(value)]
     return argv
+
+
+def config_to_env(config: SimulatorConfig) -> dict[str, str]:
+    """The environment that gives a `sandbox` child the config's credentials (always
+    set, so an inherited DOKU_SECRET_KEY cannot change the child's key)."""
+    return {"DOKU_CLIENT_ID": config.client_id, "DOKU_SECRET_KEY": config.secret_key}

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, cast
 
-from doku.simulator.faults import SimulatorConfig, config_to_argv
+from doku.simulator.faults import SimulatorConfig, config_to_argv, config_to_env
 from doku.simulator.server import _Server
 from doku.simulator.state import SimulatorStats, _State
 
@@ -80,14 +80,17 @@ def start_simulator_process(
     """Run `python -m doku sandbox` in a child process (its own GIL, for benchmarks).
 
     Returns the URL from its first line and the Popen; end it with
-    `stop_simulator_process`. A non-demo secret key travels on the child's command line.
+    `stop_simulator_process`. The credentials travel in the child's environment, never
+    on its command line (visible to every local user).
     """
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     argv = [sys.executable, "-m", "doku", "sandbox", "--port", str(port)]
-    argv += config_to_argv(config or SimulatorConfig())
+    config = config or SimulatorConfig()
+    argv += config_to_argv(config)
+    env.update(config_to_env(config))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     stdout = cast(IO[str], proc.stdout)
     first: list[str] = []
