@@ -245,3 +245,11 @@ def test_header_cells_from_the_input_are_neutralised_in_csv_and_xlsx() -> None:
     cells = next(book["data"].iter_rows(max_row=1))
     assert all(c.data_type == "s" for c in cells)  # text, never a formula
     assert [c.value for c in cells] == [*header[:-1], "bell\ufffdname"]
+
+
+def test_xlsx_refuses_a_table_too_wide_to_write_quickly() -> None:
+    df = pd.DataFrame({f"c{i}": ["v"] * 600 for i in range(10_000)})
+    with pytest.raises(InvalidInputError, match=r"6,000,000 cells \(600 rows x 10,000 columns\) "
+                                                 r"are over the 5,000,000-cell limit"):
+        frame_to_bytes(df, "xlsx")
+    assert frame_to_bytes(df.iloc[:3, :5], "xlsx")[:2] == b"PK"

@@ -37,6 +37,9 @@ MIME_TYPES = {
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
+# openpyxl writes ~100k cells/s: beyond this an XLSX export would take minutes and
+# gigabytes (10,000 attribute columns, say); CSV and Parquet have no such cost.
+XLSX_MAX_CELLS = 5_000_000
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -137,6 +140,12 @@ def frame_to_bytes(
             raise InvalidInputError(
                 f"{len(df):,} rows do not fit in one Excel sheet "
                 f"({XLSX_MAX_ROWS:,} max): export as csv or parquet"
+            )
+        cells = len(df) * max(1, len(df.columns))
+        if cells > XLSX_MAX_CELLS:
+            raise InvalidInputError(
+                f"{cells:,} cells ({len(df):,} rows x {len(df.columns):,} columns) are over "
+                f"the {XLSX_MAX_CELLS:,}-cell limit for XLSX exports: export as csv or parquet"
             )
         safe = _xlsx_clean(neutralise_formulas(df))
         buf = io.BytesIO()

@@ -32,7 +32,7 @@ from doku.engine.schema import (
     utc_iso,
 )
 from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
-from doku.models import DIRECT_DEBIT, Token
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 # Stored error texts come partly from the server: bounded, whatever it sent.
 MAX_ERROR_TEXT = 500
@@ -259,6 +259,8 @@ class Store:
         """Terminal state 'fetched' (0 or more tokens), replacing any earlier result."""
         name = next((t.customer_name for t in tokens if t.customer_name), None)
         n_dd = sum(1 for t in tokens if t.type == DIRECT_DEBIT)
+        # Counted by name: a type DOKU adds later (wallets) is neither of the two.
+        n_cc = sum(1 for t in tokens if t.type == CREDIT_CARD)
         with self._lock, self._db:
             seq = self._seq(run_id, customer_id)
             self._db.execute(
@@ -278,7 +280,7 @@ class Store:
                 " n_direct_debit=?, n_credit_card=?,"
                 " error_kind=NULL, error_message=NULL, http_status=NULL, request_id=?,"
                 " attempts=attempts+?, latency_ms=?, fetched_at=? WHERE run_id=? AND seq=?",
-                (name, len(tokens), n_dd, len(tokens) - n_dd, request_id, attempts,
+                (name, len(tokens), n_dd, n_cc, request_id, attempts,
                  latency_ms, utc_iso(), run_id, seq),
             )
 
