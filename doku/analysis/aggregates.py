@@ -155,15 +155,28 @@ def _uptake_rows(label: str, rows: list[tuple[str, int]], base: Uptake) -> pd.Da
     return frame
 
 
-def uptake_by_type(customers: pd.DataFrame, types: Sequence[str] = TOKEN_TYPES) -> pd.DataFrame:
+def uptake_by_type(
+    customers: pd.DataFrame,
+    types: Sequence[str] = TOKEN_TYPES,
+    tokens: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Per type: fetched customers with >= 1 token of that type / all fetched customers.
-    Columns: type, with_tokens, fetched, uptake, failed, pending (types in given order)."""
+    Columns: type, with_tokens, fetched, uptake, failed, pending (types in given order).
+    A type without a per-customer count column (one DOKU added later, e.g. a wallet
+    type) is counted from `tokens`, which must then be given."""
     base = uptake(customers)
     fetched = customers["status"] == FETCHED
     rows = []
     for t in types:
-        counts = customers[TYPE_COUNT_COLUMN[t]].where(fetched, 0).fillna(0)
-        rows.append((t, int((counts > 0).sum())))
+        if t in TYPE_COUNT_COLUMN:
+            counts = customers[TYPE_COUNT_COLUMN[t]].where(fetched, 0).fillna(0)
+            rows.append((t, int((counts > 0).sum())))
+            continue
+        if tokens is None:
+            raise ValueError(f"uptake of token type {t!r} needs the tokens frame")
+        holders = set(tokens.loc[(tokens["type"] == t).to_numpy(), "customer_id"])
+        ids = customers.loc[fetched.to_numpy(), "customer_id"]
+        rows.append((t, int(ids.isin(list(holders)).sum())))
     return _uptake_rows("type", rows, base)
 
 
@@ -293,10 +306,14 @@ def _recount(customers: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
 
 
 def types_in_scope(frames: RunFrames) -> tuple[str, ...]:
-    """Token types a page shows: all, or those a type filter selected."""
+    """Token types a page shows: the two requestable ones and any other type the run
+    holds (each counted as its own type), or those a type filter selected."""
+    counts = frames.tokens["type"].value_counts(sort=False)
+    others = sorted(str(t) for t, n in counts.items() if n > 0 and t not in TOKEN_TYPES)
+    types = (*TOKEN_TYPES, *others)
     if frames.filters is not None and frames.filters.types:
-        return tuple(t for t in TOKEN_TYPES if t in frames.filters.types)
-    return TOKEN_TYPES
+        return tuple(t for t in types if t in frames.filters.types)
+    return types
 
 
 # -- summary -----------------------------------------------------------------------------
@@ -313,7 +330,7 @@ def summary(frames: RunFrames) -> dict[str, Any]:
     up = uptake(frames.customers)
     types_frame = by_type(frames.tokens, types)
     type_counts = _as_dict(types_frame, "type")
-    per_type = uptake_by_type(frames.customers, types)
+    per_type = uptake_by_type(frames.customers, types, frames.tokens)
     return {
         "run_id": frames.run.id,
         "filters": frames.filters.describe() if frames.filters else "",

@@ -187,8 +187,8 @@ def compare_runs(frames_a: RunFrames, frames_b: RunFrames) -> Comparison:
     lost = sorted(set(removed["customer_id"].tolist()))
     up_a, up_b = uptake(ca), uptake(cb)
     by_type = _side_by_side(
-        uptake_by_type(ca, types_in_scope(frames_a)),
-        uptake_by_type(cb, types_in_scope(frames_b)),
+        uptake_by_type(ca, types_in_scope(frames_a), frames_a.tokens),
+        uptake_by_type(cb, types_in_scope(frames_b), frames_b.tokens),
         "type", up_a, up_b,
     )
     by_issuer = _side_by_side(

@@ -1,0 +1,57 @@
+"""A token type DOKU adds later (a wallet) is kept and counted as its own type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doku.analysis.aggregates import apply_filters, by_type, summary, types_in_scope, uptake_by_type
+from doku.analysis.filters import Filters
+from doku.analysis.frames import load_run_frames
+from doku.engine.store import Store
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
+
+WALLET = "WALLET_RECURRING"
+
+
+def _run(tmp_path: Path) -> tuple[Store, int]:
+    store = Store(tmp_path / "s.sqlite3")
+    run = store.create_run(ids=["C1", "C2", "C3"], env="simulator", base_url=None,
+                           client_id="M", input_name="t")
+    store.record_fetched(run, "C1", [
+        Token("C1", "A", DIRECT_DEBIT, "BRI", None, "****1", "tok-dd-000001"),
+        Token("C1", "A", WALLET, "OVO", None, "0812****99", "tok-wa-000001"),
+    ], attempts=1)
+    store.record_fetched(run, "C2", [
+        Token("C2", "B", WALLET, "OVO", None, "0813****11", "tok-wa-000002"),
+    ], attempts=1)
+    store.record_fetched(run, "C3", [
+        Token("C3", "C", CREDIT_CARD, "BCA", "visa", "4111****1111", "tok-cc-000003"),
+    ], attempts=1)
+    return store, run
+
+
+def test_wallet_tokens_are_their_own_type_everywhere(tmp_path: Path) -> None:
+    store, run = _run(tmp_path)
+    frames = load_run_frames(store, run)
+    assert types_in_scope(frames) == (DIRECT_DEBIT, CREDIT_CARD, WALLET)
+    assert by_type(frames.tokens, types_in_scope(frames)).values.tolist() == [
+        [WALLET, 2], [CREDIT_CARD, 1], [DIRECT_DEBIT, 1],
+    ]
+    per_type = uptake_by_type(frames.customers, types_in_scope(frames), frames.tokens)
+    assert per_type[["type", "with_tokens", "fetched"]].values.tolist() == [
+        [DIRECT_DEBIT, 1, 3], [CREDIT_CARD, 1, 3], [WALLET, 2, 3],
+    ]
+    s = summary(frames)
+    assert s["by_type"] == {WALLET: 2, CREDIT_CARD: 1, DIRECT_DEBIT: 1}
+    assert (s["direct_debit"], s["credit_card"], s["tokens"]) == (1, 1, 4)
+    assert s["uptake_by_type"][WALLET]["with_tokens"] == 2
+    rows = {r[0]: r for r in store.customer_rows(run)}
+    assert (rows["C1"][3], rows["C1"][4], rows["C1"][5]) == (2, 1, 0)  # n_tokens, dd, cc
+
+
+def test_a_type_filter_on_the_wallet_type(tmp_path: Path) -> None:
+    store, run = _run(tmp_path)
+    only = apply_filters(load_run_frames(store, run), Filters(types=(WALLET,)))
+    assert types_in_scope(only) == (WALLET,)
+    assert summary(only)["with_tokens"] == 2
+    assert summary(only)["tokens"] == 2
