@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
 from doku.engine.connection import describe
+from ui import chrome, data, present, state
 
-settings = ui.page_setup(ui.APP_TITLE, icon=":material/credit_card:")
+settings = chrome.page_setup(present.APP_TITLE, icon=":material/credit_card:")
 
-with ui.guard():
+with chrome.guard():
     st.markdown(
         "Audit stored DOKU payment tokens (cards and direct debit): look up one customer's "
         "tokens, audit thousands of customers in the background, then see uptake by type, "
@@ -21,36 +21,34 @@ with ui.guard():
     left, right = st.columns([3, 2], gap="large")
     with left, st.container(border=True):
         st.subheader(":material/insights: Latest run")
-        store = ui.get_store()
-        latest_id = store.latest_run_id()
-        run = store.get_run(latest_id) if latest_id is not None else None
+        run = data.latest_run(state.get_store())
         if run is None:
             st.markdown(
                 "No audit yet. Start one on **Bulk audit**: the sample file of 3,000 demo "
                 "customers is one click away."
             )
-            st.page_link(ui.BULK, label="Start a bulk audit", icon=":material/play_arrow:")
+            st.page_link(present.BULK, label="Start a bulk audit", icon=":material/play_arrow:")
         else:
             with st.container(horizontal=True, vertical_alignment="center"):
                 st.markdown(
-                    f"**Run #{run.id}** · {run.input_name} · {ui.fmt_time(run.created_at)}"
+                    f"**Run #{run.id}** · {run.input_name} · {present.fmt_time(run.created_at)}"
                 )
-                ui.status_badge(run.status)
+                chrome.status_badge(run.status)
             with st.container(horizontal=True):
-                st.metric("Customers", ui.fmt_int(run.customers), border=True)
+                st.metric("Customers", present.fmt_int(run.customers), border=True)
                 st.metric(
                     "With ≥1 token",
-                    ui.fmt_share(ui.uptake_of(run)),
+                    present.fmt_share(present.uptake_of(run)),
                     help="Share of fetched customers holding at least one token.",
                     border=True,
                 )
-                st.metric("Tokens", ui.fmt_int(run.tokens), border=True)
-                st.metric("Failed", ui.fmt_int(run.failed), border=True)
+                st.metric("Tokens", present.fmt_int(run.tokens), border=True)
+                st.metric("Failed", present.fmt_int(run.failed), border=True)
             if run.pending:
                 st.caption(f"{run.pending:,} customers still without a result.")
             with st.container(horizontal=True):
-                st.page_link(ui.INSIGHTS, label="Open insights", icon=":material/insights:")
-                st.page_link(ui.RUNS, label="All runs", icon=":material/history:")
+                st.page_link(present.INSIGHTS, label="Open insights", icon=":material/insights:")
+                st.page_link(present.RUNS, label="All runs", icon=":material/history:")
 
     with right, st.container(border=True):
         st.subheader(":material/lan: Connection in use")
@@ -76,7 +74,7 @@ with ui.guard():
 
     st.subheader("Pages")
     for column, (path, label, icon, text) in zip(
-        st.columns(len(ui.PAGE_LINKS)), ui.PAGE_LINKS, strict=True
+        st.columns(len(present.PAGE_LINKS)), present.PAGE_LINKS, strict=True
     ):
         with column, st.container(border=True, height="stretch"):
             st.page_link(path, label=f"**{label}**", icon=icon)

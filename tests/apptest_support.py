@@ -1,18 +1,32 @@
-"""What every page's AppTest needs: an isolated environment and a page opened cleanly."""
+"""What every page's AppTest needs: an isolated environment, runs seeded straight into
+the store (no HTTP), the CLI's JSON in process, and a page opened cleanly."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import doku.settings
+from doku.cli.main import main as doku_cli
 from doku.engine import jobs
+from doku.engine.inputs import ParsedInput
+from doku.engine.schema import DB_NAME, Reject
+from doku.engine.store import Store
+from doku.errors import error_label
+from doku.models import CREDIT_CARD, Token, parse_tokens
+from doku.simulator.world import tokens_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = str(ROOT / "dashboard.py")
+TokensOf = Callable[[str], Sequence[Token]]
 
 
 def isolate(mp: pytest.MonkeyPatch, folder: Path) -> Path:
@@ -20,11 +34,88 @@ def isolate(mp: pytest.MonkeyPatch, folder: Path) -> Path:
     and a private data dir."""
     for key in doku.settings.KEYS:
         mp.delenv(key, raising=False)
-    mp.setattr(doku.settings, "read_secrets_table", lambda path=None: {})
+    mp.setattr(doku.settings, "read_secrets_table", lambda path=None: {})  # noqa: ARG005
     mp.setenv("DOKU_DATA_DIR", str(folder))
     return folder
 
 
+# -- runs written straight into the store --------------------------------------------------
+def world_tokens(epoch: int = 0) -> TokensOf:
+    """What the simulator's world holds for a customer at `epoch` (no request made)."""
+    return lambda customer_id: parse_tokens(tokens_for(customer_id, epoch=epoch))
+
+
+def token(customer_id: str, n: int, token_type: str = CREDIT_CARD, *, issuer: str = "BCA",
+          brand: str | None = "visa") -> Token:
+    """The n-th made-up token of a customer."""
+    return Token(
+        customer_id=customer_id,
+        customer_name=f"Customer {customer_id}",
+        type=token_type,
+        issuer=issuer,
+        brand=brand if token_type == CREDIT_CARD else None,
+        masked_card=f"4111****{n:04d}" if token_type == CREDIT_CARD else f"*********{n:04d}",
+        token_id=f"tok-{customer_id}-{n:04d}-{token_type}",
+    )
+
+
+def seed_run(
+    folder: Path,
+    customers: ParsedInput | Sequence[str],
+    tokens_of: TokensOf | Mapping[str, Sequence[Token]],
+    *,
+    failed: Mapping[str, str] | None = None,
+    pending: Collection[str] = (),
+    status: str | None = "done",
+    input_name: str = "seeded.csv",
+) -> int:
+    """A run written with Store.create_run / record_fetched / record_failed: every
+    customer fetched with `tokens_of(id)`, except `failed` (id -> error code) and
+    `pending` ones. `status=None` leaves it 'running' with no owner, as a dead process
+    would."""
+    failed = failed or {}
+    lookup = tokens_of.get if isinstance(tokens_of, Mapping) else tokens_of
+    folder.mkdir(parents=True, exist_ok=True)
+    with Store(folder / DB_NAME) as store:
+        if isinstance(customers, ParsedInput):
+            ids = customers.ids
+            run_id = store.create_run(
+                ids=ids, attribute_values=customers.attributes,
+                attribute_columns=customers.attribute_columns,
+                rejects=[Reject(r.row, r.value, r.reason) for r in customers.rejected],
+                duplicates=customers.duplicates, blank_rows=customers.blank_rows,
+                env="simulator", base_url=None, client_id=doku.settings.SIMULATOR_CLIENT_ID,
+                input_name=customers.source,
+            )
+        else:
+            ids = list(customers)
+            run_id = store.create_run(
+                ids=ids, env="simulator", base_url=None,
+                client_id=doku.settings.SIMULATOR_CLIENT_ID, input_name=input_name,
+            )
+        for cid in ids:
+            if cid in failed:
+                code = failed[cid]
+                store.record_failed(run_id, cid, error_code=code,
+                                    error_message=f"{error_label(code)} (seeded)", attempts=1)
+            elif cid not in pending:
+                store.record_fetched(run_id, cid, lookup(cid) or [], attempts=1)
+        if status is not None:
+            store.set_status(run_id, status)
+    return run_id
+
+
+def cli_json(*args: str) -> dict[str, Any]:
+    """`python -m doku ARGS --json` run in this process, on $DOKU_DATA_DIR."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert doku_cli([*args, "--json"]) == 0
+    result: dict[str, Any] = json.loads(out.getvalue())
+    return result
+
+
+
+# -- pages --------------------------------------------------------------------------------------
 def ok(at: AppTest, *, no_errors: bool = False) -> AppTest:
     """No exception reached the page (and, with no_errors, no st.error either)."""
     assert not at.exception, [e.value for e in at.exception]

@@ -109,6 +109,31 @@ def test_upload_xlsx() -> None:
     assert (m["Valid IDs"], m["Duplicates"]) == ("5", "1")
 
 
+def test_upload_xlsx_with_two_sheets_offers_the_sheets() -> None:
+    book = Workbook()
+    first = book.active
+    first.title = "first"
+    for row in (["customer_id", "segment"], ["X-1", "sme"], ["X-2", "retail"]):
+        first.append(row)
+    second = book.create_sheet("second")
+    for row in (["id"], ["Y-1"], ["Y-2"], ["Y-3"]):
+        second.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    at = open_bulk()
+    ok(at.file_uploader(key="bulk_file").upload("book.xlsx", buf.getvalue()).run())
+    sheet = at.selectbox(key="bulk_sheet")
+    assert (list(sheet.options), sheet.value) == (["first", "second"], "first")
+    assert at.selectbox(key="bulk_column").value == "customer_id"
+    assert list(at.dataframe[0].value["customer_id"]) == ["X-1", "X-2"]
+    ok(sheet.select("second").run())
+    assert metrics(at)["Valid IDs"] == "3"
+    assert list(at.dataframe[0].value["customer_id"]) == ["Y-1", "Y-2", "Y-3"]
+    assert "sheet `second`" in " ".join(m.value for m in at.markdown)
+    assert "bulk_column" not in {s.key for s in at.selectbox}  # one column: nothing to pick
+    assert not at.button(key="bulk_start").disabled
+
+
 def test_unparseable_file_is_an_error_not_a_traceback() -> None:
     at = open_bulk()
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -136,7 +161,7 @@ def slow_simulator(monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulato
     monkeypatch.setenv("DOKU_BASE_URL", sim.url)
 
 
-def start_slow_run(at: AppTest, n: int = 400) -> int:
+def start_slow_run(at: AppTest, n: int = 200) -> int:
     ok(at.text_area(key="bulk_paste").input("\n".join(f"S-{i}" for i in range(n))).run())
     ok(at.number_input(key="bulk_concurrency").set_value(2).run())
     ok(at.button(key="bulk_start").click().run())
@@ -162,11 +187,10 @@ def test_cancel_then_resume(monkeypatch: pytest.MonkeyPatch, make_simulator: Mak
     wait_finished(at)
     assert run_status(data_dir, run_id) == "done"
     m = metrics(at)
-    assert (m["Fetched"], m["Pending"]) == ("400", "0")
+    assert (m["Fetched"], m["Pending"]) == ("200", "0")
 
 
-def test_retry_failed(monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator,
-                      data_dir: Path) -> None:
+def test_retry_failed(monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator) -> None:
     # Bad signatures are never retried by the client: those customers fail at once.
     slow_simulator(monkeypatch, make_simulator, bad_signature_rate=0.3, seed=7)
     at = open_bulk()

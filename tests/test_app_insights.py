@@ -4,10 +4,6 @@ aggregates; filters apply to every KPI, chart, table and download consistently."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,38 +12,37 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-import doku.settings
 from doku.analysis.aggregates import apply_filters, summary
 from doku.analysis.filters import Filters
 from doku.analysis.frames import load_run_frames
-from doku.engine.bulk import AuditOptions
-from doku.engine.connection import resolve
 from doku.engine.inputs import parse_file
-from doku.engine.service import start_audit
 from doku.engine.store import Store
-from tests.apptest_support import ROOT, isolate, metrics, open_page
+from tests.apptest_support import (
+    ROOT,
+    cli_json,
+    isolate,
+    metrics,
+    open_page,
+    seed_run,
+    world_tokens,
+)
 from tests.apptest_support import ok as check
+from ui.downloads import deferred_bytes
 
 INSIGHTS = "pages/3_Insights.py"
 SAMPLE = ROOT / "samples" / "customers.csv"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Two finished runs: #1 the whole sample file, #2 its first 500 customers."""
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two finished runs, written straight into the store with the simulator world's
+    tokens: #1 the whole sample file, #2 its first 500 customers."""
     folder = tmp_path_factory.mktemp("insights") / "data"
-    folder.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        isolate(mp, folder)
-        data = SAMPLE.read_bytes()
-        head = b"".join(data.splitlines(keepends=True)[:501])
-        settings = resolve(doku.settings.load_settings(secrets={}))
-        with Store(folder / "doku-audit.sqlite3") as store:
-            for name, content in (("customers.csv", data), ("first-500.csv", head)):
-                parsed = parse_file(content, name)
-                job = start_audit(store, parsed, settings, AuditOptions(concurrency=8))
-                assert job.wait(120).state == "done"
-        yield folder
+    data = SAMPLE.read_bytes()
+    head = b"".join(data.splitlines(keepends=True)[:501])
+    for name, content in (("customers.csv", data), ("first-500.csv", head)):
+        seed_run(folder, parse_file(content, name), world_tokens())
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -71,15 +66,12 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
-def report(data_dir: Path, run_id: int, *by: str) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
-    env["DOKU_DATA_DIR"] = str(data_dir)
-    args = [sys.executable, "-m", "doku", "report", str(run_id), "--json"]
+def report(run_id: int, *by: str) -> dict[str, Any]:
+    """`python -m doku report RUN_ID --json [--by ATTRIBUTE]...`, in process."""
+    args = ["report", str(run_id)]
     for attribute in by:
         args += ["--by", attribute]
-    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
+    return cli_json(*args)
 
 
 def chart_data(at: AppTest) -> dict[str, pd.DataFrame]:
@@ -103,25 +95,25 @@ def assert_kpis(at: AppTest, expected: dict[str, Any]) -> None:
     assert num(m["Failed customers"]) == expected["failed"]
 
 
-def test_latest_run_by_default_and_kpis_equal_the_report_cli(data_dir: Path) -> None:
+def test_latest_run_by_default_and_kpis_equal_the_report_cli() -> None:
     at = open_insights()
     assert at.selectbox(key="insights_run").value == 2
-    assert_kpis(at, report(data_dir, 2))
+    assert_kpis(at, report(2))
     ok(at.selectbox(key="insights_run").select(1).run())
-    expected = report(data_dir, 1)
+    expected = report(1)
     assert expected["customers"] == 3000
     assert_kpis(at, expected)
 
 
-def test_a_link_can_open_a_given_run(data_dir: Path) -> None:
+def test_a_link_can_open_a_given_run() -> None:
     at = open_insights(run="1")
     assert at.selectbox(key="insights_run").value == 1
     assert num(metrics(at)["Customers audited"]) == 3000
 
 
-def test_chart_numbers_equal_the_report_cli(data_dir: Path) -> None:
+def test_chart_numbers_equal_the_report_cli() -> None:
     at = open_insights(run="1")
-    expected = report(data_dir, 1, "plan")
+    expected = report(1, "plan")
     data = chart_data(at)
     issuers = data["Tokens by issuer and type"].groupby("issuer")["tokens"].sum()
     assert issuers.to_dict() == expected["by_issuer"]
@@ -185,9 +177,9 @@ def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> Non
     assert_kpis(at, base)
 
 
-def test_token_table_is_capped_with_an_honest_caption(data_dir: Path) -> None:
+def test_token_table_is_capped_with_an_honest_caption() -> None:
     at = open_insights(run="1")
-    expected = report(data_dir, 1)
+    expected = report(1)
     table = at.dataframe[0].value
     assert len(table) == 2000
     assert expected["tokens"] > 2000
@@ -214,8 +206,6 @@ def test_no_runs_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_download_bytes_are_made_once_on_demand_and_never_raise() -> None:
-    import ui
-
     calls: list[int] = []
 
     def make() -> bytes:
@@ -223,7 +213,7 @@ def test_download_bytes_are_made_once_on_demand_and_never_raise() -> None:
         return b"a,b\n"
 
     key = ("test", "run-x", ("v",), (), "tokens", "csv")
-    build = ui.deferred_bytes(key, make)
+    build = deferred_bytes(key, make)
     assert calls == []  # nothing is built before the click
     assert build() == b"a,b\n"
     assert build() == b"a,b\n"
@@ -232,5 +222,5 @@ def test_download_bytes_are_made_once_on_demand_and_never_raise() -> None:
     def broken() -> bytes:
         raise ValueError("boom")
 
-    text = ui.deferred_bytes((*key, "broken"), broken)()
+    text = deferred_bytes((*key, "broken"), broken)()
     assert text.startswith(b"export failed (ValueError)")

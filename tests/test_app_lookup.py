@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from doku.simulator.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME
+from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY
+from doku.simulator.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME, tokens_for
 from tests.apptest_support import isolate, open_page
+from tests.simulator_fixtures import MakeSimulator
+from ui.advice import ADVICE, TITLES
 
 LOOKUP = "pages/1_Customer_lookup.py"
 
@@ -57,13 +60,11 @@ def test_lookup_guide_customer_masked_then_revealed() -> None:
 
 
 def test_lookup_no_tokens_says_unknown_and_empty_look_the_same() -> None:
-    at = open_lookup()
-    # Find an ID the simulator gives no token: about a third of customers have none.
-    for i in range(100):
-        look_up(at, f"NOBODY-{i}")
-        if at.warning:
-            break
-    assert at.warning, "no token-less customer in 100 tries"
+    # About a third of the simulator's customers hold no token: take the first one.
+    nobody = next(f"NOBODY-{i}" for i in range(100) if not tokens_for(f"NOBODY-{i}"))
+    at = look_up(open_lookup(), nobody)
+    assert at.warning
+    assert f"No tokens for `{nobody}`" in at.warning[0].value
     assert "unknown customer ID" in at.warning[0].value
     assert not at.dataframe
 
@@ -103,6 +104,25 @@ def test_lookup_with_wrong_secret_says_what_to_do(monkeypatch: pytest.MonkeyPatc
     assert "DOKU_CLIENT_ID" in text
     assert "DOKU_SECRET_KEY" in text
     assert "SK-wrong-key" not in text
+
+
+def test_an_untrusted_answer_is_titled_and_advised_by_its_error_code(
+    monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator
+) -> None:
+    """Every answer of this simulator has a wrong signature: never retried, never shown."""
+    sim = make_simulator(bad_signature_rate=1.0)
+    monkeypatch.setenv("DOKU_ENV", "sandbox")
+    monkeypatch.setenv("DOKU_BASE_URL", sim.url)
+    monkeypatch.setenv("DOKU_CLIENT_ID", SIMULATOR_CLIENT_ID)
+    monkeypatch.setenv("DOKU_SECRET_KEY", SIMULATOR_SECRET_KEY)
+    at = look_up(open_lookup(), GUIDE_CUSTOMER_ID)
+    assert len(at.error) == 1
+    error = at.error[0]
+    assert error.proto.title == TITLES["signature_mismatch"] == "Response signature mismatch"
+    assert ADVICE["signature_mismatch"] in error.value
+    assert "Request-Id `" in error.value
+    assert not at.dataframe
+    assert not at.subheader  # nothing from the untrusted answer
 
 
 def test_lookup_with_bad_configuration_shows_error(monkeypatch: pytest.MonkeyPatch) -> None:

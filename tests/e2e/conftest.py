@@ -183,7 +183,7 @@ def artifacts_dir() -> Path:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+def pytest_runtest_makereport(item: pytest.Item) -> Any:
     report = yield
     setattr(item, "rep_" + report.when, report)
     return report

@@ -1,0 +1,50 @@
+"""ui.state: sessions of one server pressing Start together get one run, not two."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from doku.engine.bulk import AuditOptions, BulkJob
+from doku.engine.inputs import parse_text
+from doku.engine.store import Store
+from doku.errors import RunBusyError
+from tests.simulator_fixtures import MakeSimulator
+from tests.test_bulk import ids, settings_for
+from ui import state
+
+
+def test_two_sessions_starting_together_get_one_run(
+    tmp_path: Path, make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state.jobs, "_jobs", {})
+    slow = make_simulator(latency_ms=50)
+    store = Store(tmp_path / "s.sqlite3")
+    barrier = threading.Barrier(2)
+    started: list[BulkJob] = []
+    refused: list[RunBusyError] = []
+
+    def press_start(prefix: str) -> None:
+        barrier.wait()
+        try:
+            started.append(state.launch_audit(store, parse_text("\n".join(ids(20, prefix))),
+                                              settings_for(slow.url), AuditOptions()))
+        except RunBusyError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=press_start, args=(p,)) for p in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(started) == 1
+    assert len(refused) == 1
+    run_id = started[0].run_id
+    assert str(refused[0]) == (f"run already live: run {run_id} is already live; "
+                               "wait for it to finish or cancel it")
+    assert [r.id for r in store.list_runs()] == [run_id]  # no second run recorded
+    with pytest.raises(RunBusyError, match=f"run {run_id} is already being fetched"):
+        state.launch_rerun(store, run_id, settings_for(slow.url), retry=False)
+    assert started[0].wait(30).state == "done"

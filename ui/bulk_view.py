@@ -1,0 +1,175 @@
+"""Bulk audit: the session's `BulkInput` and the widget callbacks that feed it, the
+input preview (counts, IDs, rejected rows) and the audit options."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from doku.engine.bulk import AuditOptions
+from doku.engine.inputs import ParsedInput
+from doku.models import TOKEN_TYPES
+from ui import columns
+from ui.bulk_input import BulkInput
+from ui.present import ALL_TYPES, SAMPLE_FILE, fmt_int
+
+INPUT = "bulk_input"  # session_state: the current input, kept across page switches
+PREVIEW_ROWS = 200
+REJECT_ROWS = 1000
+
+
+# -- the input and its callbacks (they record what the analyst gave; `input_section`
+# -- parses it) ------------------------------------------------------------------------------
+def current_input() -> BulkInput:
+    current = st.session_state.get(INPUT)
+    if not isinstance(current, BulkInput):
+        current = st.session_state[INPUT] = BulkInput()
+    return current
+
+
+def on_paste() -> None:
+    current_input().paste(st.session_state.get("bulk_paste") or "")
+
+
+def on_upload() -> None:
+    uploaded = st.session_state.get("bulk_file")
+    if uploaded is None:
+        current_input().upload(None, None)
+    else:
+        current_input().upload(uploaded.name, uploaded.getvalue())
+
+
+def on_sample() -> None:
+    current_input().use_sample(SAMPLE_FILE)
+
+
+def on_sheet() -> None:
+    current_input().choose_sheet(st.session_state.get("bulk_sheet"))
+
+
+def on_column() -> None:
+    current_input().choose_column(st.session_state.get("bulk_column"))
+
+
+# -- what was given ----------------------------------------------------------------------------
+def input_section(current: BulkInput) -> ParsedInput | None:
+    """Parse the input if it changed, then its sheet and ID column pickers, any problem,
+    and the preview. Returns the parsed input when it can be audited."""
+    if current.source is None:
+        st.caption("Paste IDs, upload a file or use the sample file to see a preview here.")
+        return None
+    if current.needs_parse:
+        with st.spinner(f"Reading {current.source.name}…"):
+            for name, value in current.parse().items():
+                st.session_state[f"bulk_{name}"] = value
+    if current.sheet_options:
+        st.selectbox("Sheet", current.sheet_options, key="bulk_sheet", on_change=on_sheet,
+                     width=320)
+    if current.column_options:
+        st.selectbox(
+            "Customer ID column",
+            current.column_options,
+            index=None,
+            key="bulk_column",
+            placeholder="Choose the column that holds customer IDs",
+            on_change=on_column,
+            width=320,
+            help="The other columns become attributes to segment uptake by.",
+        )
+    if current.error and current.ambiguous_columns:
+        st.warning(f"{current.error}. Choose the customer ID column above.",
+                   icon=":material/view_column:")
+    elif current.error:
+        st.error(f"{current.error}\n\nFix the input (or pick another file) and try again.",
+                 title="This input cannot be used", icon=":material/error:")
+    if current.parsed is not None:
+        preview(current.parsed)
+    return current.parsed
+
+
+def describe_input(parsed: ParsedInput) -> str:
+    details = [f"**{parsed.source}**", f"{parsed.total_rows:,} rows"]
+    if parsed.id_column:
+        details.append(f"ID column `{parsed.id_column}`")
+    if parsed.attribute_columns:
+        details.append("attributes " + ", ".join(f"`{c}`" for c in parsed.attribute_columns))
+    if parsed.sheet:
+        details.append(f"sheet `{parsed.sheet}`")
+    return " · ".join(details)
+
+
+def preview(parsed: ParsedInput) -> None:
+    """Counts, the first IDs with their attributes, and the rejected rows with reasons."""
+    summary = parsed.summary()
+    st.markdown(describe_input(parsed))
+    with st.container(horizontal=True):
+        st.metric("Valid IDs", fmt_int(summary["ids"]), border=True)
+        st.metric("Duplicates", fmt_int(summary["duplicates"]), border=True,
+                  help="Repeated IDs are audited once.")
+        st.metric("Rejected", fmt_int(summary["rejected"]), border=True,
+                  help="Rows whose ID cannot be sent to DOKU (see below).")
+        st.metric("Blank rows", fmt_int(summary["blank_rows"]), border=True)
+    ids_tab, rejects_tab = st.tabs(
+        [f"IDs ({len(parsed.ids):,})", f"Rejected rows ({len(parsed.rejected):,})"]
+    )
+    with ids_tab:
+        table = pd.DataFrame(
+            {"customer_id": parsed.ids[:PREVIEW_ROWS]}
+            | {c: v[:PREVIEW_ROWS] for c, v in parsed.attributes.items()}
+        )
+        st.dataframe(table, hide_index=True, height=240,
+                     alt="Preview of the customer IDs to audit")
+        if len(parsed.ids) > PREVIEW_ROWS:
+            st.caption(f"Showing the first {PREVIEW_ROWS:,} of {len(parsed.ids):,} IDs.")
+        if parsed.duplicate_ids:
+            st.caption("Duplicates, e.g. " + ", ".join(f"`{d}`" for d in parsed.duplicate_ids[:10]))
+    with rejects_tab:
+        _rejects(parsed)
+
+
+def _rejects(parsed: ParsedInput) -> None:
+    if not parsed.rejected:
+        st.caption("No rejected rows.")
+        return
+    rejects = pd.DataFrame(
+        [(r.row, r.value, r.reason) for r in parsed.rejected[:REJECT_ROWS]],
+        columns=["row", "value", "reason"],
+    )
+    st.dataframe(rejects, hide_index=True, column_config=columns.REJECTS, key="bulk_rejects",
+                 alt="Rejected input rows and why")
+    if len(parsed.rejected) > REJECT_ROWS:
+        st.caption(
+            f"Showing the first {REJECT_ROWS:,} of {len(parsed.rejected):,} rejected rows; "
+            "all are kept with the run."
+        )
+
+
+# -- how to audit -----------------------------------------------------------------------------
+def options_row() -> AuditOptions:
+    """Token type, concurrency, requests per second and raw-ID storage (kept for the
+    session), as the options of the next run."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        choice = st.selectbox("Token type", [ALL_TYPES, *TOKEN_TYPES], key="bulk_type",
+                              persist_state="session", width=200)
+        concurrency = st.number_input(
+            "Concurrency", min_value=1, max_value=64, value=8, step=1,
+            key="bulk_concurrency", persist_state="session", width=160,
+            help="Requests in flight at once. 8 is safe; raise it only if DOKU allows.",
+        )
+        rps = st.number_input(
+            "Requests/second (0 = no limit)", min_value=0.0, max_value=1000.0, value=0.0,
+            step=1.0, format="%.1f", key="bulk_rps", persist_state="session", width=220,
+            help="Overall cap across all workers; 0 = unlimited. Rate-limit answers "
+            "(429) always pause every worker.",
+        )
+        keep_ids = st.checkbox(
+            "Keep raw token IDs", key="bulk_store_ids", persist_state="session",
+            help="Token IDs are payment credentials. By default only a fingerprint is "
+            "stored (enough to compare runs); tick this to store the IDs themselves.",
+        )
+    return AuditOptions(
+        concurrency=int(concurrency or 8),
+        rps=float(rps) if rps else None,
+        token_type=None if choice == ALL_TYPES else choice,
+        store_token_ids=bool(keep_ids),
+    )

@@ -1,0 +1,147 @@
+"""Page chrome: every page starts with `settings = chrome.page_setup("Title", icon=...)`
+(page config, sidebar connection summary, title, and the banner saying the built-in
+simulator is in use) and runs its body inside `with chrome.guard():`, so a `DokuError`
+becomes an `st.error` in plain words with what to do (`ui.advice`), and anything
+unexpected a short `st.error` (details in the server log), never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import streamlit as st
+
+from doku.engine.connection import describe, resolve
+from doku.engine.schema import RunInfo
+from doku.engine.store import Store
+from doku.errors import ConfigurationError, DokuError
+from doku.settings import Settings, load_settings, normalize_secrets
+from ui.advice import error_text, error_title
+from ui.data import list_runs
+from ui.present import APP_TITLE, BULK, badge
+
+log = logging.getLogger("doku.ui")
+
+
+# -- settings ------------------------------------------------------------------------------
+def secrets_table() -> dict[str, str]:
+    """The [doku] table of st.secrets as DOKU_* keys ({} without secrets or table)."""
+    try:
+        table = st.secrets.get("doku", {})
+    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets.toml at all
+        return {}
+    except Exception as exc:
+        raise ConfigurationError(f"cannot read .streamlit/secrets.toml: {exc}") from None
+    if not hasattr(table, "items"):
+        raise ConfigurationError("[doku] in .streamlit/secrets.toml is not a table")
+    return normalize_secrets(table)
+
+
+def current_settings() -> tuple[Settings | None, DokuError | None]:
+    """Settings (environment first, then secrets) resolved to a usable base URL, or
+    the problem that stopped them."""
+    try:
+        return resolve(load_settings(secrets=secrets_table())), None
+    except DokuError as exc:
+        return None, exc
+    except Exception as exc:
+        log.error("cannot prepare the DOKU connection", exc_info=exc)
+        problem = f"cannot prepare the connection ({type(exc).__name__}: {exc})"
+        return None, ConfigurationError(problem)
+
+
+# -- page chrome -----------------------------------------------------------------------------
+def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings | None:
+    """Page config, sidebar connection summary, title and the simulator banner.
+
+    Returns the resolved settings, or None after showing a configuration error (pages
+    that need DOKU then stop; the others keep working on stored runs).
+    """
+    home = title == APP_TITLE
+    st.set_page_config(
+        page_title=APP_TITLE if home else f"{title} · {APP_TITLE}",
+        page_icon=icon,
+        layout="wide",
+    )
+    settings, problem = current_settings()
+    _sidebar(settings)
+    st.title(title)
+    if intro:
+        st.caption(intro)
+    if problem is not None:
+        show_error(problem)
+    elif settings is not None and settings.uses_simulator:
+        st.info(
+            "Running on the built-in simulator: no DOKU credentials are configured, so "
+            "requests go to a local stand-in with demo data. See README, *Configuration*.",
+            icon=":material/science:",
+        )
+    return settings
+
+
+def _sidebar(settings: Settings | None) -> None:
+    with st.sidebar, st.container(border=True):
+        st.markdown("**:material/lan: Connection**")
+        if settings is None:
+            st.caption(":red[Not configured]: see the message on the page.")
+            return
+        info = describe(settings)
+        st.caption(
+            f"Environment: **{info['environment']}**  \n"
+            f"Base URL: {info['base_url']}  \n"
+            f"Client ID: {info['client_id']}  \n"
+            f"Secret key: {info['secret_key']} (from {info['source']})"
+        )
+
+
+def require_settings(settings: Settings | None) -> Settings:
+    """Stop the page (the error is already shown) when there are no usable settings."""
+    if settings is None:
+        st.stop()
+    assert settings is not None
+    return settings
+
+
+def require_runs(store: Store) -> list[RunInfo]:
+    """Every run, newest first; or a pointer to Bulk audit (and stop) when there is none."""
+    runs = list_runs(store)
+    if not runs:
+        st.markdown("No runs yet: start an audit first.")
+        st.page_link(BULK, label="Start a bulk audit", icon=":material/play_arrow:")
+        st.stop()
+    return runs
+
+
+def status_badge(status: str) -> None:
+    label, color, icon = badge(status)
+    st.badge(label, color=color, icon=icon)  # type: ignore[arg-type]
+
+
+# -- errors ------------------------------------------------------------------------------------
+def show_error(exc: DokuError) -> None:
+    st.error(error_text(exc), title=error_title(exc), icon=":material/error:")
+
+
+def show_unexpected(exc: BaseException, what: str = "This page") -> None:
+    log.error("unexpected error on a dashboard page", exc_info=exc)
+    st.error(
+        f"{what} hit an unexpected problem ({type(exc).__name__}). The details are in the "
+        "server log; reload the page to try again.",
+        title="Something went wrong",
+        icon=":material/error:",
+    )
+
+
+@contextlib.contextmanager
+def guard(what: str = "This page") -> Iterator[None]:
+    """Wrap a page body: errors become st.error messages, never a traceback.
+
+    st.stop / st.rerun are BaseExceptions and pass through untouched.
+    """
+    try:
+        yield
+    except DokuError as exc:
+        show_error(exc)
+    except Exception as exc:
+        show_unexpected(exc, what)

@@ -1,0 +1,144 @@
+"""Cached, typed access to stored runs: the run list, a run's frames, a filtered view,
+one small function per aggregate, and the comparison of two runs.
+
+Everything is keyed on explicit identities - a `RunRef` (data folder, run id, run
+version) and canonical `Filters` (`ui.keys.make_filters`) - never on a frame's
+content: Streamlit hashes only a sample of a large frame. Frames are cached as shared
+read-only resources; aggregates are small frames cached per (run, version, filters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from doku.analysis import aggregates as agg
+from doku.analysis.comparison import Comparison, compare_runs
+from doku.analysis.filters import Filters
+from doku.analysis.frames import RunFrames, load_run_frames
+from doku.analysis.labels import labelled
+from doku.engine.schema import RunInfo
+from doku.engine.store import Store
+from ui.keys import RunRef, run_ref
+from ui.state import folder_of, jobs_progress, store_for
+
+# At most this many values of an attribute are listed: enough to tell a segment
+# column (a few values) from an ID-like one, without shipping a million labels.
+ATTRIBUTE_VALUES_CAP = 1_000
+AGGREGATES = 256  # cached aggregate results (each a small frame or dict)
+
+
+# -- runs -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _RunsKey:
+    """Cheap to build, and changes when a run is added or a job here progresses."""
+
+    folder: str
+    latest: int | None
+    progress: tuple[tuple[int, str, int], ...]
+
+
+@st.cache_data(ttl=3, max_entries=16, show_spinner=False)
+def _runs(key: _RunsKey) -> list[RunInfo]:
+    return store_for(key.folder).list_runs()
+
+
+def list_runs(store: Store) -> list[RunInfo]:
+    """Every run, newest first. Cached for a few seconds (the counts cost a scan of a
+    big run) and refreshed at once when a run is added or a job here progresses."""
+    return _runs(_RunsKey(folder_of(store), store.latest_run_id(), jobs_progress(store)))
+
+
+def latest_run(store: Store) -> RunInfo | None:
+    run_id = store.latest_run_id()
+    return None if run_id is None else store.get_run(run_id)
+
+
+def ref(store: Store, run: RunInfo) -> RunRef:
+    """The cache identity of `run` as stored now."""
+    return run_ref(folder_of(store), run)
+
+
+# -- frames ------------------------------------------------------------------------------
+@st.cache_resource(max_entries=4, show_spinner="Loading the run…")
+def run_frames(run: RunRef) -> RunFrames:
+    """All frames of a run, shared by every session (read-only)."""
+    return load_run_frames(store_for(run.folder), run.run_id)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Applying filters…")
+def _filtered(run: RunRef, filters: Filters) -> RunFrames:
+    return agg.apply_filters(run_frames(run), filters)
+
+
+def view(run: RunRef, filters: Filters) -> RunFrames:
+    """The run narrowed to `filters` (the whole run when none is active)."""
+    return _filtered(run, filters) if filters.active else run_frames(run)
+
+
+# -- aggregates: one per chart, table or figure ------------------------------------------------
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def summary(run: RunRef, filters: Filters) -> dict[str, Any]:
+    """Headline numbers (`doku.analysis.aggregates.summary`)."""
+    return agg.summary(view(run, filters))
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def issuer_by_type(run: RunRef, filters: Filters) -> pd.DataFrame:
+    return agg.issuer_by_type(view(run, filters).tokens)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def by_brand(run: RunRef, filters: Filters) -> pd.DataFrame:
+    return agg.by_brand(view(run, filters).tokens)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def by_type(run: RunRef, filters: Filters) -> pd.DataFrame:
+    frames = view(run, filters)
+    return agg.by_type(frames.tokens, agg.types_in_scope(frames))
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def by_issuer(run: RunRef, filters: Filters) -> pd.DataFrame:
+    return agg.by_issuer(view(run, filters).tokens)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def tokens_per_customer(run: RunRef, filters: Filters) -> pd.DataFrame:
+    return agg.tokens_per_customer(view(run, filters).customers)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def uptake_by_type(run: RunRef, filters: Filters) -> pd.DataFrame:
+    frames = view(run, filters)
+    return agg.uptake_by_type(frames.customers, agg.types_in_scope(frames), frames.tokens)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def uptake_by_issuer(run: RunRef, filters: Filters) -> pd.DataFrame:
+    frames = view(run, filters)
+    return agg.uptake_by_issuer(frames.tokens, frames.customers)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def uptake_by_attribute(run: RunRef, filters: Filters, attribute: str) -> pd.DataFrame:
+    return agg.uptake_by_attribute(view(run, filters).customers, attribute)
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def attribute_values(run: RunRef, attribute: str) -> list[str]:
+    """The values of a customer attribute of the whole run (at most
+    ATTRIBUTE_VALUES_CAP), "(blank)" for missing ones."""
+    values = labelled(run_frames(run).customers[attribute]).cat.categories
+    return [str(v) for v in values[:ATTRIBUTE_VALUES_CAP]]
+
+
+# -- two runs --------------------------------------------------------------------------------
+@st.cache_resource(max_entries=4, show_spinner="Comparing runs…")
+def comparison(run_a: RunRef, run_b: RunRef) -> Comparison:
+    """What changed from run A to run B (`doku.analysis.comparison.compare_runs`)."""
+    return compare_runs(run_frames(run_a), run_frames(run_b))

@@ -1,0 +1,119 @@
+"""The status panel of one run, shared by Bulk audit and Runs: live progress while its
+job runs (a fragment refreshed every second, only then) with Cancel; afterwards its
+figures, Resume / Retry failed when they apply, and a link to its Insights."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from doku.engine.bulk import BulkJob, Progress
+from doku.engine.schema import RunInfo
+from doku.engine.store import Store
+from doku.settings import Settings
+from ui.chrome import guard, status_badge
+from ui.present import INSIGHTS, RESUMABLE, fmt_int, fmt_seconds, fmt_share, fmt_time, uptake_of
+from ui.state import launch_rerun, live_job
+
+REFRESH = "1s"
+CANCELLING = "Cancelling: waiting for requests in flight…"
+
+
+def run_panel(store: Store, run_id: int, settings: Settings | None, *, prefix: str) -> None:
+    """Widget keys are `{prefix}_cancel`, `{prefix}_resume` and `{prefix}_retry`."""
+    live = live_job(store, run_id) is not None
+
+    @st.fragment(run_every=REFRESH if live else None)
+    def panel() -> None:
+        with guard("The run status"):
+            current = live_job(store, run_id)
+            if current is not None:
+                _progress(current.snapshot(), current, prefix)
+                return
+            if live:  # it just finished: one full rerun shows the results
+                st.rerun()
+            _finished(store, run_id, settings, prefix)
+
+    panel()
+
+
+def progress_notes(snap: Progress) -> str:
+    notes = []
+    if snap.retries:
+        notes.append(f"{snap.retries:,} retries")
+    if snap.rate_limited_pauses:
+        notes.append(f"{snap.rate_limited_pauses:,} rate-limit pauses")
+    notes.append(f"{snap.tokens:,} tokens so far")
+    return " · ".join(notes) + ". You can switch pages; the run keeps going."
+
+
+def _progress(snap: Progress, job: BulkJob, prefix: str) -> None:
+    frac = snap.done / snap.total if snap.total else 1.0
+    st.progress(
+        min(1.0, frac),
+        text=f"Run #{snap.run_id}: {snap.done:,} of {snap.total:,} customers "
+        f"({frac * 100:.0f} %) · {fmt_seconds(snap.elapsed_s)} elapsed",
+    )
+    with st.container(horizontal=True):
+        st.metric("Done", fmt_int(snap.done), border=True)
+        st.metric("Failed", fmt_int(snap.failed), border=True)
+        st.metric("Remaining", fmt_int(snap.remaining), border=True)
+        st.metric("Rate", f"{snap.rate:,.1f}/s", border=True)
+        st.metric("ETA", fmt_seconds(snap.eta_s), border=True)
+    st.caption(progress_notes(snap))
+    if job.cancel_event.is_set():
+        st.caption(CANCELLING)
+    elif st.button("Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:"):
+        job.cancel()
+        st.caption(CANCELLING)
+
+
+def _finished(store: Store, run_id: int, settings: Settings | None, prefix: str) -> None:
+    run = store.get_run(run_id)
+    if run is None:
+        st.caption(f"Run #{run_id} no longer exists.")
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**Run #{run.id}** · {run.input_name} · {fmt_time(run.created_at)}")
+        status_badge(run.status)
+    with st.container(horizontal=True):
+        st.metric("Customers", fmt_int(run.customers), border=True)
+        st.metric("Fetched", fmt_int(run.fetched), border=True)
+        st.metric("Failed", fmt_int(run.failed), border=True)
+        st.metric("Pending", fmt_int(run.pending), border=True)
+        st.metric("Tokens", fmt_int(run.tokens), border=True)
+        st.metric("With ≥1 token", fmt_share(uptake_of(run)), border=True)
+    if run.status == "running":
+        st.caption("Another process (e.g. `python -m doku audit`) is writing this run; "
+                   "reload the page to see its progress.")
+    if run.error:
+        st.warning(run.error, icon=":material/warning:")
+    resumable = run.status in RESUMABLE and run.pending > 0
+    if resumable:
+        st.caption(
+            f"{run.pending:,} customers have no result yet: Resume fetches exactly those."
+        )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if settings is not None:  # Resume and Retry need working settings
+            _actions(store, run, settings, prefix, resumable=resumable)
+        if run.fetched:
+            st.page_link(INSIGHTS, label=f"Open insights for run #{run.id}",
+                         icon=":material/insights:", query_params={"run": str(run.id)})
+
+
+def _actions(
+    store: Store, run: RunInfo, settings: Settings, prefix: str, *, resumable: bool
+) -> None:
+    """Only the actions that apply: Resume for a stopped run with customers left,
+    Retry failed when some failed."""
+    if resumable and st.button(
+        "Resume", key=f"{prefix}_resume", icon=":material/play_arrow:",
+        help="Fetch the customers without a result",
+    ):
+        launch_rerun(store, run.id, settings, retry=False)
+        st.rerun()
+    if run.failed > 0 and st.button(
+        "Retry failed", key=f"{prefix}_retry", icon=":material/replay:",
+        help="Fetch the failed customers again (their earlier results are replaced)",
+    ):
+        launch_rerun(store, run.id, settings, retry=True)
+        st.rerun()
