@@ -18,9 +18,9 @@ REFRESH_S = 0.5  # progress refresh interval
 
 # -- running and following a job ---------------------------------------------------------
 def follow(job: BulkJob, report: _Reporter) -> Progress:
-    """Poll until the job ends. Ctrl-C (or a progress callback that raises) cancels the
-    job and waits for the requests in flight, ignoring further Ctrl-Cs meanwhile, so the
-    run is stored as cancelled before the store closes; then the exception goes on."""
+    """Poll until the job ends. Ctrl-C (or a progress callback that raises) stops the
+    job within about 2 s (`BulkJob.stop`; further Ctrl-Cs meanwhile are ignored), so
+    the run is stored as cancelled before the store closes; then the exception goes on."""
     try:
         while True:
             snap = job.wait(REFRESH_S)
@@ -28,9 +28,7 @@ def follow(job: BulkJob, report: _Reporter) -> Progress:
             if snap.finished:
                 return snap
     except BaseException as exc:
-        job.cancel()
-        while not (snap := _wait_ignoring_interrupts(job)).finished:
-            pass
+        snap = _stop_ignoring_interrupts(job)
         if isinstance(exc, KeyboardInterrupt):
             report.update(snap)
         if snap.state == "cancelled":
@@ -43,11 +41,12 @@ def follow(job: BulkJob, report: _Reporter) -> Progress:
         report.close()
 
 
-def _wait_ignoring_interrupts(job: BulkJob) -> Progress:
-    try:
-        return job.wait(REFRESH_S)
-    except KeyboardInterrupt:
-        return job.snapshot()
+def _stop_ignoring_interrupts(job: BulkJob) -> Progress:
+    while True:
+        try:
+            return job.stop()
+        except KeyboardInterrupt:
+            continue  # a second Ctrl-C while stopping: keep stopping
 
 
 def progress_text(p: Progress) -> str:

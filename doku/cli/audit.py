@@ -72,8 +72,7 @@ def _follow(job: BulkJob, quiet: bool) -> Progress:
             if snap.finished:
                 break
     except KeyboardInterrupt:
-        job.cancel()
-        snap = job.wait()
+        snap = job.stop()  # returns within ~2 s whatever the requests in flight do
     if show:
         render.end_status()
     return snap

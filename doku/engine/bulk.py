@@ -38,6 +38,7 @@ AUTH_FAILURES_TO_ABORT = 3
 MAX_CONCURRENCY = 256
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT_S = 600.0
+STOP_GRACE_S = 1.5  # how long `stop` waits for requests in flight
 # Runs with a live BulkJob in this process (the store's claim covers other processes).
 _active_lock = threading.Lock()
 _active: set[int] = set()
@@ -172,7 +173,21 @@ class BulkJob:
         return self
 
     def cancel(self) -> None:
+        """Stop taking customers; requests in flight finish (see `stop` for a bound)."""
         self.cancel_event.set()
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> Progress:
+        """Cancel and return within about `grace_s` (Ctrl+C in the CLI and the API).
+
+        Requests still in flight after that are abandoned: their customers stay
+        pending (a resume fetches them) and the run is stored as cancelled now. A
+        result that still arrives is written as usual; it is a valid one."""
+        self.cancel()
+        snap = self.wait(grace_s)
+        if not snap.finished:
+            self._finish("cancelled", None)
+            snap = self.snapshot()
+        return snap
 
     def wait(self, timeout: float | None = None) -> Progress:
         self._finished.wait(timeout)

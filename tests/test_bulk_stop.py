@@ -1,0 +1,78 @@
+"""Cancellation is bounded: Ctrl+C or stop() returns within ~2 s even with every
+request hanging, the run is stored as cancelled and a resume finishes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from doku.engine import bulk
+from doku.engine.bulk import STOP_GRACE_S, AuditOptions
+from doku.engine.inputs import parse_text
+from doku.engine.service import start_audit
+from doku.engine.store import Store
+from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
+from tests.simulator_fixtures import MakeSimulator
+from tests.test_bulk import ids, settings_for
+from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_stop_returns_within_the_grace_period_while_requests_hang(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    hanging = make_simulator(hang_rate=1.0, hang_s=60)
+    store = Store(tmp_path / "s.sqlite3")
+    job = start_audit(store, parse_text("\n".join(ids(10))), settings_for(hanging.url),
+                      AuditOptions(concurrency=4, read_timeout_s=60))
+    wait_until(lambda: hanging.stats["requests"] >= 4, 10, "4 requests in flight")
+    began = time.monotonic()
+    snap = job.stop()
+    took = time.monotonic() - began
+    assert STOP_GRACE_S - 0.1 <= took < STOP_GRACE_S + 0.5
+    assert snap.state == "cancelled"
+    info = store.get_run(job.run_id)
+    assert info is not None
+    assert (info.status, info.pending, info.fetched) == ("cancelled", 10, 0)
+    clean = make_simulator()
+    # the abandoned requests still hold the run in this process until they end
+    hanging.stop()
+    wait_until(lambda: not bulk._active, 10, "the abandoned job to end")
+    done = bulk.start_resume(store, job.run_id, settings_for(clean.url)).wait(30)
+    assert done.state == "done"
+    assert store.get_run(job.run_id).fetched == 10  # type: ignore[union-attr]
+
+
+def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(tmp_path: Path) -> None:
+    url, sim = start_simulator_process(SimulatorConfig(hang_rate=1.0, hang_s=60))
+    try:
+        source = tmp_path / "ids.txt"
+        source.write_text("\n".join(ids(50)) + "\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
+        env.update(DOKU_ENV="simulator", DOKU_BASE_URL=url, DOKU_DATA_DIR=str(tmp_path),
+                   PYTHONPATH=str(ROOT))
+        proc = subprocess.Popen([sys.executable, "-m", "doku", "audit", str(source), "--quiet"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        db = tmp_path / "doku-audit.sqlite3"
+        wait_until(db.exists, 20, "the audit to create its run")
+        time.sleep(0.5)  # requests in flight, all hanging
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - began
+    finally:
+        stop_simulator_process(sim)
+    assert took < 2.5
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1] == (
+        "error: run 1 cancelled; resume with `doku audit --resume 1`"
+    )
+    assert out.startswith("run 1: cancelled; 50 customers, 0 fetched, 0 failed, 50 pending")
+    with Store(db) as store:
+        assert store.get_run(1).status == "cancelled"  # type: ignore[union-attr]
