@@ -283,3 +283,28 @@ def test_blank_rows_count_toward_the_line_limit_in_text(data: bytes) -> None:
 def test_the_default_line_limit_is_two_million() -> None:
     assert MAX_LINES == 2_000_000
     assert inspect.signature(parse_file).parameters["max_lines"].default == MAX_LINES
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048), st.sampled_from(["x.csv", "x.txt", "x.tsv", "x.xlsx", ""]))
+def test_fuzzed_bytes_give_a_parse_or_one_clear_error(data: bytes, name: str) -> None:
+    try:
+        parsed = parse_file(data, name)
+    except InvalidInputError as exc:
+        message = str(exc)
+    else:
+        message = ""
+    assert "\n" not in message  # one line, whatever the bytes
+    if message:
+        return
+    assert len(parsed.ids) + parsed.duplicates + len(parsed.rejected) + parsed.blank_rows == (
+        parsed.total_rows
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=1, max_size=4096))
+def test_fuzzed_zip_bytes_never_escape_as_another_error(tail: bytes) -> None:
+    # Starts like a workbook, then anything: openpyxl's many failures become one error.
+    with pytest.raises(InvalidInputError):
+        parse_file(b"PK\x03\x04" + tail, "fuzz.xlsx")
