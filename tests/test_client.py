@@ -44,7 +44,9 @@ def make_client(
 
 
 def test_success_signs_exact_bytes_and_parses(server: ScriptedDoku) -> None:
-    server.script = [Answer(200, GUIDE_TOKENS)]
+    # A DIRECT_DEBIT request: the answer holds only DIRECT_DEBIT tokens (one with a
+    # field DOKU may add); a credit card in it would be out of scope (test_hostile_client).
+    server.script = [Answer(200, [GUIDE[0], {**GUIDE[1], "extra": {"ignored": 1}}])]
     client, _ = make_client(server)
     result = client.get_tokens("CUST-0001", DIRECT_DEBIT)
     seen = server.seen[0]
@@ -72,14 +74,26 @@ def test_success_signs_exact_bytes_and_parses(server: ScriptedDoku) -> None:
     assert (result.customer_id, result.token_type) == ("CUST-0001", DIRECT_DEBIT)
     assert result.request_id == h["Request-Id"]
     assert result.latency_ms > 0
-    dd, cc = result.tokens
+    dd, dd2 = result.tokens
     assert (dd.type, dd.issuer, dd.brand, dd.masked_card) == (
         DIRECT_DEBIT,
         "BRI",
         None,
         "*********8982",
     )
+    assert (dd2.type, dd2.masked_card) == (DIRECT_DEBIT, "*********8981")
+    assert result.duplicates == 0
+
+
+def test_all_types_answer_parses_both_types(server: ScriptedDoku) -> None:
+    server.script = [Answer(200, GUIDE_TOKENS)]
+    client, _ = make_client(server)
+    result = client.get_tokens("CUST-0001")
+    assert server.seen[0].body == b'{"customer":{"id":"CUST-0001"}}'
+    dd, cc = result.tokens
+    assert (dd.type, dd.issuer, dd.brand) == (DIRECT_DEBIT, "BRI", None)
     assert (cc.type, cc.brand, cc.customer_name) == (CREDIT_CARD, "visa", "Anton Budiman")
+    assert result.unknown_types == 0
 
 
 def test_body_without_type(server: ScriptedDoku) -> None:

@@ -11,6 +11,16 @@ has a (connect, read) timeout; redirects are never followed; urllib3 never retri
 underneath (one client attempt is one connection attempt); proxy variables from the
 environment are ignored (`trust_env = False`, which also drops netrc and CA-bundle
 variables). Retries happen here only, each attempt signed afresh.
+
+Hostile-server bounds (pinned in tests/test_hostile_client.py): each attempt has one
+overall deadline from connect to the last byte (`deadline_s`, enforced by
+`doku.client.deadline` even against a server that drips a byte at a time); bodies are
+streamed and capped both off the wire and after decompression (`max_body_bytes`,
+`max_decoded_bytes`); JSON is depth- and size-checked before it is decoded, error
+bodies included; a Retry-After is capped (`max_retry_after_s`) and its wait goes
+through the pacer, so cancellation cuts it short; an answer is checked against its
+request (`doku.models.parse_answer`). Every such failure is a DokuError with a code,
+the status when there was one, and the attempt's Request-Id.
 """
 
 from __future__ import annotations
@@ -25,10 +35,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 
 from doku import __version__
 from doku.client.auth import DokuSigner, request_target
+from doku.client.bounded import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_BODY_BYTES,
+    ERROR_BODY_BYTES,
+    MAX_ERROR_TEXT,
+    decode_json,
+    json_shape_problem,
+    read_body,
+    server_text,
+)
+from doku.client.deadline import Deadline, DeadlineAdapter, watching
 from doku.client.pacing import Pacer, SharedPacer
 from doku.client.retry import RetryPolicy, parse_retry_after, retry_delay
 from doku.client.signing import Clock, utc_now
@@ -37,17 +58,25 @@ from doku.errors import (
     BadRequestError,
     ClientHttpError,
     ConflictError,
+    DeadlineExceededError,
     DokuError,
     MalformedResponseError,
     RateLimitedError,
     ServerError,
     TransportError,
 )
-from doku.models import Token, parse_tokens, validate_customer_id, validate_token_type
+from doku.models import (
+    Token,
+    is_known_type,
+    parse_answer,
+    validate_customer_id,
+    validate_token_type,
+)
 from doku.settings import TOKENS_PATH, Settings
 
 # DokuSigner and Pacer lived here before the split; they stay importable from here.
 __all__ = [
+    "MAX_ERROR_TEXT",
     "USER_AGENT",
     "DokuSigner",
     "Pacer",
@@ -60,7 +89,7 @@ __all__ = [
 
 log = logging.getLogger("doku.client.tokens")
 USER_AGENT = f"doku-token-audit/{__version__}"
-MAX_ERROR_TEXT = 300
+DEFAULT_MAX_RETRY_AFTER_S = 60.0
 
 
 def encode_body(payload: Any) -> bytes:
@@ -85,13 +114,23 @@ class TokenResult:
     latency_ms: float  # of the successful attempt
     signature_verified: bool
     status: int
+    duplicates: int = 0  # repeated token_ids in the answer, each kept once
+
+    @property
+    def unknown_types(self) -> int:
+        """Tokens of a type the parser does not know (kept with their type string)."""
+        return sum(1 for t in self.tokens if not is_known_type(t.type))
 
 
 def _doku_message(body: bytes) -> str | None:
-    """DOKU's error text from `{"error": {"message": ...}}` (or a bare "message")."""
+    """DOKU's error text from `{"error": {"message": ...}}` (or a bare "message").
+
+    Never raises: a body too deep or too big to decode safely has no message."""
+    if json_shape_problem(body) is not None:
+        return None
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError, MemoryError):  # ValueError covers UnicodeDecodeError
         return None
     if not isinstance(data, dict):
         return None
@@ -99,9 +138,9 @@ def _doku_message(body: bytes) -> str | None:
     if isinstance(err, dict):
         err = err.get("message")
     if isinstance(err, str):
-        return err[:MAX_ERROR_TEXT]
+        return server_text(err)
     message = data.get("message")
-    return message[:MAX_ERROR_TEXT] if isinstance(message, str) else None
+    return server_text(message) if isinstance(message, str) else None
 
 
 # Final answers by status; 429 and 5xx (retryable) and 3xx are handled on their own.
@@ -113,10 +152,33 @@ _STATUS_ERRORS: dict[int, type[DokuError]] = {
 }
 
 
-def error_for_status(resp: requests.Response, request_id: str) -> DokuError:
-    """The error for a non-2xx answer (DOKU's own message when its body has one)."""
+def _rate_limited(
+    text: str, retry_after: float | None, cap: float | None, kw: dict[str, Any]
+) -> RateLimitedError:
+    if cap is not None and retry_after is not None and retry_after > cap:
+        log.warning(
+            "Retry-After %g s for request %s capped at %g s", retry_after, kw["request_id"], cap
+        )
+        text = f"{text} (Retry-After {retry_after:g} s capped at {cap:g} s)"
+        retry_after = cap
+    return RateLimitedError(text, retry_after=retry_after, **kw)
+
+
+def error_for_status(
+    resp: requests.Response,
+    request_id: str,
+    body: bytes | None = None,
+    *,
+    max_retry_after_s: float | None = None,
+) -> DokuError:
+    """The error for a non-2xx answer (DOKU's own message when its body has one).
+
+    `body` is the (possibly cut) body already read; None reads `resp.content`. Server
+    text (DOKU's message, the reason phrase, a Location) is cut to MAX_ERROR_TEXT and
+    made one line. A Retry-After over `max_retry_after_s` is capped, and says so."""
     status = resp.status_code
-    body = resp.content
+    if body is None:
+        body = resp.content
     doku_msg = _doku_message(body)
     kw: dict[str, Any] = {
         "status": status,
@@ -127,15 +189,14 @@ def error_for_status(resp: requests.Response, request_id: str) -> DokuError:
     if 300 <= status < 400:
         # Redirects are never followed: the signature names the original path and a
         # redirect is not an answer DOKU's API gives (often a wrong DOKU_BASE_URL).
-        location = resp.headers.get("Location") or "nowhere"
+        location = server_text(resp.headers.get("Location") or "nowhere")
         return MalformedResponseError(
-            f"redirect to {location[:MAX_ERROR_TEXT]!r} not followed (check DOKU_BASE_URL)",
-            **kw,
+            f"redirect to {location!r} not followed (check DOKU_BASE_URL)", **kw
         )
-    text = doku_msg or (resp.reason or f"HTTP {status}")
+    text = doku_msg or server_text(resp.reason or "") or f"HTTP {status}"
     if status == 429:
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        return RateLimitedError(text, retry_after=retry_after, **kw)
+        return _rate_limited(text, retry_after, max_retry_after_s, kw)
     if status >= 500:
         return ServerError(text, **kw)
     return _STATUS_ERRORS.get(status, ClientHttpError)(text, **kw)
@@ -154,6 +215,20 @@ def _transport_error(exc: requests.exceptions.RequestException, request_id: str)
     return TransportError(text, request_id=request_id)
 
 
+def _read_error(exc: Exception, request_id: str, status: int) -> DokuError:
+    """A failure while streaming the body (urllib3's exceptions, not requests')."""
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        text = "timed out (ReadTimeout)"
+    elif isinstance(exc, urllib3.exceptions.ProtocolError | OSError):
+        text = "connection dropped mid-response"
+    else:
+        text = f"request failed ({type(exc).__name__})"
+    return TransportError(text, status=status, request_id=request_id)
+
+
+_READ_ERRORS = (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError)
+
+
 @dataclass(frozen=True)
 class _Answer:
     tokens: list[Token]
@@ -161,10 +236,25 @@ class _Answer:
     latency_ms: float
     verified: bool
     status: int
+    duplicates: int
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float) and math.isfinite(value) and value > 0
+    ):
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+    return float(value)
 
 
 class TokenClient:
-    """Fetches one customer's tokens; thread-safe (share one across a worker pool)."""
+    """Fetches one customer's tokens; thread-safe (share one across a worker pool).
+
+    Limits per attempt: `connect_timeout_s` and `read_timeout_s` (per socket read),
+    `deadline_s` from connect to the last byte (default: their sum), `max_body_bytes`
+    off the wire and `max_decoded_bytes` after decompression (default: the same), and
+    `max_retry_after_s` on any Retry-After a 429 asks for.
+    """
 
     def __init__(
         self,
@@ -173,6 +263,10 @@ class TokenClient:
         pool_size: int = 16,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
+        deadline_s: float | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_decoded_bytes: int | None = None,
+        max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
         retry: RetryPolicy | None = None,
         clock: Clock = utc_now,
         pacer: Pacer | None = None,
@@ -180,10 +274,18 @@ class TokenClient:
     ) -> None:
         if settings.base_url is None:
             raise ValueError("settings.base_url is not resolved (start the simulator first)")
-        for name, value in (("connect", connect_timeout_s), ("read", read_timeout_s)):
-            # None would mean "wait forever" to requests: every request has both timeouts.
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}_timeout_s must be a positive number, not {value!r}")
+        # None would mean "wait forever" to requests: every request has both timeouts.
+        connect = _positive("connect_timeout_s", connect_timeout_s)
+        read = _positive("read_timeout_s", read_timeout_s)
+        self.deadline_s = connect + read if deadline_s is None else _positive(
+            "deadline_s", deadline_s
+        )
+        self.max_body_bytes = int(_positive("max_body_bytes", max_body_bytes))
+        self.max_decoded_bytes = (
+            self.max_body_bytes if max_decoded_bytes is None
+            else int(_positive("max_decoded_bytes", max_decoded_bytes))
+        )
+        self.max_retry_after_s = _positive("max_retry_after_s", max_retry_after_s)
         self.settings = settings
         self.url = settings.base_url + TOKENS_PATH
         self.timeout = (connect_timeout_s, read_timeout_s)
@@ -193,12 +295,12 @@ class TokenClient:
         self._signer = DokuSigner(settings.client_id, settings.secret_key.reveal(), clock)
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies, netrc or CA bundle from the environment
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(
             {"User-Agent": USER_AGENT, "Content-Type": "application/json",
-             "Accept": "application/json"}
+             "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         )
 
     @property
@@ -228,7 +330,7 @@ class TokenClient:
             attempt += 1
             try:
                 self.pacer.acquire()
-                answer = self._attempt(body)
+                answer = self._attempt(body, customer_id, token_type)
             except DokuError as exc:
                 exc.attempts = attempt
                 delay = retry_delay(self.retry, attempt, exc, self.rand)
@@ -237,28 +339,87 @@ class TokenClient:
                     raise
                 if isinstance(exc, RateLimitedError):
                     self.pacer.pause(delay)
-                self.pacer.sleep(delay)
+                self.pacer.sleep(delay)  # through the pacer: cancellation cuts it short
                 continue
             return TokenResult(
                 customer_id, token_type, answer.tokens, answer.request_id, attempt,
-                answer.latency_ms, answer.verified, answer.status,
+                answer.latency_ms, answer.verified, answer.status, answer.duplicates,
             )
 
-    def _attempt(self, body: bytes) -> _Answer:
+    def _deadline_error(self, request_id: str, status: int | None = None) -> DokuError:
+        return DeadlineExceededError(
+            f"no complete answer within the {self.deadline_s:g} s deadline",
+            status=status,
+            request_id=request_id,
+        )
+
+    def _send(self, prepared: requests.PreparedRequest, deadline: Deadline) -> requests.Response:
+        """Connect, send and read the status line and headers, all within the deadline."""
+        request_id = str(prepared.headers["Request-Id"])
+        left = max(deadline.remaining(), 0.001)
+        timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
+        try:
+            return self.session.send(
+                prepared, timeout=timeout, allow_redirects=False, stream=True
+            )
+        except requests.exceptions.RequestException as exc:
+            if deadline.finish() or deadline.expired():
+                raise self._deadline_error(request_id) from None
+            raise _transport_error(exc, request_id) from None
+
+    def _read(self, resp: requests.Response, deadline: Deadline, request_id: str) -> bytes:
+        """The whole (2xx) or first part (other) of the body, within caps and deadline."""
+        status = resp.status_code
+        ok = 200 <= status < 300
+        cap = self.max_body_bytes if ok else min(self.max_body_bytes, ERROR_BODY_BYTES)
+        decoded_cap = self.max_decoded_bytes if ok else min(self.max_decoded_bytes, cap)
+
+        def check() -> None:
+            if deadline.expired():
+                raise self._deadline_error(request_id, status)
+
+        try:
+            raw = read_body(
+                resp.raw, max_wire_bytes=cap, max_decoded_bytes=decoded_cap,
+                truncate=not ok, check=check,
+            )
+        except MalformedResponseError as exc:  # a Content-Encoding that does not decode
+            resp.close()
+            if ok:
+                exc.status, exc.request_id = status, request_id
+                raise
+            raw = b""  # on an error answer the status still says what happened
+        except DokuError as exc:  # too large, deadline
+            resp.close()  # never reuse a connection with unread bytes
+            exc.status, exc.request_id = status, request_id
+            raise
+        except _READ_ERRORS as exc:
+            resp.close()
+            if deadline.finish() or deadline.expired():
+                raise self._deadline_error(request_id, status) from None
+            raise _read_error(exc, request_id, status) from None
+        if deadline.finish():  # cut at the deadline: what was read may be incomplete
+            resp.close()
+            raise self._deadline_error(request_id, status)
+        if not ok:
+            resp.close()  # an error body may have been cut short
+        return raw
+
+    def _attempt(self, body: bytes, customer_id: str, token_type: str | None) -> _Answer:
         """One signed POST: tokens from a trusted answer, or a DokuError."""
         req = requests.Request("POST", self.url, data=body, auth=self._signer)
         prepared = self.session.prepare_request(req)
         request_id = str(prepared.headers["Request-Id"])
         started = time.perf_counter()
-        try:
-            resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
-            raw = resp.content  # read fully inside the try: a cut body is a transport error
-        except requests.exceptions.RequestException as exc:
-            raise _transport_error(exc, request_id) from None
+        with watching(Deadline(self.deadline_s)) as deadline:
+            resp = self._send(prepared, deadline)
+            raw = self._read(resp, deadline, request_id)
         latency_ms = (time.perf_counter() - started) * 1000
         status = resp.status_code
         if not 200 <= status < 300:
-            raise error_for_status(resp, request_id)
+            raise error_for_status(
+                resp, request_id, raw, max_retry_after_s=self.max_retry_after_s
+            )
         verified = self._signer.verify_answer(
             request_id=request_id,
             target=request_target(str(prepared.url)),
@@ -268,14 +429,10 @@ class TokenClient:
             require_signature=self.settings.require_response_signature,
         )
         try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise MalformedResponseError(
-                "response body is not valid JSON", status=status, request_id=request_id
-            ) from None
-        try:
-            tokens = parse_tokens(payload)
+            parsed = parse_answer(decode_json(raw), customer_id, token_type)
         except MalformedResponseError as exc:
             exc.status, exc.request_id = status, request_id
             raise
-        return _Answer(tokens, request_id, latency_ms, verified, status)
+        return _Answer(
+            parsed.tokens, request_id, latency_ms, verified, status, parsed.duplicates
+        )
