@@ -68,6 +68,7 @@ class ScriptedDoku:
                 with outer._lock:
                     outer.seen.append(seen)
                     answer = outer.script.pop(0) if outer.script else Answer()
+                self.seen_request = seen  # what a reply() that routes by request reads
                 outer.reply(self, answer)
 
             do_POST = do_GET = do_PUT = handle_any

@@ -117,7 +117,9 @@ def _start(args: argparse.Namespace, store: Store, settings: Settings) -> BulkJo
     return start(store, again, settings, **overrides)
 
 
-def summary(run_id: int, state: str, info: RunInfo, elapsed_s: float) -> dict[str, Any]:
+def summary(
+    run_id: int, state: str, info: RunInfo, elapsed_s: float, duplicate_tokens: int = 0
+) -> dict[str, Any]:
     """What --json prints (keys are a contract: add, never rename)."""
     return {
         "run_id": run_id,
@@ -130,6 +132,7 @@ def summary(run_id: int, state: str, info: RunInfo, elapsed_s: float) -> dict[st
         "duplicates": info.duplicates,
         "tokens": info.tokens,
         "elapsed_s": round(elapsed_s, 3),
+        "duplicate_tokens": duplicate_tokens,
     }
 
 
@@ -145,6 +148,9 @@ def _print_summary(d: dict[str, Any], as_json: bool) -> None:
         f"{d['failed']} failed, {d['pending']} pending, {d['tokens']} tokens; "
         f"{d['rejected']} rejected rows, {d['duplicates']} duplicates; {d['elapsed_s']} s"
     )
+    if d["duplicate_tokens"]:
+        render.note(f"DOKU listed {d['duplicate_tokens']:,} tokens twice in one answer; "
+                    "each was counted once")
 
 
 def _exit_status(snap: Progress, info: RunInfo, embedded: bool) -> int:
@@ -176,5 +182,6 @@ def run(args: argparse.Namespace) -> int:
         snap = _follow(job, args.quiet)
         info = store.get_run(job.run_id)
     assert info is not None
-    _print_summary(summary(job.run_id, snap.state, info, time.monotonic() - started), args.json)
+    elapsed = time.monotonic() - started
+    _print_summary(summary(job.run_id, snap.state, info, elapsed, snap.duplicate_tokens), args.json)
     return _exit_status(snap, info, embedded)

@@ -97,6 +97,8 @@ class Progress:
     error: str | None = None
     retries: int = 0
     rate_limited_pauses: int = 0
+    # Tokens DOKU listed twice in one answer (kept once; counted here, not stored).
+    duplicate_tokens: int = 0
 
     @property
     def remaining(self) -> int:
@@ -114,6 +116,7 @@ class _Counters:
     failed: int = 0
     tokens: int = 0
     retries: int = 0
+    duplicate_tokens: int = 0
     auth_streak: int = 0
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
 
@@ -206,6 +209,7 @@ class BulkJob:
             return Progress(
                 self.run_id, self._state, len(self.ids), c.done, c.fetched, c.failed,
                 c.tokens, elapsed, rate, eta, self._error, c.retries, self.pacer.pauses,
+                c.duplicate_tokens,
             )
 
     # -- work -----------------------------------------------------------------------
@@ -307,6 +311,7 @@ class BulkJob:
                     c.fetched += 1
                     c.tokens += len(result.tokens)
                     c.retries += result.attempts - 1
+                    c.duplicate_tokens += result.duplicates
                     c.auth_streak = 0
                     c.recent.append(time.monotonic())
 
