@@ -78,7 +78,8 @@ def fetch_tokens(
     >>> doku.fetch_tokens("CUST-0001", "CREDIT_CARD", reveal=True)["token_id"].tolist()
     ['4bc187a24c60fc88977604d170eea4a5']
     """
-    with connect(settings, pool_size=1) as client:
+    # An interactive lookup: a 429's Retry-After is honoured up to 10 s.
+    with connect(settings, pool_size=1, max_retry_after_s=10.0) as client:
         result = client.get_tokens(customer_id, type)
     frame = tokens_frame_from_tokens(result.tokens, reveal=reveal)
     frame.attrs.update(

@@ -18,6 +18,7 @@ EMPTY_NOTE = (
     "no tokens: DOKU answers the same for a customer without tokens and for an unknown customer ID"
 )
 SIMULATOR_NOTE = "no DOKU credentials configured; used the built-in simulator"
+LOOKUP_MAX_RETRY_AFTER_S = 10.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +40,8 @@ def _embedded(settings: Settings) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    with connect(settings, pool_size=1) as client:
+    # Someone is waiting at the terminal: a 429's Retry-After is honoured up to 10 s.
+    with connect(settings, pool_size=1, max_retry_after_s=LOOKUP_MAX_RETRY_AFTER_S) as client:
         result = client.get_tokens(args.customer_id, args.token_type)
     rows = [t.to_dict(reveal=args.reveal) for t in result.tokens]
     if _embedded(settings):
