@@ -13,6 +13,7 @@ from doku.engine.inputs import (
     ParsedInput,
     Rejected,
     parse_file,
+    parse_text,
 )
 from doku.errors import InvalidInputError
 
@@ -68,11 +69,29 @@ def test_tsv() -> None:
     assert result.attributes == {"segment": ["gold", ""]}
 
 
-def test_plain_text_one_id_per_line_keeps_spaces_and_commas_inside_ids() -> None:
-    result = parse_file(b"C1\nPelanggan A\nC3\nSmith, John\nC5\n", "ids.txt")
-    assert result.delimiter is None
-    assert result.ids == ["C1", "Pelanggan A", "C3", "Smith, John", "C5"]
+def test_a_text_file_is_split_exactly_like_pasted_text() -> None:
+    text = "P000014,P000015,P000016, P000017 P000018\nP000019;P000020\tP000021\n\nP000022\n"
+    result = parse_file(text.encode(), "ids.TXT")
+    pasted = parse_text(text)
+    assert result.ids == pasted.ids == [f"P0000{n}" for n in range(14, 23)]
+    assert (result.source, result.encoding, result.blank_rows) == ("ids.TXT", "utf-8", 1)
+    assert result.flagged == []
     assert result.attributes == {}
+
+
+def test_a_text_table_with_an_id_header_stays_a_table() -> None:
+    result = parse_file(b"Customer ID\tPlan\nC1\tgold plus\nC2\tbasic\n", "export.txt")
+    assert result.ids == ["C1", "C2"]
+    assert result.attributes == {"Plan": ["gold plus", "basic"]}
+
+
+def test_ids_holding_separators_or_spaces_are_audited_but_flagged() -> None:
+    result = parse_file(b"customer_id\nC1\nPelanggan A\n\"Smith, John\"\nC5\n", "ids.csv")
+    assert result.ids == ["C1", "Pelanggan A", "Smith, John", "C5"]
+    assert [(f.row, f.value, f.reason) for f in result.flagged] == [
+        (3, "Pelanggan A", "contains a space: two IDs in one cell?"),
+        (4, "Smith, John", "contains a comma and a space: two IDs in one cell?"),
+    ]
 
 
 def test_utf8_bom() -> None:
@@ -121,9 +140,9 @@ def test_cp1252_fallback() -> None:
 
 
 def test_utf8_is_preferred_over_cp1252() -> None:
-    result = parse_file("C1\nPelanggan é\n".encode(), "a.txt")
+    result = parse_file("C1\nPelanggan-é\n".encode(), "a.txt")
     assert result.encoding == "utf-8"
-    assert result.ids == ["C1", "Pelanggan é"]
+    assert result.ids == ["C1", "Pelanggan-é"]
 
 
 # --- header and ID column ------------------------------------------------------------

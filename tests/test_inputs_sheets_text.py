@@ -176,6 +176,7 @@ def test_duplicates_collapsed_first_attributes_kept() -> None:
         "rejected": 0,
         "blank_rows": 0,
         "attribute_columns": 1,
+        "flagged": 0,
     }
 
 
@@ -216,3 +217,32 @@ def test_display_value_is_safe_and_short() -> None:
     assert "\\x01" in long
     assert display_value("x" * 80) == "x" * 80
     assert display_value("x" * 81) == "x" * 79 + "…"
+
+
+def _book(sheets: dict[str, list[list[object]]]) -> bytes:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_the_sheet_with_an_id_header_is_chosen_over_a_summary_sheet_in_front() -> None:
+    data = _book({
+        "Summary": [["Report"], ["total", 2]],
+        "Customers": [["customer_id", "plan"], ["C1", "gold"], ["C2", "basic"]],
+    })
+    result = parse_file(data, "book.xlsx")
+    assert (result.sheet, result.sheets, result.ids) == ("Customers", ["Summary", "Customers"],
+                                                         ["C1", "C2"])
+    assert parse_file(data, "book.xlsx", sheet="Summary").ids == ["total"]  # asked for
+
+
+def test_without_an_id_header_anywhere_the_first_sheet_is_read() -> None:
+    data = _book({"A": [["C1"], ["C2"]], "B": [["name"], ["x"]]})
+    result = parse_file(data, "book.xlsx")
+    assert (result.sheet, result.ids) == ("A", ["C1", "C2"])

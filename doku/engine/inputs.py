@@ -42,6 +42,8 @@ import csv
 import io
 import os
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from doku.engine.parsed import (
@@ -57,9 +59,11 @@ from doku.engine.parsed import (
     build_parsed,
     display_value,
     normalize_column_name,
+    too_many_lines,
 )
 from doku.engine.readers import (
     SIGNATURES,
+    SNIFF_CHARS,
     check_workbook,
     csv_rows,
     decode,
@@ -73,6 +77,7 @@ from doku.errors import InvalidInputError
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 1_000_000
 PASTED = "pasted text"
+_SHEET_PROBE_ROWS = 20  # rows looked at for a header when choosing a workbook's sheet
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TEXT_SEPARATORS = re.compile(r"[,;\t ]+")
 
@@ -95,36 +100,55 @@ __all__ = [
 ]
 
 
-def parse_text(text: str, *, max_rows: int = MAX_ROWS) -> ParsedInput:
-    """Parse pasted IDs; `max_rows` limits the number of IDs (entries)."""
-    lines = _LINE_BREAK.split(text.lstrip(LEADING_INVISIBLE))
+def parse_text(
+    text: str,
+    *,
+    max_rows: int = MAX_ROWS,
+    source: str = PASTED,
+    max_lines: int = MAX_LINES,
+) -> ParsedInput:
+    """Parse pasted IDs (or a text file of them: `source` names it); `max_rows` limits
+    the number of IDs (entries), `max_lines` the lines, blank ones included."""
+    limit = "pasted text has more than {limit:,} IDs" if source == PASTED else (
+        "more than {limit:,} IDs (the limit)"
+    )
+    acc = Accumulator(source, max_rows, limit)
     header: str | None = None
-    start = 0
-    for i, line in enumerate(lines):
-        if line.strip():
-            if normalize_column_name(line.strip()) in ID_COLUMN_NAMES:
-                header, start = line.strip(), i + 1
-            break
-    acc = Accumulator(PASTED, max_rows, "pasted text has more than {limit:,} IDs")
-    acc.blank_rows = start - 1 if header is not None else 0
-    for lineno, line in enumerate(lines[start:], start + 1):
+    seen_data = False
+    for lineno, line in enumerate(_lines(text.lstrip(LEADING_INVISIBLE)), 1):
+        if lineno > max_lines:
+            raise too_many_lines(source, max_lines)
+        first = not seen_data and header is None and line.strip()
+        if first and normalize_column_name(line.strip()) in ID_COLUMN_NAMES:
+            header = line.strip()
+            acc.blank_rows, acc.pending_blank = acc.pending_blank, 0  # above the header
+            continue
         found = False
         for token in _TEXT_SEPARATORS.split(line):
             value = token.strip()
             if value:
-                found = True
+                found = seen_data = True
                 acc.flush_blanks()
                 acc.add(lineno, value)
         if not found:
             acc.pending_blank += 1
     if acc.data_rows == 0:
-        raise InvalidInputError(f"{PASTED} contains no customer IDs")
+        raise InvalidInputError(f"{source} contains no customer IDs")
     return acc.result(
         attributes={},
         id_column=header,
         columns=[header] if header is not None else [],
         has_header=header is not None,
     )
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` one at a time (as `_LINE_BREAK.split`, without the list)."""
+    start = 0
+    for m in _LINE_BREAK.finditer(text):
+        yield text[start : m.start()]
+        start = m.end()
+    yield text[start:]
 
 
 def parse_file(
@@ -159,6 +183,11 @@ def parse_file(
     if not text.strip():
         raise InvalidInputError(f"{source}: the file is empty (only blank lines)")
     delimiter = detect_delimiter(text, filename)
+    if filename.lower().endswith(".txt") and column is None and not _id_table(text, delimiter):
+        # A text file of IDs is split exactly like pasted text (commas, spaces, lines);
+        # only a table with an ID-column header (Excel's "Unicode text") is read as one.
+        parsed = parse_text(text, max_rows=max_rows, source=source, max_lines=max_lines)
+        return replace(parsed, encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or unused_char(text))
     return build_parsed(
         csv_rows(reader, source),
@@ -219,7 +248,7 @@ def _parse_xlsx(
         if not sheets:
             raise InvalidInputError(f"{source}: the workbook has no worksheets")
         if sheet is None:
-            index = 0
+            index = _id_sheet(workbook.worksheets)
         else:
             wanted = [i for i, name in enumerate(sheets) if name == sheet]
             wanted = wanted or [
@@ -247,3 +276,27 @@ def _parse_xlsx(
         )
     finally:
         workbook.close()
+
+
+def _id_table(text: str, delimiter: str | None) -> bool:
+    """Whether the first non-blank line is a header of several columns, one of them
+    named like a customer ID."""
+    if delimiter is None:
+        return False
+    first = next((line for line in _lines(text[:SNIFF_CHARS]) if line.strip()), "")
+    cells = next(csv.reader([first], delimiter=delimiter), [])
+    return len(cells) > 1 and any(normalize_column_name(c) in ID_COLUMN_NAMES for c in cells)
+
+
+def _id_sheet(worksheets: list[Any]) -> int:
+    """The first sheet whose first non-blank row names an ID column (a summary sheet in
+    front of the data is skipped); the first sheet when none does."""
+    for index, worksheet in enumerate(worksheets):
+        for values in worksheet.iter_rows(max_row=_SHEET_PROBE_ROWS, values_only=True):
+            names = [normalize_column_name(str(v)) for v in values if v is not None]
+            if not any(names):
+                continue
+            if any(n in ID_COLUMN_NAMES for n in names):
+                return index
+            break  # a first row without an ID column: not this sheet
+    return 0

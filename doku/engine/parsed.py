@@ -60,6 +60,9 @@ class ParsedInput:
     delimiter: str | None = None
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
+    # Valid IDs that hold a separator or a space: audited as given, but likely two IDs
+    # in one cell (or a paste gone wrong), so the caller shows them.
+    flagged: list[Rejected] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -69,6 +72,7 @@ class ParsedInput:
             "rejected": len(self.rejected),
             "blank_rows": self.blank_rows,
             "attribute_columns": len(self.attribute_columns),
+            "flagged": len(self.flagged),
         }
 
     def attributes_at(self, index: int) -> dict[str, str]:
@@ -111,6 +115,17 @@ def display_value(value: str, limit: int = DISPLAY_LIMIT) -> str:
     return "".join(pieces)
 
 
+
+_SEPARATOR = re.compile(r"[,;\t|\s]")
+
+
+def _flag_reason(value: str) -> str:
+    found = [name for char, name in ((",", "a comma"), (";", "a semicolon"), ("|", "a bar"),
+                                     ("\t", "a tab")) if char in value]
+    if any(c.isspace() and c != "\t" for c in value):
+        found.append("a space")
+    return f"contains {' and '.join(found)}: two IDs in one cell?"
+
 class Accumulator:
     """Collects IDs row by row: validation, duplicates, blank rows and the row limit."""
 
@@ -126,6 +141,7 @@ class Accumulator:
         self.blank_rows = 0
         self.pending_blank = 0
         self.data_rows = 0
+        self.flagged: list[Rejected] = []
 
     def flush_blanks(self) -> None:
         """Blank rows count only once a non-blank row follows (trailing ones are ignored)."""
@@ -153,6 +169,8 @@ class Accumulator:
             return False
         self.seen.add(value)
         self.ids.append(value)
+        if _SEPARATOR.search(value):
+            self.flagged.append(Rejected(row, display_value(value), _flag_reason(value)))
         return True
 
     def result(
@@ -184,6 +202,7 @@ class Accumulator:
             delimiter=delimiter,
             sheet=sheet,
             sheets=sheets or [],
+            flagged=self.flagged,
         )
 
 
@@ -277,7 +296,7 @@ def build_parsed(
     numbered = enumerate(chain(head[data_start:], rows), first_index + data_start + 1)
     for row_number, cells in numbered:
         if row_number > max_lines:  # blank rows count: a sheet of blanks is no free ride
-            raise _too_many_lines(label, max_lines)
+            raise too_many_lines(label, max_lines)
         value = cells[id_index].strip() if id_index < len(cells) else ""
         if not value and _is_blank(cells):
             acc.pending_blank += 1
@@ -313,7 +332,7 @@ def _peek(rows: Iterator[list[str]], label: str, max_lines: int) -> tuple[list[l
             if _is_blank(cells):
                 leading += 1
                 if leading >= max_lines:
-                    raise _too_many_lines(label, max_lines)
+                    raise too_many_lines(label, max_lines)
                 continue
             head.append(cells)
             continue
@@ -327,7 +346,7 @@ def _peek(rows: Iterator[list[str]], label: str, max_lines: int) -> tuple[list[l
     return head, leading
 
 
-def _too_many_lines(label: str, max_lines: int) -> InvalidInputError:
+def too_many_lines(label: str, max_lines: int) -> InvalidInputError:
     return InvalidInputError(
         f"{label}: more than {max_lines:,} rows counting blank ones (the limit); "
         "remove the empty rows or split the file"
