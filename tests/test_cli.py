@@ -299,3 +299,14 @@ def test_invalid_options_are_refused_before_a_run_is_created(
     assert r.err == f"error: invalid input: {message}\n"
     r = doku(capsys, "runs", "--json")
     assert json.loads(r.out) == []  # no junk run left behind
+
+
+def test_audit_lists_ids_that_look_like_two_in_one(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "ids.csv"
+    f.write_text('customer_id\nA-1\n"A-2, A-3"\n')
+    r = doku(capsys, "audit", str(f), "--quiet")
+    assert r.code == 0, r.err
+    assert r.err.splitlines()[0] == (
+        "audited as given, row 3: 'A-2, A-3': contains a comma and a space: two IDs in one cell?"
+    )

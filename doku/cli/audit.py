@@ -88,6 +88,10 @@ def _read_input(args: argparse.Namespace) -> ParsedInput:
         render.to_stderr(f"rejected row {r.row}: {r.value!r}: {r.reason}")
     if len(parsed.rejected) > SHOW_REJECTED:
         render.to_stderr(f"... and {len(parsed.rejected) - SHOW_REJECTED} more rejected rows")
+    for r in parsed.flagged[:SHOW_REJECTED]:
+        render.to_stderr(f"audited as given, row {r.row}: {r.value!r}: {r.reason}")
+    if len(parsed.flagged) > SHOW_REJECTED:
+        render.to_stderr(f"... and {len(parsed.flagged) - SHOW_REJECTED} more such IDs")
     return parsed
 
 
