@@ -11,12 +11,14 @@ import pandas as pd
 
 from doku.analysis.aggregates import (
     Uptake,
+    apply_filters,
     types_in_scope,
     uptake,
     uptake_by_issuer,
     uptake_by_type,
     uptake_dict,
 )
+from doku.analysis.filters import Filters
 from doku.analysis.frames import STR_DTYPE, RunFrames
 from doku.analysis.labels import brand_labels, share_array
 from doku.engine.schema import FETCHED, RunInfo
@@ -57,6 +59,14 @@ class Comparison:
     `not_comparable`. Tokens are compared as per-customer fingerprint sets, so a
     fingerprint repeated within one customer counts once. Uptake figures are each run's
     own (its own fetched denominator), as in `report`.
+
+    Scope: token-level and type-level figures (gain/loss, tokens, uptake and its
+    breakdowns) are computed only within the token types BOTH runs fetched: an
+    all-types run against a credit-card-only run compares credit cards (`scope`).
+    `differences` names every run field that differs ("token_type", "input_name",
+    "customers", "env", "client_id"); `comparable` is False when the runs were made
+    against another environment or client, fetched disjoint type scopes, or share no
+    customer, and such a comparison is to be refused or clearly marked.
     """
 
     run_a: int
@@ -78,6 +88,9 @@ class Comparison:
     uptake_b: Uptake
     uptake_by_type: pd.DataFrame
     uptake_by_issuer: pd.DataFrame
+    comparable: bool = True
+    differences: tuple[str, ...] = ()
+    scope: str | None = None  # the token type compared; None: every type
 
     @property
     def uptake_change(self) -> float | None:
@@ -110,7 +123,25 @@ class Comparison:
             "only_in_b_ids": self.only_in_b,
             "gained_ids": self.gained,
             "lost_ids": self.lost,
+            "comparable": self.comparable,
+            "differences": list(self.differences),
+            "scope": self.scope,
         }
+
+    def warnings(self) -> list[str]:
+        """What a page or report says before any figure, in plain words."""
+        out = []
+        if not self.comparable:
+            out.append(
+                f"runs {self.run_a} and {self.run_b} are not comparable: they differ in "
+                f"{', '.join(self.differences)}"
+            )
+        elif self.differences:
+            out.append(f"the runs differ in {', '.join(self.differences)}")
+        if self.scope is not None:
+            out.append(f"tokens and uptake are compared for {self.scope} only, the type "
+                       "scope both runs fetched")
+        return out
 
 
 def _side_by_side(
@@ -138,8 +169,39 @@ def _side_by_side(
     return merged.drop(columns="_o").reset_index(drop=True)
 
 
+def shared_scope(a: str | None, b: str | None) -> tuple[str | None, bool]:
+    """The token types two runs both fetched (None: every type) and whether they
+    overlap at all (a DIRECT_DEBIT-only and a CREDIT_CARD-only run do not)."""
+    if a is None or a == b:
+        return b, True
+    if b is None:
+        return a, True
+    return None, False
+
+
+def differences(a: RunInfo, b: RunInfo, ids_a: set[str], ids_b: set[str]) -> tuple[str, ...]:
+    """The run fields that differ, in the order a reader weighs them."""
+    out = [name for name in ("token_type", "input_name") if getattr(a, name) != getattr(b, name)]
+    if ids_a != ids_b:
+        out.append("customers")
+    out += [name for name in ("env", "client_id") if getattr(a, name) != getattr(b, name)]
+    return tuple(out)
+
+
+def _in_scope(frames: RunFrames, scope: str | None, overlap: bool) -> RunFrames:
+    if overlap and scope is None:
+        return frames
+    # A type filter recounts every customer's tokens; no overlap keeps no token at all.
+    types = (scope,) if overlap and scope is not None else ("(none)",)
+    return apply_filters(frames, Filters(types=types))
+
+
 def compare_runs(frames_a: RunFrames, frames_b: RunFrames) -> Comparison:
     """What changed between two runs (see `Comparison` for the rules)."""
+    scope, overlap = shared_scope(frames_a.run.token_type, frames_b.run.token_type)
+    run_a, run_b = frames_a.run, frames_b.run
+    frames_a = _in_scope(frames_a, scope, overlap)
+    frames_b = _in_scope(frames_b, scope, overlap)
     ca, cb = frames_a.customers, frames_b.customers
     ids_a = set(ca["customer_id"].tolist())
     ids_b = set(cb["customer_id"].tolist())
@@ -147,6 +209,8 @@ def compare_runs(frames_a: RunFrames, frames_b: RunFrames) -> Comparison:
     fetched_b = set(cb.loc[cb["status"] == FETCHED, "customer_id"].tolist())
     both = ids_a & ids_b
     comparable = fetched_a & fetched_b
+    diff = differences(run_a, run_b, ids_a, ids_b)
+    usable = overlap and bool(both) and not {"env", "client_id"} & set(diff)
 
     def pairs(frames: RunFrames) -> pd.DataFrame:
         t = frames.tokens
@@ -215,6 +279,9 @@ def compare_runs(frames_a: RunFrames, frames_b: RunFrames) -> Comparison:
         uptake_b=up_b,
         uptake_by_type=by_type,
         uptake_by_issuer=by_issuer,
+        comparable=usable,
+        differences=diff,
+        scope=scope if overlap else None,
     )
 
 

@@ -38,7 +38,8 @@ def _ids(ids: list[str]) -> str:
 def format_comparison(c: Comparison) -> str:
     """Readable text of a Comparison."""
     ua, ub = c.uptake_a, c.uptake_b
-    lines = [
+    lines = [f"warning: {w}" for w in c.warnings()]
+    lines += [
         f"Run {c.run_a} -> run {c.run_b}",
         f"Customers   {c.customers_a:,} in A, {c.customers_b:,} in B, {c.in_both:,} in both",
         f"  only in A {len(c.only_in_a):,}" + (f": {_ids(c.only_in_a)}" if c.only_in_a else ""),
