@@ -55,3 +55,24 @@ def test_a_type_filter_on_the_wallet_type(tmp_path: Path) -> None:
     assert types_in_scope(only) == (WALLET,)
     assert summary(only)["with_tokens"] == 2
     assert summary(only)["tokens"] == 2
+
+
+def test_failures_by_code_with_example_request_ids(tmp_path: Path) -> None:
+    from doku.analysis.aggregates import failures_by_code
+
+    store = Store(tmp_path / "f.sqlite3")
+    ids = [f"C{i}" for i in range(6)]
+    run = store.create_run(ids=ids, env="simulator", base_url=None, client_id="M",
+                           input_name="t")
+    for i, code in ((0, "server_error"), (1, "transport"), (2, "server_error"),
+                    (3, "server_error"), (4, "server_error")):
+        store.record_failed(run, f"C{i}", error_code=code, error_message="x", attempts=2,
+                            request_id=f"rid-{i}" if i != 2 else None)
+    store.record_fetched(run, "C5", [], attempts=1)
+    table = failures_by_code(load_run_frames(store, run).customers)
+    assert table.to_dict("records") == [
+        {"error_code": "server_error", "error_kind": "server error", "customers": 4,
+         "example_request_ids": "rid-0, rid-3, rid-4", "example_customer_ids": "C0, C2, C3"},
+        {"error_code": "transport", "error_kind": "transport error", "customers": 1,
+         "example_request_ids": "rid-1", "example_customer_ids": "C1"},
+    ]

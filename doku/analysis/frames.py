@@ -64,9 +64,11 @@ CUSTOMER_COLUMNS = (
     "error_message",
     "http_status",
     "attempts",
+    "request_id",
 )
 ERROR_COLUMNS = (
-    "customer_id", "error_code", "error_kind", "error_message", "http_status", "attempts"
+    "customer_id", "error_code", "error_kind", "error_message", "http_status", "attempts",
+    "request_id",
 )
 RESERVED_COLUMNS = frozenset(TOKEN_COLUMNS) | frozenset(CUSTOMER_COLUMNS)
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -307,7 +309,10 @@ def customers_frame(
 ) -> pd.DataFrame:
     """Customers frame from `Store.customer_rows` tuples, one row per valid input
     customer in input order. status: fetched | failed | pending (no result yet)."""
-    cols = [[r[i] for r in rows] for i in range(11)]
+    width = len(rows[0]) if rows else 12  # 11 before request_id was read
+    cols = [[r[i] for r in rows] for i in range(min(width, 12))]
+    if width < 12:
+        cols.append([None] * len(rows))
     # The store writes 'fetched', 'failed' or NULL (no result yet = pending).
     status = _categorical(cols[1], STATUSES)
     codes = status.cat.codes.to_numpy()
@@ -330,6 +335,7 @@ def customers_frame(
         "error_message": _str_column(cols[7]),
         "http_status": _int_column(cols[8]),
         "attempts": _int_column(cols[9]).fillna(0).astype(np.int64),
+        "request_id": _str_column(cols[11]),
     }
     _, attrs = _attribute_columns(cols[10], attribute_columns)
     data.update(attrs)

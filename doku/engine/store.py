@@ -333,14 +333,14 @@ class Store:
     # -- reading for frames, exports and pages ----------------------------------------
     def customer_rows(self, run_id: int) -> list[tuple[Any, ...]]:
         """(customer_id, status, customer_name, n_tokens, n_direct_debit, n_credit_card,
-        error_kind (the error's code), error_message, http_status, attempts, attributes_json)
-        in input order."""
+        error_kind (the error's code), error_message, http_status, attempts, attributes_json,
+        request_id) in input order."""
         with self._lock:
             return self._db.execute(
                 """
                 SELECT c.customer_id, c.status, c.customer_name, c.n_tokens,
                   c.n_direct_debit, c.n_credit_card, c.error_kind, c.error_message,
-                  c.http_status, c.attempts, c.attributes
+                  c.http_status, c.attempts, c.attributes, c.request_id
                 FROM customers c WHERE c.run_id=? ORDER BY c.seq
                 """,
                 (run_id,),
