@@ -100,16 +100,19 @@ def test_uptake_by_type_and_issuer(fa: RunFrames) -> None:
 
 
 def test_uptake_by_attribute(fa: RunFrames) -> None:
-    cols = ["value", "customers", "fetched", "failed", "pending", "with_tokens", "uptake"]
+    cols = ["value", "customers", "fetched", "failed", "pending", "with_tokens", "uptake",
+            "small"]
     seg = uptake_by_attribute(fa.customers, "segment")
     assert list(seg.columns) == cols
+    assert seg["small"].tolist() == [True] * 4  # under 30 customers each
+    seg = seg.drop(columns="small")
     assert rows(seg) == [
         ("gold", 3, 2, 1, 0, 2, 1.0),
         ("silver", 3, 3, 0, 0, 1, pytest.approx(1 / 3)),
         (BLANK, 1, 0, 0, 1, 0, None),  # C6 pending, no attributes: no share, not 0
         ("bronze", 1, 1, 0, 0, 1, 1.0),
     ]
-    city = uptake_by_attribute(fa.customers, "city")
+    city = uptake_by_attribute(fa.customers, "city").drop(columns="small")
     assert rows(city) == [
         ("Jakarta", 3, 2, 1, 0, 1, 0.5),
         (BLANK, 2, 1, 0, 1, 1, 1.0),  # C4 city "" and C6 without attributes

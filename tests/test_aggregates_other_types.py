@@ -76,3 +76,30 @@ def test_failures_by_code_with_example_request_ids(tmp_path: Path) -> None:
         {"error_code": "transport", "error_kind": "transport error", "customers": 1,
          "example_request_ids": "rid-1", "example_customer_ids": "C1"},
     ]
+
+
+def test_date_like_segments_are_in_time_order_with_blank_last() -> None:
+    from doku.analysis.aggregates import chronological
+
+    assert chronological(["2024-03", "2023-11", "(blank)", "2024-01"]) == [1, 3, 0, 2]
+    assert chronological(["2024-03-02", "2024/01/15"]) == [1, 0]
+    assert chronological(["2024-Q2", "2023-Q4"]) == [1, 0]
+    assert chronological(["gold", "2024-01"]) is None
+    assert chronological(["(blank)"]) is None
+
+
+def test_signup_month_uptake_is_chronological_and_flags_small_groups(tmp_path: Path) -> None:
+    from doku.analysis.aggregates import uptake_by_attribute
+
+    store = Store(tmp_path / "m.sqlite3")
+    months = ["2024-03"] * 31 + ["2023-12"] * 2 + ["2024-01"] * 5
+    ids = [f"C{i}" for i in range(len(months))]
+    run = store.create_run(ids=ids, attribute_values={"signup_month": months},
+                           attribute_columns=["signup_month"], env="simulator",
+                           base_url=None, client_id="M", input_name="t")
+    for cid in ids:
+        store.record_fetched(run, cid, [], attempts=1)
+    seg = uptake_by_attribute(load_run_frames(store, run).customers, "signup_month")
+    assert seg[["value", "customers", "small"]].values.tolist() == [
+        ["2023-12", 2, True], ["2024-01", 5, True], ["2024-03", 31, False],
+    ]

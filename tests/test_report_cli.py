@@ -136,7 +136,7 @@ def test_report_hand_numbers(capsys: pytest.CaptureFixture[str]) -> None:
                              "visa": 1}
     assert r["uptake_by"]["segment"]["gold"] == {
         "customers": 3, "fetched": 2, "failed": 1, "pending": 0, "with_tokens": 2,
-        "uptake": 1.0,
+        "uptake": 1.0, "small": True,
     }
     assert r["uptake_by"]["segment"][BLANK]["uptake"] is None
     assert r["tokens_per_customer"] == {"0": 2, "1": 2, "2": 1, "3": 1, "4": 0, "5+": 0}

@@ -15,6 +15,7 @@ numerator and denominator behind them. Rules every page, report and chart shares
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +26,7 @@ import pandas as pd
 from doku.analysis.filters import Filters
 from doku.analysis.frames import PENDING, STATUSES, STR_DTYPE, RunFrames, errors_frame
 from doku.analysis.labels import (
+    BLANK,
     DIRECT_DEBIT_BRAND,
     TYPE_COUNT_COLUMN,
     attribute_column,
@@ -38,6 +40,7 @@ from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 
 UPTAKE_COLUMNS = ("with_tokens", "fetched", "uptake", "failed", "pending")
+SMALL_GROUP = 30  # segments with fewer customers are flagged
 
 
 def _sorted_counts(counts: pd.Series, label: str, keep_zero: Collection[str] = ()) -> pd.DataFrame:
@@ -196,8 +199,10 @@ def uptake_by_issuer(tokens: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFr
 
 def uptake_by_attribute(customers: pd.DataFrame, attribute: str) -> pd.DataFrame:
     """Per attribute value ("(blank)" for missing): customers, fetched, failed, pending,
-    with_tokens, uptake (= with_tokens / fetched of that segment). Segment columns add
-    up to the overall totals. Sorted by customers, then value."""
+    with_tokens, uptake (= with_tokens / fetched of that segment), small (fewer than
+    SMALL_GROUP customers: a share that moves a lot with one customer). Segment columns
+    add up to the overall totals. Date-like values (signup months, dates) are in
+    chronological order, "(blank)" last; other values by customers, then value."""
     if attribute not in customers.columns:
         raise InvalidInputError(f"no attribute column {attribute!r}")
     labels = labelled(customers[attribute])
@@ -223,8 +228,25 @@ def uptake_by_attribute(customers: pd.DataFrame, attribute: str) -> pd.DataFrame
         }
     )
     frame["uptake"] = share_array(frame["with_tokens"], frame["fetched"])
+    frame["small"] = frame["customers"] < SMALL_GROUP
+    order = chronological(frame["value"].tolist())
+    if order is not None:
+        return frame.iloc[order].reset_index(drop=True)
     frame = frame.sort_values(["customers", "value"], ascending=[False, True], kind="stable")
     return frame.reset_index(drop=True)
+
+
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?|\d{4}/\d{2}(?:/\d{2})?|\d{4}-Q[1-4]|\d{4}")
+
+
+def chronological(values: Sequence[str]) -> list[int] | None:
+    """Positions of `values` in time order when every non-blank value looks like a date
+    or period (2024, 2024-03, 2024-03-15, 2024/03, 2024-Q1), "(blank)" last; else None."""
+    dated = [v for v in values if v != BLANK]
+    if not dated or not all(_DATE_LIKE.fullmatch(v) for v in dated):
+        return None
+    return sorted(range(len(values)),
+                  key=lambda i: (values[i] == BLANK, values[i].replace("/", "-")))
 
 
 def tokens_per_customer(customers: pd.DataFrame, cap: int | None = 5) -> pd.DataFrame:
@@ -354,16 +376,20 @@ def summary(frames: RunFrames) -> dict[str, Any]:
 
 def uptake_dict(frame: pd.DataFrame, label: str) -> dict[str, dict[str, Any]]:
     """An uptake frame as {label: {column: value}} for JSON: counts as int, shares as
-    float, NaN as None."""
+    float, flags as bool, NaN as None."""
     floats = {c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)}
+    flags = {c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)}
+
+    def plain(c: str, v: Any) -> Any:
+        if pd.isna(v):
+            return None
+        return float(v) if c in floats else bool(v) if c in flags else int(v)
+
     out: dict[str, dict[str, Any]] = {}
     for row in frame.to_dict("records"):
         values: dict[str, Any] = {str(c): v for c, v in row.items()}
         key = str(values.pop(label))
-        out[key] = {
-            c: None if pd.isna(v) else float(v) if c in floats else int(v)
-            for c, v in values.items()
-        }
+        out[key] = {c: plain(c, v) for c, v in values.items()}
     return out
 
 
