@@ -33,6 +33,21 @@ def embedded_simulator_url(settings: Settings) -> str:
         return str(_embedded.url)
 
 
+def embedded_world_epoch() -> int | None:
+    """The embedded simulator's world epoch, or None when none runs in this process."""
+    with _lock:
+        return None if _embedded is None else int(_embedded.config.epoch)
+
+
+def move_embedded_world_on(steps: int = 1) -> int:
+    """Move the embedded simulator's world on (demos: a second audit then differs and
+    a comparison shows real change); ConfigurationError when none runs here."""
+    with _lock:
+        if _embedded is None:
+            raise ConfigurationError("no embedded simulator runs in this process")
+        return int(_embedded.move_world_on(steps))
+
+
 def resolve(settings: Settings | None = None) -> Settings:
     """Settings with a usable base URL (the embedded simulator's when needed).
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, cast
@@ -28,6 +29,14 @@ class RunningSimulator:
     @property
     def config(self) -> SimulatorConfig:
         return self._server.state.config
+
+    def move_world_on(self, steps: int = 1) -> int:
+        """Advance the simulated world by `steps` epochs (a month each, say) while
+        serving, so the next audit of the same customers finds some tokens added and
+        some removed; returns the new epoch."""
+        state = self._server.state
+        state.config = replace(state.config, epoch=max(0, state.config.epoch + steps))
+        return state.config.epoch
 
     @property
     def stats(self) -> SimulatorStats:
