@@ -31,7 +31,8 @@ with chrome.guard():
         else:
             with st.container(horizontal=True, vertical_alignment="center"):
                 st.markdown(
-                    f"**Run #{run.id}** · {run.input_name} · {present.fmt_time(run.created_at)}"
+                    f"**Run #{run.id:d}** · {present.escape_md(run.input_name)} · "
+                    f"{present.fmt_time(run.created_at)}"
                 )
                 chrome.status_badge(run.status)
             with st.container(horizontal=True):
@@ -56,20 +57,21 @@ with chrome.guard():
             st.caption("Not configured: see the message above.")
         else:
             info = describe(settings)
-            st.table(
+            st.table(  # st.table renders its cells as Markdown
                 {
-                    "Environment": info["environment"],
-                    "Base URL": info["base_url"],
-                    "Client ID": info["client_id"],
-                    "Secret key": info["secret_key"],
-                    "Settings from": info["source"],
+                    "Environment": present.escape_md(info["environment"]),
+                    "Base URL": present.escape_md(info["base_url"]),
+                    "Client ID": present.escape_md(info["client_id"]),
+                    "Secret key": present.escape_md(info["secret_key"]),
+                    "Settings from": present.escape_md(info["source"]),
                 },
                 border="horizontal",
             )
             if not settings.uses_simulator:
                 st.caption(
-                    f"DOKU {settings.env} at {settings.base_url} as client "
-                    f"{settings.masked_client_id}"
+                    f"DOKU {present.escape_md(settings.env)} at "
+                    f"{present.escape_md(settings.base_url)} as client "
+                    f"{present.escape_md(settings.masked_client_id)}"
                 )
 
     st.subheader("Pages")
@@ -77,5 +79,5 @@ with chrome.guard():
         st.columns(len(present.PAGE_LINKS)), present.PAGE_LINKS, strict=True
     ):
         with column, st.container(border=True, height="stretch"):
-            st.page_link(path, label=f"**{label}**", icon=icon)
-            st.caption(text)
+            st.page_link(path, label=f"**{present.escape_md(label)}**", icon=icon)
+            st.caption(present.escape_md(text))

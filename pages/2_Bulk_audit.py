@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from doku.engine.inputs import MAX_BYTES
 from ui import bulk_view, chrome, state
+from ui.bulk_input import UPLOAD_LIMIT_MB
 from ui.run_panel import run_panel
 
 settings = chrome.page_setup(
@@ -38,8 +38,9 @@ with chrome.guard():
                 type=["csv", "tsv", "txt", "xlsx"],
                 key="bulk_file",
                 on_change=bulk_view.on_upload,
-                max_upload_size=MAX_BYTES // (1024 * 1024),
-                help="CSV, TSV, text (one ID per line) or Excel .xlsx. With a header row, "
+                max_upload_size=UPLOAD_LIMIT_MB,
+                help=f"CSV, TSV, text (one ID per line) or Excel .xlsx, up to "
+                f"{UPLOAD_LIMIT_MB:d} MB. With a header row, "
                 "the customer ID column is found by name (customer_id, id, …); other "
                 "columns become attributes you can segment by in Insights.",
             )
@@ -59,7 +60,7 @@ with chrome.guard():
         st.subheader(":material/tune: 2. Options")
         options = bulk_view.options_row()
         if live is not None:
-            st.caption(f"Run #{live.run_id} is in progress: start another when it is done.")
+            st.caption(f"Run #{live.run_id:d} is in progress: start another when it is done.")
         start = st.button(
             "Start audit",
             key="bulk_start",

@@ -7,7 +7,7 @@ import streamlit as st
 from ui import chrome, data, insights_view, state
 from ui.insights_view import BY_ISSUER, BY_TYPE
 from ui.keys import RUNNING_REFRESH_S
-from ui.present import run_label
+from ui.present import escape_md, run_label
 
 chrome.page_setup(
     "Insights",
@@ -35,7 +35,7 @@ with chrome.guard():
         chrome.status_badge(run.status)
     if run.status == "running":
         st.caption("This run is still running: these are the results so far (refreshed "
-                   f"at most every {RUNNING_REFRESH_S} s when you interact or reload).")
+                   f"at most every {RUNNING_REFRESH_S:d} s when you interact or reload).")
 
     ref = data.ref(store, run)
     frames = data.run_frames(ref)
@@ -43,8 +43,9 @@ with chrome.guard():
     view = data.view(ref, filters)
     summary = data.summary(ref, filters)
     if filters.active:
-        st.caption(f"Filtered: {filters.describe()}. Token filters narrow each customer's "
-                   "tokens, so uptake reads 'customers holding ≥1 matching token'.")
+        st.caption(f"Filtered: {escape_md(filters.describe(), 400)}. Token filters narrow "
+                   "each customer's tokens, so uptake reads 'customers holding ≥1 matching "
+                   "token'.")
     insights_view.kpis(summary)
 
     # -- charts (from aggregates only: a few hundred rows at most) --

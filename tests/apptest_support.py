@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -68,11 +69,14 @@ def seed_run(
     pending: Collection[str] = (),
     status: str | None = "done",
     input_name: str = "seeded.csv",
+    error: str | None = None,
+    error_messages: Mapping[str, str] | None = None,
 ) -> int:
     """A run written with Store.create_run / record_fetched / record_failed: every
-    customer fetched with `tokens_of(id)`, except `failed` (id -> error code) and
-    `pending` ones. `status=None` leaves it 'running' with no owner, as a dead process
-    would."""
+    customer fetched with `tokens_of(id)`, except `failed` (id -> error code; message
+    from `error_messages`, else the code's label) and `pending` ones. `status=None`
+    leaves it 'running' with no owner, as a dead process would; `error` is the run's
+    own error (why it stopped)."""
     failed = failed or {}
     lookup = tokens_of.get if isinstance(tokens_of, Mapping) else tokens_of
     folder.mkdir(parents=True, exist_ok=True)
@@ -96,12 +100,13 @@ def seed_run(
         for cid in ids:
             if cid in failed:
                 code = failed[cid]
-                store.record_failed(run_id, cid, error_code=code,
-                                    error_message=f"{error_label(code)} (seeded)", attempts=1)
+                message = (error_messages or {}).get(cid, f"{error_label(code)} (seeded)")
+                store.record_failed(run_id, cid, error_code=code, error_message=message,
+                                    attempts=1)
             elif cid not in pending:
                 store.record_fetched(run_id, cid, lookup(cid) or [], attempts=1)
         if status is not None:
-            store.set_status(run_id, status)
+            store.set_status(run_id, status, error=error)
     return run_id
 
 
@@ -149,4 +154,46 @@ def wait_finished(at: AppTest, timeout: float = 60.0, *, no_errors: bool = False
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {shown(m.label): shown(m.value) for m in at.metric}
+
+
+# -- what the reader sees of Markdown ------------------------------------------------------
+# Proto fields Streamlit renders as Markdown (element bodies, labels, tooltips, alert
+# titles, metric deltas, progress and spinner texts). Options, placeholders, keys,
+# table cells and chart specs are not: they are never collected.
+MARKDOWN_FIELDS = frozenset(
+    {"body", "label", "help", "title", "text", "delta", "delta_description"}
+)
+
+
+def markdown_sources(at: AppTest) -> list[str]:
+    """Every Markdown source of the page (main area and sidebar), as sent to the
+    browser."""
+    found: list[str] = []
+
+    def collect(message: Any) -> None:
+        for fd, value in message.ListFields():
+            if fd.message_type is not None:
+                for item in [value] if hasattr(value, "ListFields") else list(value):
+                    if hasattr(item, "ListFields"):
+                        collect(item)
+            elif fd.name in MARKDOWN_FIELDS and isinstance(value, str):
+                found.append(value)
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "ListFields"):
+            collect(proto)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    return found
+
+
+def shown(markdown: str) -> str:
+    """The text a reader sees of Markdown built with `ui.present.escape_md`: its
+    backslash escapes read and its (invisible) word joiners dropped. Compare page text
+    with this, so a leak is not hidden by its escaping."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

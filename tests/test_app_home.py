@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from tests.apptest_support import isolate, open_page, seed_run, token
+from tests.apptest_support import isolate, open_page, seed_run, shown, token
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard.py"
 SECRET = "SK-very-secret-value-123"
@@ -25,7 +25,7 @@ def run_home() -> AppTest:
 
 def all_text(at: AppTest) -> str:
     parts = [e.value for e in (*at.title, *at.markdown, *at.caption, *at.info, *at.error)]
-    return "\n".join(str(p) for p in parts)
+    return shown("\n".join(str(p) for p in parts))
 
 
 def test_home_on_simulator() -> None:
@@ -44,7 +44,7 @@ def test_home_with_sandbox_credentials_shows_masked_client(
     monkeypatch.setenv("DOKU_SECRET_KEY", SECRET)
     at = run_home()
     assert not at.info
-    captions = " ".join(c.value for c in at.caption)
+    captions = shown(" ".join(c.value for c in at.caption))
     assert "sandbox" in captions
     assert "MCH-" in captions
     assert "0123-4567890123" not in captions
@@ -57,7 +57,7 @@ def test_home_with_bad_configuration_shows_error_not_traceback(
     monkeypatch.setenv("DOKU_ENV", "staging")
     at = run_home()
     assert at.error
-    assert "DOKU_ENV" in at.error[0].value
+    assert "DOKU_ENV" in shown(at.error[0].value)
     assert not at.info
 
 
@@ -102,7 +102,7 @@ def test_home_shows_the_connection_but_never_the_secret(
     monkeypatch.setenv("DOKU_SECRET_KEY", SECRET)
     at = run_home()  # a secret alone: sandbox, which needs the client id too
     assert at.error
-    assert "DOKU_CLIENT_ID" in at.error[0].value
+    assert "DOKU_CLIENT_ID" in shown(at.error[0].value)
     assert SECRET not in all_text(at)
     monkeypatch.setenv("DOKU_CLIENT_ID", "MCH-0123-4567890123")
     at = run_home()

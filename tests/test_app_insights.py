@@ -24,6 +24,7 @@ from tests.apptest_support import (
     metrics,
     open_page,
     seed_run,
+    shown,
     world_tokens,
 )
 from tests.apptest_support import ok as check
@@ -166,7 +167,7 @@ def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> Non
     assert len(table) == min(2000, expected["tokens"])
     assert set(table["type"]) == {"CREDIT_CARD"}
     assert set(table["region"]) == {"Jakarta"}
-    captions = " ".join(c.value for c in at.caption)
+    captions = shown(" ".join(c.value for c in at.caption))
     assert f"of {expected['tokens']:,} tokens" in captions
     labels = [b.proto.label for b in at.get("download_button")]
     assert f"Tokens ({expected['tokens']:,}) · CSV" in labels
@@ -184,7 +185,7 @@ def test_token_table_is_capped_with_an_honest_caption() -> None:
     assert len(table) == 2000
     assert expected["tokens"] > 2000
     assert "fingerprint" not in table.columns
-    captions = " ".join(c.value for c in at.caption)
+    captions = shown(" ".join(c.value for c in at.caption))
     assert f"Showing 2,000 of {expected['tokens']:,} tokens" in captions
 
 

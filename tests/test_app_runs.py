@@ -8,7 +8,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from doku.engine.store import Store
-from tests.apptest_support import cli_json, isolate, metrics, open_page, seed_run, world_tokens
+from tests.apptest_support import (
+    cli_json,
+    isolate,
+    metrics,
+    open_page,
+    seed_run,
+    shown,
+    world_tokens,
+)
 from tests.apptest_support import ok as check
 from tests.apptest_support import wait_finished as wait_for_runs
 
@@ -75,7 +83,7 @@ def test_compare_previous_with_latest_equals_the_compare_cli() -> None:
     assert num(m["Tokens removed"]) == expected["tokens_removed"]
     assert m["Uptake A"] == f"{expected['uptake_a']['uptake'] * 100:.1f} %"
     assert m["Uptake B"] == f"{expected['uptake_b']['uptake'] * 100:.1f} %"
-    captions = " ".join(c.value for c in at.caption)
+    captions = shown(" ".join(c.value for c in at.caption))
     assert f"{expected['fetched_in_both']:,} customers fetched in both" in captions
     assert f"{expected['only_in_a']:,} only in A" in captions
     by_type, by_issuer, changes = at.dataframe[1].value, at.dataframe[2].value, at.dataframe[3].value

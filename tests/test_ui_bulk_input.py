@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import tomllib
 
 import pytest
 from openpyxl import Workbook
 
-from ui.bulk_input import BulkInput
-from ui.present import SAMPLE_FILE
+from doku.engine.inputs import MAX_BYTES
+from ui.bulk_input import UPLOAD_LIMIT_MB, BulkInput
+from ui.present import ROOT, SAMPLE_FILE
 
 AMBIGUOUS = b"account,region,plan\nACC-1,Jakarta,basic\nACC-2,Bali,plus\nACC-3,Bali,plus\n"
 WITH_ID = b"customer_id,region\nC-1,Jakarta\nC-2,Bali\n"
@@ -145,3 +147,28 @@ def test_choices_without_an_input_do_nothing(action: str) -> None:
     state = BulkInput()
     getattr(state, action)("x")
     assert (state.source, state.column, state.sheet) == (None, None, None)
+
+
+# -- the upload cap -----------------------------------------------------------------------
+def test_the_server_upload_cap_is_the_parsers_limit() -> None:
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB == MAX_BYTES // (1024 * 1024)
+    assert UPLOAD_LIMIT_MB == 50
+
+
+def test_an_upload_over_the_limit_is_refused_without_keeping_its_bytes() -> None:
+    state = BulkInput()
+    state.upload("huge.csv", b"x" * (MAX_BYTES + 1))
+    assert state.kind == "file"
+    assert state.source is not None
+    assert state.source.content == b""
+    assert not state.needs_parse
+    assert state.parsed is None
+    assert state.error is not None
+    assert "huge.csv is 50.0 MB, over the 50 MB upload limit" in state.error
+    state.upload("ok.csv", WITH_ID)  # another file replaces the refused one
+    state.parse()
+    assert state.error is None
+    assert state.parsed is not None
+    state.upload("edge.csv", b"customer_id\n" + b"C-1\n" * ((MAX_BYTES - 12) // 4))
+    assert state.error is None  # at the limit: still read

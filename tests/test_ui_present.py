@@ -132,10 +132,36 @@ def test_error_text_says_what_happened_what_to_do_and_the_details() -> None:
     assert parts[0] == "rejected the signature"
     assert parts[1] == "DOKU said: Invalid signature"
     assert parts[2] == advice.ADVICE["authentication"]
-    assert parts[3] == "HTTP 401 · Request-Id `req-123` · 2 attempts"
+    assert parts[3] == r"HTTP 401 · Request-Id req\-123 · 2 attempts"
     plain = advice.error_text(SignatureMismatchError("bad signature"))
     assert plain == "bad signature\n\n" + advice.ADVICE["signature_mismatch"]
     assert advice.error_text(NoSuchRunError("run 9")).endswith(advice.FALLBACK_ADVICE)
+
+
+HOSTILE = "**bold** [link](http://x.test) :red[red] <b>html</b>\n# heading"
+
+
+def test_error_text_escapes_what_came_from_outside() -> None:
+    exc = AuthenticationError(HOSTILE, status=401, doku_message=HOSTILE + " (DOKU)",
+                              request_id="`req` *1*")
+    parts = advice.error_text(exc).split("\n\n")
+    assert parts[0] == present.escape_md(HOSTILE, present.ERROR_CHARS)
+    assert parts[1] == "DOKU said: " + present.escape_md(HOSTILE + " (DOKU)",
+                                                         present.ERROR_CHARS)
+    assert parts[2] == advice.ADVICE["authentication"]  # ours: Markdown kept
+    assert parts[3] == r"HTTP 401 · Request-Id \`req\` \*1\*"
+
+    class Odd(DokuError):
+        code = "odd"
+        kind = "odd **kind**"
+
+    assert advice.error_title(Odd("x")) == r"Odd \*\*kind\*\*"
+
+
+def test_every_error_code_has_advice_or_its_message_says_it_all() -> None:
+    assert set(ERROR_CODES) - set(advice.ADVICE) <= {"no_such_run"}
+    for code in ERROR_CODES:
+        assert advice.advice_for(code)
 
 
 # -- keys ---------------------------------------------------------------------------------

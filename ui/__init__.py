@@ -6,8 +6,24 @@ and hold widgets and layout; everything else a page needs lives here, one job pe
 module. Neither pages nor `ui` ever build HTTP requests or SQL: DOKU is reached
 through `doku.engine.connection`, stored runs through `doku.engine.store`.
 
+Untrusted text: customer IDs, names, issuers and brands from DOKU, DOKU's (unsigned)
+error messages and any error text, file, sheet and column names, cell values, run input
+names. Streamlit renders Markdown in st.markdown / caption / info / warning / error /
+success / toast / write, st.table cells, titles and headers, every widget label, tab
+and expander titles, metric labels and values, progress and spinner texts, and `help=`
+tooltips. Such a value reaches those ONLY through `ui.present.escape_md` (numbers only
+with a numeric format, e.g. `{run.id:d}`, `{n:,}`), or through a helper here whose
+every return is built that way; never `unsafe_allow_html`, never `st.html`. Where no
+Markdown is rendered - st.dataframe cells and headers, st.text, st.code, selectbox and
+multiselect options and their `format_func`, placeholders, chart text, `alt` - the value
+goes as it is (`present.shorten` to cut it), since an escape would show. The rule is
+enforced by tests/test_ui_escaping.py (an AST check of every such call) and by page
+tests that feed hostile text through every page (tests/test_app_hostile.py and
+tests/e2e/test_hostile_browser.py).
+
 Pure (no Streamlit import; unit-tested on their own):
-  present     numbers, shares, times, run labels, badges, page paths and links
+  present     escape_md (untrusted text made inert Markdown), numbers, shares, times,
+              run labels, badges, page paths and links
   advice      what each error code means to an analyst: title and what to do
   keys        RunRef (run + version) and canonical Filters: the cache identities
   downloads   deferred, LRU-cached download bytes (built on click, never raise)

@@ -1,9 +1,14 @@
 """What an error means to an analyst: a short title and what to do, keyed on the
-error's stable machine `code` (`doku.errors`), never on its display label. No Streamlit."""
+error's stable machine `code` (`doku.errors`), never on its display label. No Streamlit.
+
+`error_title` and `error_text` are Markdown: everything in them that came from outside
+(the message, DOKU's own message, which is unsigned, the Request-Id) is `escape_md`'d;
+the advice texts are ours."""
 
 from __future__ import annotations
 
 from doku.errors import DokuError
+from ui.present import ERROR_CHARS, escape_md
 
 FALLBACK_ADVICE = "Try again; if it persists, check the server log."
 
@@ -80,24 +85,25 @@ def advice_for(code: str) -> str:
 
 
 def error_title(exc: DokuError) -> str:
-    """The title of an error message: ours for known codes, else its display label."""
-    return TITLES.get(exc.code, exc.kind.capitalize())
+    """The title of an error message (Markdown): ours for known codes, else its display
+    label."""
+    return TITLES.get(exc.code) or escape_md(str(exc.kind).capitalize())
 
 
 def error_text(exc: DokuError) -> str:
-    """The plain-words body of an error: what happened, then what to do, then the
-    details support needs (HTTP status, Request-Id, attempts)."""
-    lines = [exc.message or str(exc)]
+    """The plain-words body of an error (Markdown): what happened, then what to do, then
+    the details support needs (HTTP status, Request-Id, attempts)."""
+    lines = [escape_md(exc.message or str(exc), ERROR_CHARS)]
     if exc.doku_message and exc.doku_message != exc.message:
-        lines.append(f"DOKU said: {exc.doku_message}")
+        lines.append("DOKU said: " + escape_md(exc.doku_message, ERROR_CHARS))
     lines.append(advice_for(exc.code))
     details = []
     if exc.status is not None:
-        details.append(f"HTTP {exc.status}")
+        details.append(f"HTTP {exc.status:d}")
     if exc.request_id:
-        details.append(f"Request-Id `{exc.request_id}`")
+        details.append(f"Request-Id {escape_md(exc.request_id)}")
     if exc.attempts > 1:
-        details.append(f"{exc.attempts} attempts")
+        details.append(f"{exc.attempts:d} attempts")
     if details:
         lines.append(" · ".join(details))
     return "\n\n".join(lines)

@@ -14,10 +14,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from doku.engine.inputs import PASTED, AmbiguousColumnError, ParsedInput, parse_file, parse_text
+from doku.engine.inputs import (
+    MAX_BYTES,
+    PASTED,
+    AmbiguousColumnError,
+    ParsedInput,
+    parse_file,
+    parse_text,
+)
 from doku.errors import InvalidInputError
 
 Kind = Literal["paste", "file", "sample"]
+MIB = 1024 * 1024
+# The largest upload, in MB: the parser's limit. `.streamlit/config.toml` sets the
+# server's `server.maxUploadSize` to the same number and the uploader widget shows it.
+UPLOAD_LIMIT_MB = MAX_BYTES // MIB
+
+
+def too_big_message(name: str, size: int) -> str:
+    """Why an upload over the limit is refused, naming the limit (plain text)."""
+    return (
+        f"{name} is {size / MIB:,.1f} MB, over the {UPLOAD_LIMIT_MB} MB upload limit: "
+        "split the file, or keep only the customer ID column"
+    )
 
 
 @dataclass(frozen=True)
@@ -50,8 +69,14 @@ class BulkInput:
             self._use(None)
 
     def upload(self, name: str | None, data: bytes | None) -> None:
-        """The file uploader changed: None is the file being removed."""
+        """The file uploader changed: None is the file being removed. A file over
+        MAX_BYTES is refused here, whatever the browser and server let through, and its
+        bytes are not kept."""
         if name is not None and data is not None:
+            if len(data) > MAX_BYTES:
+                self._use(Source("file", name, b""))
+                self.error = too_big_message(name, len(data))
+                return
             self._use(Source("file", name, data))
         elif self.kind == "file":
             self._use(None)

@@ -1,5 +1,9 @@
 """Bulk audit: the session's `BulkInput` and the widget callbacks that feed it, the
-input preview (counts, IDs, rejected rows) and the audit options."""
+input preview (counts, IDs, rejected rows) and the audit options.
+
+File, sheet and column names, IDs and cell values are the analyst's file: in Markdown
+(captions, messages, the spinner) they go through `escape_md`; the preview tables, the
+sheet and column pickers' options show them literally."""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ from doku.engine.inputs import ParsedInput
 from doku.models import TOKEN_TYPES
 from ui import columns
 from ui.bulk_input import BulkInput
-from ui.present import ALL_TYPES, SAMPLE_FILE, fmt_int
+from ui.present import ALL_TYPES, ERROR_CHARS, SAMPLE_FILE, escape_md, fmt_int, md_list
 
 INPUT = "bulk_input"  # session_state: the current input, kept across page switches
 PREVIEW_ROWS = 200
+PREVIEW_COLUMNS = 50  # attribute columns in the preview table (all are kept with the run)
 REJECT_ROWS = 1000
+DUPLICATES_SHOWN = 10
 
 
 # -- the input and its callbacks (they record what the analyst gave; `input_section`
@@ -59,7 +65,7 @@ def input_section(current: BulkInput) -> ParsedInput | None:
         st.caption("Paste IDs, upload a file or use the sample file to see a preview here.")
         return None
     if current.needs_parse:
-        with st.spinner(f"Reading {current.source.name}…"):
+        with st.spinner(f"Reading {escape_md(current.source.name)}…"):
             for name, value in current.parse().items():
                 st.session_state[f"bulk_{name}"] = value
     if current.sheet_options:
@@ -77,24 +83,27 @@ def input_section(current: BulkInput) -> ParsedInput | None:
             help="The other columns become attributes to segment uptake by.",
         )
     if current.error and current.ambiguous_columns:
-        st.warning(f"{current.error}. Choose the customer ID column above.",
-                   icon=":material/view_column:")
+        st.warning(f"{escape_md(current.error, ERROR_CHARS)}. Choose the customer ID column "
+                   "above.", icon=":material/view_column:")
     elif current.error:
-        st.error(f"{current.error}\n\nFix the input (or pick another file) and try again.",
-                 title="This input cannot be used", icon=":material/error:")
+        st.error(f"{escape_md(current.error, ERROR_CHARS)}\n\nFix the input (or pick another "
+                 "file) and try again.", title="This input cannot be used",
+                 icon=":material/error:")
     if current.parsed is not None:
         preview(current.parsed)
     return current.parsed
 
 
 def describe_input(parsed: ParsedInput) -> str:
-    details = [f"**{parsed.source}**", f"{parsed.total_rows:,} rows"]
+    """Source, rows, ID column, attributes and sheet in one line (Markdown, names
+    escaped; a long attribute list is cut and counted)."""
+    details = [escape_md(parsed.source), f"{parsed.total_rows:,} rows"]
     if parsed.id_column:
-        details.append(f"ID column `{parsed.id_column}`")
+        details.append(f"ID column {escape_md(parsed.id_column)}")
     if parsed.attribute_columns:
-        details.append("attributes " + ", ".join(f"`{c}`" for c in parsed.attribute_columns))
+        details.append("attributes " + md_list(parsed.attribute_columns))
     if parsed.sheet:
-        details.append(f"sheet `{parsed.sheet}`")
+        details.append(f"sheet {escape_md(parsed.sheet)}")
     return " · ".join(details)
 
 
@@ -113,16 +122,21 @@ def preview(parsed: ParsedInput) -> None:
         [f"IDs ({len(parsed.ids):,})", f"Rejected rows ({len(parsed.rejected):,})"]
     )
     with ids_tab:
+        shown = parsed.attribute_columns[:PREVIEW_COLUMNS]
         table = pd.DataFrame(
             {"customer_id": parsed.ids[:PREVIEW_ROWS]}
-            | {c: v[:PREVIEW_ROWS] for c, v in parsed.attributes.items()}
+            | {c: parsed.attributes[c][:PREVIEW_ROWS] for c in shown if c in parsed.attributes}
         )
         st.dataframe(table, hide_index=True, height=240,
                      alt="Preview of the customer IDs to audit")
         if len(parsed.ids) > PREVIEW_ROWS:
             st.caption(f"Showing the first {PREVIEW_ROWS:,} of {len(parsed.ids):,} IDs.")
+        if len(parsed.attribute_columns) > PREVIEW_COLUMNS:
+            st.caption(f"Showing {PREVIEW_COLUMNS:,} of {len(parsed.attribute_columns):,} "
+                       "attribute columns; all are kept with the run.")
         if parsed.duplicate_ids:
-            st.caption("Duplicates, e.g. " + ", ".join(f"`{d}`" for d in parsed.duplicate_ids[:10]))
+            st.caption("Duplicates, e.g. "
+                       + md_list(parsed.duplicate_ids[:DUPLICATES_SHOWN], DUPLICATES_SHOWN))
     with rejects_tab:
         _rejects(parsed)
 

@@ -2,7 +2,10 @@
 (page config, sidebar connection summary, title, and the banner saying the built-in
 simulator is in use) and runs its body inside `with chrome.guard():`, so a `DokuError`
 becomes an `st.error` in plain words with what to do (`ui.advice`), and anything
-unexpected a short `st.error` (details in the server log), never a traceback."""
+unexpected a short `st.error` (details in the server log), never a traceback.
+
+Every value shown in Markdown here (connection details, error texts) goes through
+`ui.present.escape_md`: see the rule in `ui/__init__.py`."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from doku.errors import ConfigurationError, DokuError
 from doku.settings import Settings, load_settings, normalize_secrets
 from ui.advice import error_text, error_title
 from ui.data import list_runs
-from ui.present import APP_TITLE, BULK, badge
+from ui.present import APP_TITLE, BULK, badge, badge_label, escape_md
 
 log = logging.getLogger("doku.ui")
 
@@ -66,9 +69,9 @@ def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings |
     )
     settings, problem = current_settings()
     _sidebar(settings)
-    st.title(title)
+    st.title(escape_md(title))
     if intro:
-        st.caption(intro)
+        st.caption(escape_md(intro, 1000))
     if problem is not None:
         show_error(problem)
     elif settings is not None and settings.uses_simulator:
@@ -88,10 +91,10 @@ def _sidebar(settings: Settings | None) -> None:
             return
         info = describe(settings)
         st.caption(
-            f"Environment: **{info['environment']}**  \n"
-            f"Base URL: {info['base_url']}  \n"
-            f"Client ID: {info['client_id']}  \n"
-            f"Secret key: {info['secret_key']} (from {info['source']})"
+            f"Environment: **{escape_md(info['environment'])}**  \n"
+            f"Base URL: {escape_md(info['base_url'])}  \n"
+            f"Client ID: {escape_md(info['client_id'])}  \n"
+            f"Secret key: {escape_md(info['secret_key'])} (from {escape_md(info['source'])})"
         )
 
 
@@ -114,8 +117,8 @@ def require_runs(store: Store) -> list[RunInfo]:
 
 
 def status_badge(status: str) -> None:
-    label, color, icon = badge(status)
-    st.badge(label, color=color, icon=icon)  # type: ignore[arg-type]
+    _, color, icon = badge(status)
+    st.badge(badge_label(status), color=color, icon=icon)  # type: ignore[arg-type]
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -126,8 +129,8 @@ def show_error(exc: DokuError) -> None:
 def show_unexpected(exc: BaseException, what: str = "This page") -> None:
     log.error("unexpected error on a dashboard page", exc_info=exc)
     st.error(
-        f"{what} hit an unexpected problem ({type(exc).__name__}). The details are in the "
-        "server log; reload the page to try again.",
+        f"{escape_md(what)} hit an unexpected problem ({escape_md(type(exc).__name__)}). "
+        "The details are in the server log; reload the page to try again.",
         title="Something went wrong",
         icon=":material/error:",
     )

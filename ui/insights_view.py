@@ -1,5 +1,9 @@
 """Insights: the run picker's default, the filter widgets, the KPI row, chart cards
-with their PNG/SVG downloads, the token table and the table downloads."""
+with their PNG/SVG downloads, the token table and the table downloads.
+
+Attribute (column) names and values are the analyst's file, issuers and brands come
+from DOKU: as widget labels and in captions they go through `escape_md`; as multiselect
+options, placeholders, chart text and table cells they are shown literally."""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ from doku.models import TOKEN_TYPES
 from ui import columns, data
 from ui.downloads import deferred_bytes
 from ui.keys import NO_FILTERS, RunRef, filters_identity, make_filters
-from ui.present import TYPE_NAMES, fmt_int, fmt_share, run_from_query
+from ui.present import TYPE_NAMES, escape_md, fmt_int, fmt_share, md_list, run_from_query, shorten
 
 TABLE_ROWS = 2_000
 MAX_SEGMENT_VALUES = 100  # attributes with more distinct values are not offered as segments
+# Only the first this many attribute columns of an input are considered as filters and
+# segments (one widget each); the others are still in the run and its exports.
+MAX_SEGMENT_ATTRIBUTES = 20
 BY_TYPE, BY_ISSUER = "Token type", "Issuer"
 
 
@@ -39,18 +46,38 @@ def reset_filters() -> None:
             del st.session_state[key]
 
 
-def segments_of(run: RunRef, attributes: tuple[str, ...]) -> tuple[dict[str, list[str]], list[str]]:
-    """Attributes with few enough values to filter and segment by (with their values),
-    and those skipped."""
+def segments_of(
+    run: RunRef, attributes: tuple[str, ...]
+) -> tuple[dict[str, list[str]], list[str], int]:
+    """Of the first MAX_SEGMENT_ATTRIBUTES attributes, those with few enough values to
+    filter and segment by (with their values) and those skipped for having too many;
+    then how many attributes were left out unexamined."""
     segments: dict[str, list[str]] = {}
     skipped: list[str] = []
-    for attr in attributes:
+    for attr in attributes[:MAX_SEGMENT_ATTRIBUTES]:
         values = data.attribute_values(run, attr)
         if len(values) <= MAX_SEGMENT_VALUES:
             segments[attr] = values
         else:
             skipped.append(attr)
-    return segments, skipped
+    return segments, skipped, max(len(attributes) - MAX_SEGMENT_ATTRIBUTES, 0)
+
+
+def attribute_label(attr: str) -> str:
+    """An attribute's name as a widget label (Markdown; never empty)."""
+    return escape_md(attr) or "(unnamed column)"
+
+
+def segments_note(skipped: list[str], left_out: int) -> str:
+    """Which attributes are not offered as filters or segments, and why (Markdown)."""
+    notes = []
+    if skipped:
+        notes.append(f"{md_list(skipped)} (more than {MAX_SEGMENT_VALUES:d} distinct values)")
+    if left_out:
+        notes.append(f"{left_out:,} more attribute column{'' if left_out == 1 else 's'} "
+                     f"(only the first {MAX_SEGMENT_ATTRIBUTES:d} are offered)")
+    return ("Not offered as filters or segments: " + "; ".join(notes)
+            + ". Every column is kept in the run and its downloads.")
 
 
 def filters_panel(run: RunRef, attributes: tuple[str, ...]) -> tuple[Filters, list[str]]:
@@ -58,7 +85,7 @@ def filters_panel(run: RunRef, attributes: tuple[str, ...]) -> tuple[Filters, li
     canonical Filters chosen and the segment attributes."""
     issuers = data.by_issuer(run, NO_FILTERS)["issuer"].tolist()
     brands = data.by_brand(run, NO_FILTERS)["brand"].tolist()
-    segments, skipped = segments_of(run, attributes)
+    segments, skipped, left_out = segments_of(run, attributes)
     with st.container(border=True):
         st.markdown("**:material/filter_alt: Filters**")
         with st.container(horizontal=True):
@@ -71,15 +98,13 @@ def filters_panel(run: RunRef, attributes: tuple[str, ...]) -> tuple[Filters, li
             chosen_brands = st.multiselect("Brand", brands, key="insights_filter_brand",
                                            placeholder="All brands", width=260)
             chosen = {
-                attr: st.multiselect(attr, values, key=f"insights_filter_attr_{attr}",
-                                     placeholder=f"All {attr} values", width=260)
+                attr: st.multiselect(attribute_label(attr), values,
+                                     key=f"insights_filter_attr_{attr}",
+                                     placeholder=f"All {shorten(attr, 60)} values", width=260)
                 for attr, values in segments.items()
             }
-        if skipped:
-            st.caption(
-                "Not offered as filters or segments (more than "
-                f"{MAX_SEGMENT_VALUES} distinct values): " + ", ".join(skipped)
-            )
+        if skipped or left_out:
+            st.caption(segments_note(skipped, left_out))
     return make_filters(types, chosen_issuers, chosen_brands, chosen), list(segments)
 
 
@@ -131,7 +156,7 @@ def chart_card(
 
 def chart_label(run: RunRef, filters: Filters) -> str:
     """What chart titles say about the data: the run, and whether it is filtered."""
-    return f"run #{run.run_id}" + (" (filtered)" if filters.active else "")
+    return f"run #{run.run_id:d}" + (" (filtered)" if filters.active else "")
 
 
 def token_charts(run: RunRef, filters: Filters) -> None:
@@ -162,15 +187,17 @@ def uptake_card(run: RunRef, filters: Filters, by: str) -> None:
         uptake = data.uptake_by_issuer(run, filters)
     else:
         uptake = data.uptake_by_attribute(run, filters, by)
-    segment = by.lower() if by in (BY_TYPE, BY_ISSUER) else by
+    segment = by.lower() if by in (BY_TYPE, BY_ISSUER) else shorten(by, 80)  # chart text
     chart = charts.uptake_chart(uptake, segment, chart_label(run, filters))
-    chart_card("uptake", chart, f"Token uptake by {by}", run, filters, variant=by)
+    chart_card("uptake", chart, f"Token uptake by {shorten(by)}", run, filters, variant=by)
 
 
 # -- tables --------------------------------------------------------------------------------------
 def tokens_table(view: RunFrames) -> None:
-    """The first TABLE_ROWS tokens, IDs masked, with an honest caption."""
-    table = view.tokens.head(TABLE_ROWS).drop(columns=["fingerprint"])
+    """The first TABLE_ROWS tokens, IDs masked, with the first MAX_SEGMENT_ATTRIBUTES
+    attribute columns, and an honest caption."""
+    hidden = [a for a in view.attributes[MAX_SEGMENT_ATTRIBUTES:] if a in view.tokens.columns]
+    table = view.tokens.head(TABLE_ROWS).drop(columns=["fingerprint", *hidden])
     if "token_id" in table.columns:
         table = table.assign(token_id=exports.mask_ids(table["token_id"]))
     st.dataframe(table, hide_index=True, height=360, column_config=columns.RUN_TOKENS,
@@ -179,6 +206,7 @@ def tokens_table(view: RunFrames) -> None:
     st.caption(
         f"Showing {shown:,} of {total:,} tokens"
         + (" (download the full table below)." if shown < total else ".")
+        + (f" {len(hidden):,} more attribute columns are in the download." if hidden else "")
         + ("" if "token_id" in view.tokens.columns else
            " This run stored fingerprints only, not raw token IDs.")
     )

@@ -1,4 +1,7 @@
-"""Customer lookup: fetch one customer's tokens, and the card that shows them."""
+"""Customer lookup: fetch one customer's tokens, and the card that shows them.
+
+The customer ID is typed by the analyst and the name, issuers and brands come from
+DOKU: in Markdown they go through `escape_md`; the token table shows them as cells."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from doku.engine.connection import connect
 from doku.errors import DokuError
 from doku.settings import Settings
 from ui import columns
-from ui.present import plural
+from ui.present import escape_md, plural, shorten
 
 TOKEN_TABLE = ["type", "issuer", "brand", "masked_card", "token_id"]
 
@@ -28,21 +31,26 @@ def look_up(
 
 
 def result_caption(result: TokenResult) -> str:
+    """Who was asked, how long it took and the Request-Id (Markdown, values escaped)."""
     return (
-        f"Customer ID `{result.customer_id}` · {result.latency_ms:,.0f} ms · "
-        f"Request-Id `{result.request_id}`"
-        + (f" · {result.attempts} attempts" if result.attempts > 1 else "")
+        f"Customer ID {escape_md(result.customer_id)} · {result.latency_ms:,.0f} ms · "
+        f"Request-Id {escape_md(result.request_id)}"
+        + (f" · {result.attempts:d} attempts" if result.attempts > 1 else "")
     )
+
+
+def scope_text(token_type: str | None) -> str:
+    """' of type CREDIT_CARD' when the lookup asked for one type (Markdown)."""
+    return f" of type {escape_md(token_type)}" if token_type else ""
 
 
 def show_result(result: TokenResult) -> None:
     """Who the customer is, whether the answer was signed, and their tokens (IDs masked
     unless the analyst reveals them with the `lookup_reveal` toggle)."""
-    scope = f" of type {result.token_type}" if result.token_type else ""
     with st.container(border=True):
         name = next((t.customer_name for t in result.tokens if t.customer_name), None)
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.subheader(name or result.customer_id)
+            st.subheader(escape_md(name or result.customer_id) or "(no name)")
             if result.signature_verified:
                 st.badge("Response signature verified", icon=":material/verified:",
                          color="green")
@@ -52,7 +60,8 @@ def show_result(result: TokenResult) -> None:
         st.caption(result_caption(result))
         if not result.tokens:
             st.warning(
-                f"No tokens{scope} for `{result.customer_id}`. DOKU answers the same for "
+                f"No tokens{scope_text(result.token_type)} for "
+                f"{escape_md(result.customer_id)}. DOKU answers the same for "
                 "a customer without tokens and for an unknown customer ID, so this does "
                 "not prove the customer exists.",
                 icon=":material/search_off:",
@@ -65,10 +74,10 @@ def show_result(result: TokenResult) -> None:
             "last 4 characters) unless you reveal them.",
         )
         rows = [t.to_dict(reveal=reveal) for t in result.tokens]
-        st.markdown(f"**{plural(len(rows), 'token')}{scope}**")
+        st.markdown(f"**{plural(len(rows), 'token')}{scope_text(result.token_type)}**")
         st.dataframe(
             pd.DataFrame(rows)[TOKEN_TABLE],
             hide_index=True,
             column_config=columns.lookup_tokens(revealed=reveal),
-            alt=f"Stored tokens of customer {result.customer_id}",
+            alt=f"Stored tokens of customer {shorten(result.customer_id)}",
         )

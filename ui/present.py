@@ -1,9 +1,12 @@
-"""Pure presentation helpers: numbers, shares, durations, times and labels as every
-page shows them, status badges, and the pages' paths and links. No Streamlit."""
+"""Pure presentation helpers: untrusted text made inert for Markdown (`escape_md`),
+numbers, shares, durations, times and labels as every page shows them, status badges,
+and the pages' paths and links. No Streamlit."""
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +54,83 @@ def badge(status: str) -> tuple[str, str, str | None]:
     return STATUS_BADGE.get(status, (status, "gray", None))
 
 
+def badge_label(status: str) -> str:
+    """The Markdown label of a status badge. st.badge escapes square brackets itself,
+    so an unknown status is `escape_md`'d with its brackets left to st.badge."""
+    if status in STATUS_BADGE:
+        return STATUS_BADGE[status][0]
+    return escape_md(status, 40).replace("\\[", "[").replace("\\]", "]")
+
+
+# -- untrusted text in Markdown ----------------------------------------------------------
+# Streamlit renders Markdown (with its own extensions) in st.markdown / caption / info /
+# warning / error / success / toast, st.table cells, titles and headers, widget labels,
+# tab and expander titles, metric labels and values, progress and spinner texts, and
+# help tooltips. A customer ID, a name or an error message from DOKU, a file name, a
+# column name or a cell value must reach those only through `escape_md`. Widgets that
+# never interpret Markdown (st.dataframe cells and headers, st.text, st.code, selectbox
+# and multiselect options and their format_func, placeholders, chart text, alt texts)
+# take the raw value: an escape there would show its backslashes.
+DISPLAY_CHARS = 200  # longer values are cut for display; downloads keep them whole
+ERROR_CHARS = 600  # an error's message (DOKU's own is already cut to 300 by the client)
+ELLIPSIS = "\u2026"
+WORD_JOINER = "\u2060"  # invisible; breaks a pattern Streamlit matches after parsing
+LIST_ITEMS = 10  # names listed in one sentence; the rest are counted
+
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, which
+# covers emphasis, links, images, code, headings, lists, tables, HTML and entities,
+# math ($), and Streamlit's directives (:red[...], :small[...], {attributes}).
+_MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# Line breaks (a value must not start a heading, list or table row), other control
+# characters, and the Unicode line and paragraph separators.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidirectional overrides and isolates (and the marks) reorder what is shown.
+_BIDI = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Streamlit rewrites some TEXT after parsing, where a backslash no longer counts:
+# GFM autolinks (http://, https://, www., e-mail addresses), shortcodes (:tada:,
+# :streamlit:, :material_icon:) and typographic arrows (-> <- -- >= <= ~=, between
+# spaces). A word joiner inside each pattern keeps the text as it reads.
+_AFTER_COLON = re.compile(r"(?<=:)(?=//|[\w+-]+:)")
+_AFTER_AT = re.compile(r"(?<=@)(?=[\w-])")
+_WWW_DOT = re.compile(r"(?<=(?i:www))(?=\.)")
+_TYPOGRAPHY = re.compile(r"(?<!\S)(?:<->|->|<-|--|>=|<=|~=)(?!\S)")
+
+
+def shorten(text: object, limit: int = DISPLAY_CHARS) -> str:
+    """`text` on one line for display: control characters and line breaks become
+    spaces, bidirectional controls are dropped, runs of whitespace become one space,
+    and a value over `limit` characters is cut with an ellipsis. For widgets that show
+    text literally (options, placeholders); Markdown needs `escape_md`."""
+    line = " ".join(_BIDI.sub("", _BREAKS.sub(" ", "" if text is None else str(text))).split())
+    if len(line) > limit:
+        line = line[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+    return line
+
+
+def escape_md(text: object, limit: int = DISPLAY_CHARS) -> str:
+    """Any value as inert Markdown text that reads exactly as the value (`shorten`ed):
+    every ASCII punctuation character backslash-escaped, and a word joiner inside the
+    patterns Streamlit rewrites after parsing (autolinks, shortcodes, arrows). None is
+    "". Safe anywhere Streamlit renders Markdown, inline or as a whole body."""
+    line = shorten(text, limit)
+    line = _AFTER_COLON.sub(WORD_JOINER, line)
+    line = _AFTER_AT.sub(WORD_JOINER, line)
+    line = _WWW_DOT.sub(WORD_JOINER, line)
+    line = _TYPOGRAPHY.sub(lambda m: m[0][0] + WORD_JOINER + m[0][1:], line)
+    return _MD_PUNCTUATION.sub(r"\\\1", line)
+
+
+def md_list(values: Iterable[object], limit: int = LIST_ITEMS) -> str:
+    """Up to `limit` values, each `escape_md`'d, comma-separated, then how many more."""
+    items = list(values)
+    shown = ", ".join(escape_md(v) for v in items[:limit])
+    rest = len(items) - limit
+    return shown + (f" and {rest:,} more" if rest > 0 else "")
+
+
+_ISO_MINUTE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
+
+
 # -- numbers -------------------------------------------------------------------------------
 def fmt_int(n: int | None) -> str:
     return "-" if n is None else f"{int(n):,}"
@@ -69,27 +149,29 @@ def fmt_seconds(seconds: float | None) -> str:
         return f"{seconds:.0f} s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        return f"{minutes:d} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return f"{hours:d} h {minutes:02d} min"
 
 
 def fmt_time(iso: str | None) -> str:
-    """Stored UTC ISO time as 'YYYY-MM-DD HH:MM UTC'."""
-    if not iso:
+    """Stored UTC ISO time as 'YYYY-MM-DD HH:MM UTC'; "-" for anything else (so the
+    result is only ever digits, '-', ':', spaces and 'UTC': safe in Markdown)."""
+    if not iso or not _ISO_MINUTE.match(iso):
         return "-"
     return iso.replace("T", " ")[:16] + " UTC"
 
 
 def plural(n: int, word: str) -> str:
-    """'1 token', '3 tokens'."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    """'1 token', '3 tokens' (Markdown)."""
+    return f"{n:,} {escape_md(word)}{'' if n == 1 else 's'}"
 
 
 # -- runs ------------------------------------------------------------------------------------
 def run_label(run: RunInfo) -> str:
+    """A run in a selectbox option (plain text: options never render Markdown)."""
     return (
-        f"#{run.id} · {fmt_time(run.created_at)} · {run.input_name} · "
+        f"#{run.id} · {fmt_time(run.created_at)} · {shorten(run.input_name)} · "
         f"{run.customers:,} customers · {run.status}"
     )
 

@@ -11,7 +11,17 @@ from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 from doku.settings import Settings
 from ui.chrome import guard, status_badge
-from ui.present import INSIGHTS, RESUMABLE, fmt_int, fmt_seconds, fmt_share, fmt_time, uptake_of
+from ui.present import (
+    ERROR_CHARS,
+    INSIGHTS,
+    RESUMABLE,
+    escape_md,
+    fmt_int,
+    fmt_seconds,
+    fmt_share,
+    fmt_time,
+    uptake_of,
+)
 from ui.state import launch_rerun, live_job
 
 REFRESH = "1s"
@@ -50,7 +60,7 @@ def _progress(snap: Progress, job: BulkJob, prefix: str) -> None:
     frac = snap.done / snap.total if snap.total else 1.0
     st.progress(
         min(1.0, frac),
-        text=f"Run #{snap.run_id}: {snap.done:,} of {snap.total:,} customers "
+        text=f"Run #{snap.run_id:d}: {snap.done:,} of {snap.total:,} customers "
         f"({frac * 100:.0f} %) · {fmt_seconds(snap.elapsed_s)} elapsed",
     )
     with st.container(horizontal=True):
@@ -70,10 +80,11 @@ def _progress(snap: Progress, job: BulkJob, prefix: str) -> None:
 def _finished(store: Store, run_id: int, settings: Settings | None, prefix: str) -> None:
     run = store.get_run(run_id)
     if run is None:
-        st.caption(f"Run #{run_id} no longer exists.")
+        st.caption(f"Run #{run_id:d} no longer exists.")
         return
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**Run #{run.id}** · {run.input_name} · {fmt_time(run.created_at)}")
+        st.markdown(f"**Run #{run.id:d}** · {escape_md(run.input_name)} · "
+                    f"{fmt_time(run.created_at)}")
         status_badge(run.status)
     with st.container(horizontal=True):
         st.metric("Customers", fmt_int(run.customers), border=True)
@@ -86,7 +97,7 @@ def _finished(store: Store, run_id: int, settings: Settings | None, prefix: str)
         st.caption("Another process (e.g. `python -m doku audit`) is writing this run; "
                    "reload the page to see its progress.")
     if run.error:
-        st.warning(run.error, icon=":material/warning:")
+        st.warning(escape_md(run.error, ERROR_CHARS), icon=":material/warning:")
     resumable = run.status in RESUMABLE and run.pending > 0
     if resumable:
         st.caption(
@@ -96,7 +107,7 @@ def _finished(store: Store, run_id: int, settings: Settings | None, prefix: str)
         if settings is not None:  # Resume and Retry need working settings
             _actions(store, run, settings, prefix, resumable=resumable)
         if run.fetched:
-            st.page_link(INSIGHTS, label=f"Open insights for run #{run.id}",
+            st.page_link(INSIGHTS, label=f"Open insights for run #{run.id:d}",
                          icon=":material/insights:", query_params={"run": str(run.id)})
 
 

@@ -30,14 +30,14 @@ def comparison_figures(cmp: Comparison, run_a: int, run_b: int) -> None:
     cells = st.columns(6)
     cells[0].metric(
         "Uptake A", fmt_share(cmp.uptake_a.share), border=True, height="stretch",
-        help=f"Run #{run_a}: {cmp.uptake_a.with_tokens:,} of "
+        help=f"Run #{run_a:d}: {cmp.uptake_a.with_tokens:,} of "
         f"{cmp.uptake_a.fetched:,} fetched customers hold at least one token.",
     )
     cells[1].metric(
         "Uptake B", fmt_share(cmp.uptake_b.share),
         delta=None if change is None else round(change * 100, 1),
         delta_description="pp vs A", border=True, height="stretch",
-        help=f"Run #{run_b}: {cmp.uptake_b.with_tokens:,} of "
+        help=f"Run #{run_b:d}: {cmp.uptake_b.with_tokens:,} of "
         f"{cmp.uptake_b.fetched:,} fetched customers hold at least one token.",
     )
     cells[2].metric("Gained tokens", fmt_int(len(cmp.gained)), border=True, height="stretch",

@@ -3,8 +3,9 @@
 `streamlit_server` starts `streamlit run dashboard.py` once per session on a free
 loopback port (DOKU_* cleared, so it runs on the built-in simulator; DOKU_DATA_DIR in
 a temporary directory) and fails the session at teardown when its log shows a
-Traceback or a deprecation warning. `browser_page` is a fresh chromium page per test;
-a failing test leaves a screenshot in artifacts/.
+Traceback or a deprecation warning. `start_streamlit` does the same for a module that
+needs its own server (its own data folder or DOKU_* settings). `browser_page` is a
+fresh chromium page per test; a failing test leaves a screenshot in artifacts/.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,14 +107,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    workdir = tmp_path_factory.mktemp("streamlit_server")
+@contextlib.contextmanager
+def start_streamlit(
+    workdir: Path, doku_env: Mapping[str, str] | None = None
+) -> Iterator[StreamlitServer]:
+    """`streamlit run dashboard.py` on a free port with its data in `workdir/data` (which
+    may already hold runs) and `doku_env` (DOKU_* variables, default: the simulator);
+    stopped on exit, then its log must be clean."""
     data_dir = workdir / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
     env["DOKU_ENV"] = "simulator"  # never a developer's own secrets.toml
+    env.update(doku_env or {})
     env["DOKU_DATA_DIR"] = str(data_dir)
     env["PYTHONUNBUFFERED"] = "1"
     port = free_port()
@@ -142,6 +148,12 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Strea
     finally:
         _stop(process)
     server.assert_clean_log()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    with start_streamlit(tmp_path_factory.mktemp("streamlit_server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
