@@ -162,10 +162,12 @@ def test_audit_json_summary_from_file_and_stdin(
     assert r.code == 0, r.err
     summary = json.loads(r.out)
     assert list(summary) == ["run_id", "status", "customers", "fetched", "failed", "pending",
-                             "rejected", "duplicates", "tokens", "elapsed_s", "duplicate_tokens"]
+                             "rejected", "duplicates", "tokens", "elapsed_s", "duplicate_tokens",
+                             "name", "note"]
     assert {k: v for k, v in summary.items() if k != "elapsed_s"} == {
         "run_id": 1, "status": "done", "customers": 2, "fetched": 2, "failed": 0,
         "pending": 0, "rejected": 1, "duplicates": 1, "duplicate_tokens": 0,
+        "name": None, "note": None,
         "tokens": len(tokens_for("A-1")) + len(tokens_for("A-2")),
     }
     assert r.err.splitlines() == [

@@ -206,7 +206,7 @@ def test_runs(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert "client" not in json.dumps(rows)
     text = cli(capsys, "runs")[1].splitlines()
-    assert text[0].split()[:4] == ["id", "created", "status", "input"]
+    assert text[0].split()[:5] == ["id", "created", "status", "name", "input"]
     assert len(text) == 3
 
 

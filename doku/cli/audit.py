@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=30.0, help="read timeout in seconds")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--name", help='a label for the run, e.g. "Nov month-end"')
+    p.add_argument("--note", help="a note kept with the run")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", type=int, metavar="RUN_ID",
                    help="fetch the customers of a run that have no result yet")
@@ -112,7 +114,8 @@ def _start(args: argparse.Namespace, store: Store, settings: Settings) -> BulkJo
     if again is None:
         if not args.file:
             raise ConfigurationError("give a FILE (or - for stdin), --resume or --retry-failed")
-        return start_audit(store, _read_input(args), settings, _options(args))
+        return start_audit(store, _read_input(args), settings, _options(args),
+                           name=args.name, note=args.note)
     if args.file:
         raise ConfigurationError("give either FILE or --resume/--retry-failed, not both")
     overrides = {"concurrency": args.concurrency, "rps": args.rps,
@@ -137,6 +140,8 @@ def summary(
         "tokens": info.tokens,
         "elapsed_s": round(elapsed_s, 3),
         "duplicate_tokens": duplicate_tokens,
+        "name": info.name,
+        "note": info.note,
     }
 
 

@@ -15,10 +15,10 @@ from doku.engine.store import Store
 
 DESCRIPTION = "Stored runs, newest first."
 COLUMNS = (
-    "id", "created", "status", "input", "customers", "fetched", "failed", "pending",
+    "id", "created", "status", "name", "input", "customers", "fetched", "failed", "pending",
     "with_tokens", "tokens", "rejected", "duplicates",
 )
-LEFT = frozenset({"created", "status", "input"})  # text; the other columns are numbers
+LEFT = frozenset({"created", "status", "name", "input"})  # text; the other columns are numbers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +42,10 @@ def run_row(info: RunInfo) -> dict[str, Any]:
         "tokens": info.tokens,
         "rejected": info.rejected,
         "duplicates": info.duplicates,
+        "name": info.name,
+        "note": info.note,
+        "token_type": info.token_type,
+        "archived": info.archived,
     }
 
 

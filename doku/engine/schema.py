@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +33,10 @@ CREATE TABLE IF NOT EXISTS runs (
     blank_rows INTEGER NOT NULL DEFAULT 0,
     store_token_ids INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    owner_pid INTEGER
+    owner_pid INTEGER,
+    name TEXT,
+    note TEXT,
+    archived INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS customers (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -109,6 +113,9 @@ class RunInfo:
     pending: int
     with_tokens: int
     tokens: int
+    name: str | None = None  # the analyst's own label ("Nov month-end")
+    note: str | None = None
+    archived: bool = False  # hidden from pickers and trends, kept for the record
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -119,3 +126,43 @@ class Reject:
     row: int
     value: str
     reason: str
+
+
+# Columns added after the first release; a store without them gets them on open.
+ADDED_RUN_COLUMNS = (
+    ("name", "TEXT"),
+    ("note", "TEXT"),
+    ("archived", "INTEGER NOT NULL DEFAULT 0"),
+)
+RUN_COLUMNS = (
+    "id, created_at, started_at, finished_at, status, env, base_url, client_id, input_name,"
+    " token_type, options, attribute_columns, customers, rejected, duplicates, blank_rows,"
+    " store_token_ids, error, name, note, archived"
+)
+MAX_NAME = 120
+MAX_NOTE = 2_000
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a store written before the columns above existed up to date (in place)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED_RUN_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+
+# Stored texts are bounded, whatever the server or the analyst sent.
+MAX_ERROR_TEXT = 500
+MAX_CODE = 128
+
+
+def clip_error(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "\u2026"
+
+
+def stored_labels(name: str | None, note: str | None) -> tuple[str | None, str | None]:
+    """A run's name and note as stored: trimmed, blank as None, bounded (they are
+    shown on every run label)."""
+    clean_name = " ".join((name or "").split())[:MAX_NAME] or None
+    clean_note = (note or "").strip()[:MAX_NOTE] or None
+    return clean_name, clean_note

@@ -23,7 +23,13 @@ from doku.settings import Settings
 
 
 def create_run(
-    store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions
+    store: Store,
+    parsed: ParsedInput,
+    settings: Settings,
+    options: AuditOptions,
+    *,
+    name: str | None = None,
+    note: str | None = None,
 ) -> int:
     """Record the run with every valid customer pending and every rejected row kept.
 
@@ -48,12 +54,20 @@ def create_run(
         input_name=parsed.source,
         token_type=options.token_type,
         options=options.to_dict(),
+        name=name,
+        note=note,
         store_token_ids=options.store_token_ids,
     )
 
 
 def start_audit(
-    store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions
+    store: Store,
+    parsed: ParsedInput,
+    settings: Settings,
+    options: AuditOptions,
+    *,
+    name: str | None = None,
+    note: str | None = None,
 ) -> BulkJob:
     """Create the run and start fetching all its customers; returns the running job.
 
@@ -61,7 +75,7 @@ def start_audit(
     configuration problem raises here and records no run.
     """
     settings = resolve(settings)
-    run_id = create_run(store, parsed, settings, options)
+    run_id = create_run(store, parsed, settings, options, name=name, note=note)
     return BulkJob(store, run_id, parsed.ids, settings, options).start()
 
 

@@ -24,25 +24,20 @@ from typing import Any
 from doku.engine.local import private_file, private_folder, process_alive
 from doku.engine.schema import (
     DB_NAME,
+    MAX_CODE,
+    RUN_COLUMNS,
     RUN_STATES,
     SCHEMA,
     Reject,
     RunInfo,
+    add_missing_columns,
+    clip_error,
     data_dir,
+    stored_labels,
     utc_iso,
 )
 from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
-
-# Stored error texts come partly from the server: bounded, whatever it sent.
-MAX_ERROR_TEXT = 500
-
-
-MAX_CODE = 128
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "\u2026"
 
 
 class Store:
@@ -61,6 +56,7 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock, self._db:
             self._db.executescript(SCHEMA)
+            add_missing_columns(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -90,6 +86,8 @@ class Store:
         token_type: str | None = None,
         options: Mapping[str, Any] | None = None,
         store_token_ids: bool = False,
+        name: str | None = None,
+        note: str | None = None,
     ) -> int:
         """Record a run and its input customers (no results yet); returns the run id.
 
@@ -113,12 +111,14 @@ class Store:
             cur = self._db.execute(
                 "INSERT INTO runs (created_at, status, env, base_url, client_id, input_name,"
                 " token_type, options, attribute_columns, customers, rejected, duplicates,"
-                " blank_rows, store_token_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " blank_rows, store_token_ids, name, note)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     utc_iso(), "running", env, base_url, client_id, input_name, token_type,
                     json.dumps(dict(options or {}), sort_keys=True),
                     json.dumps(list(attribute_columns)), len(ids), len(rejects),
                     duplicates, blank_rows, int(store_token_ids),
+                    *stored_labels(name, note),
                 ),
             )
             run_id = int(cur.lastrowid or 0)
@@ -146,7 +146,7 @@ class Store:
             else:
                 self._db.execute(
                     "UPDATE runs SET status=?, error=?, finished_at=? WHERE id=?",
-                    (status, None if error is None else _clip(error), now, run_id),
+                    (status, None if error is None else clip_error(error), now, run_id),
                 )
 
     def claim_run(self, run_id: int) -> None:
@@ -179,6 +179,17 @@ class Store:
                 raise
             self._db.commit()
 
+    def annotate_run(self, run_id: int, *, name: str | None, note: str | None) -> None:
+        """Set (or, with None/blank, clear) a run's name and note."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE runs SET name=?, note=? WHERE id=?",
+                             (*stored_labels(name, note), run_id))
+
+    def set_archived(self, run_id: int, archived: bool = True) -> None:
+        """Archived runs stay in the store but leave pickers and trends."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE runs SET archived=? WHERE id=?", (int(archived), run_id))
+
     def running_owners(self) -> dict[int, int | None]:
         """Run id -> pid of the process that said it is running it."""
         with self._lock:
@@ -191,8 +202,8 @@ class Store:
         with self._lock, self._db:
             self._db.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
-    _RUN_COUNTS = """
-        SELECT r.*,
+    _RUN_COUNTS = f"""
+        SELECT {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))},
           (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.status='fetched'),
           (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.status='failed'),
           (SELECT COUNT(*) FROM customers c WHERE c.run_id=r.id AND c.status IS NULL),
@@ -205,7 +216,8 @@ class Store:
     def _run_info(row: Sequence[Any]) -> RunInfo:
         (rid, created, started, finished, status, env, base_url, client_id, input_name,
          token_type, options, attr_cols, customers, rejected, duplicates, blank_rows,
-         store_ids, error, _owner, fetched, failed, pending, with_tokens, tokens) = row
+         store_ids, error, name, note, archived,
+         fetched, failed, pending, with_tokens, tokens) = row
         return RunInfo(
             id=rid, created_at=created, started_at=started, finished_at=finished,
             status=status, env=env, base_url=base_url, client_id=client_id,
@@ -214,6 +226,7 @@ class Store:
             rejected=rejected, duplicates=duplicates, blank_rows=blank_rows,
             store_token_ids=bool(store_ids), error=error, fetched=fetched, failed=failed,
             pending=pending, with_tokens=with_tokens, tokens=tokens,
+            name=name, note=note, archived=bool(archived),
         )
 
     def get_run(self, run_id: int) -> RunInfo | None:
@@ -306,7 +319,7 @@ class Store:
                 " n_direct_debit=NULL, n_credit_card=NULL,"
                 " error_kind=?, error_message=?, http_status=?, request_id=?,"
                 " attempts=attempts+?, latency_ms=NULL, fetched_at=? WHERE run_id=? AND seq=?",
-                (error_code[:MAX_CODE], _clip(error_message), http_status,
+                (error_code[:MAX_CODE], clip_error(error_message), http_status,
                  None if request_id is None else request_id[:MAX_CODE], attempts, utc_iso(),
                  run_id, seq),
             )
