@@ -208,16 +208,17 @@ def attribute_filters(at: AppTest) -> list[str]:
             if (m.key or "").startswith("insights_filter_attr_")]
 
 
-@pytest.mark.slow  # ~8 s: doku.analysis.frames builds 10,000 categorical columns
-def test_ten_thousand_attribute_columns_offer_a_bounded_number_of_filters(
+@pytest.mark.slow  # doku.analysis.frames builds one categorical column per attribute
+def test_two_thousand_attribute_columns_offer_a_bounded_number_of_filters(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    columns = seed_wide(monkeypatch, tmp_path / "wide", 10_000)
+    # The bound is the same at 10,000 columns (measured); 2,000 keeps the suite quick.
+    columns = seed_wide(monkeypatch, tmp_path / "wide", 2_000)
     at = open_page(INSIGHTS, timeout=120, no_errors=True)
     assert attribute_filters(at) == [escape_md(c) for c in columns[:MAX_SEGMENT_ATTRIBUTES]]
     assert MAX_SEGMENT_ATTRIBUTES == 20
     note = shown(" ".join(c.value for c in at.caption))
-    assert "9,980 more attribute columns (only the first 20 are offered)" in note
+    assert "1,980 more attribute columns (only the first 20 are offered)" in note
     assert "Every column is kept in the run and its downloads" in note
     assert len(at.selectbox(key="insights_by").options) == 20 + 2  # + token type, issuer
     assert set(columns[:20]) <= set(at.dataframe[0].value.columns)  # the token table

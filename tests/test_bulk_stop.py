@@ -60,11 +60,19 @@ def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(tmp_path: Path) -> Non
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         db = tmp_path / "doku-audit.sqlite3"
-        wait_until(db.exists, 20, "the audit to create its run")
-        time.sleep(0.5)  # requests in flight, all hanging
+
+        def fetching() -> bool:
+            if not db.exists():
+                return False
+            with Store(db) as store:
+                run = store.get_run(1)
+                return run is not None and run.status == "running"
+
+        wait_until(fetching, 30, "the audit to claim its run")
+        time.sleep(1.0)  # past start-up: following the run, its requests all hanging
         began = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=30)
         took = time.monotonic() - began
     finally:
         stop_simulator_process(sim)

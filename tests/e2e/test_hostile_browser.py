@@ -19,6 +19,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -184,6 +185,7 @@ def assert_inert(page: Page, hostile: Hostile, seen: list[str], pixel_host: List
                  *shown: str) -> None:
     """Nothing hostile is live in the DOM, nothing was fetched from the hostile hosts,
     and each of `shown` is on the page as text."""
+    wait_for_text(page, *shown)  # a loaded machine may draw the page after `settle`
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
     assert not [h for h in hrefs if "x.test" in h or hostile.pixel in h
                 or h.startswith("mailto:")], hrefs
@@ -205,6 +207,16 @@ def assert_inert(page: Page, hostile: Hostile, seen: list[str], pixel_host: List
     text = shown_text(page)
     for value in shown:
         assert value in text, (value, text[:3000])
+
+
+def wait_for_text(page: Page, *values: str, timeout_s: float = 30.0) -> None:
+    """Until every value is on the page as text (or the deadline; the caller asserts)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = shown_text(page)
+        if all(v in text for v in values):
+            return
+        page.wait_for_timeout(200)
 
 
 def test_home_runs_and_insights_show_stored_hostile_text(
