@@ -303,3 +303,29 @@ def comparison_by(cmp: Comparison, by: str) -> pd.DataFrame:
         values = counts[column] if column in counts.columns else pd.Series(dtype="int64")
         table[column] = table[by].map(values).fillna(0).astype("int64").to_numpy()
     return table.reset_index(drop=True)
+
+
+# -- series of comparable runs -----------------------------------------------------------
+def series_key(run: RunInfo) -> str:
+    """Which series a run belongs to: its name when it has one ("Nov month-end" and
+    "Dec month-end" are different series unless named alike), else its input and token
+    type scope (a 3-ID paste and a 50k file never share a trend)."""
+    if run.name:
+        return f"name: {run.name}"
+    return f"input: {run.input_name} | {run.token_type or 'all types'} | {run.env}"
+
+
+def run_series(runs: Sequence[RunInfo]) -> dict[str, list[RunInfo]]:
+    """Runs grouped by `series_key`, oldest first in each; archived runs left out."""
+    out: dict[str, list[RunInfo]] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        if not run.archived:
+            out.setdefault(series_key(run), []).append(run)
+    return out
+
+
+def previous_comparable(runs: Sequence[RunInfo], run: RunInfo) -> RunInfo | None:
+    """The latest earlier run of the same series (what "change vs last time" means)."""
+    same = run_series(runs).get(series_key(run), [])
+    earlier = [r for r in same if r.id < run.id]
+    return earlier[-1] if earlier else None

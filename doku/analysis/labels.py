@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from doku.analysis.frames import STR_DTYPE, RunFrames
+from doku.engine.schema import RunInfo
 from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 
@@ -87,3 +88,33 @@ def attribute_column(frames_or_columns: RunFrames | Sequence[str], attribute: st
             return col
     available = ", ".join(repr(c) for c in columns) or "none"
     raise InvalidInputError(f"no attribute column {attribute!r} (available: {available})")
+
+
+TYPE_LABELS = {DIRECT_DEBIT: "Direct debit", CREDIT_CARD: "Credit card"}
+
+
+def type_label(token_type: str) -> str:
+    """The one spelling of a token type on every screen and export: "Direct debit",
+    "Credit card", and any other type DOKU returns in the same style
+    ("WALLET_RECURRING" -> "Wallet recurring")."""
+    known = TYPE_LABELS.get(token_type)
+    if known is not None:
+        return known
+    words = token_type.replace("_", " ").strip().lower()
+    return words[:1].upper() + words[1:] if words else "(no type)"
+
+
+def scope_label(token_type: str | None) -> str:
+    """What a run fetched: "all types" or one type's label."""
+    return "all types" if token_type is None else type_label(token_type)
+
+
+def run_label(run: RunInfo) -> str:
+    """A run as every picker and title shows it: "#12 Nov month-end · customers.csv ·
+    3,000 customers · all types · 2026-11-25" (name only when the run has one)."""
+    parts = [f"#{run.id}"]
+    if run.name:
+        parts[0] += f" {run.name}"
+    parts += [run.input_name, f"{run.customers:,} customers", scope_label(run.token_type),
+              run.created_at[:10]]
+    return " · ".join(parts)

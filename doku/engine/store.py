@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from doku.engine.local import private_file, private_folder, process_alive
+from doku.engine.reads import StoreReads
 from doku.engine.schema import (
     DB_NAME,
     MAX_CODE,
@@ -40,7 +41,7 @@ from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 
-class Store:
+class Store(StoreReads):
     def __init__(self, path: str | Path | None = None) -> None:
         if path is None:
             folder = data_dir()
@@ -342,44 +343,6 @@ class Store:
                 (run_id,),
             ).fetchall()
         return [r[0] for r in rows]
-
-    # -- reading for frames, exports and pages ----------------------------------------
-    def customer_rows(self, run_id: int) -> list[tuple[Any, ...]]:
-        """(customer_id, status, customer_name, n_tokens, n_direct_debit, n_credit_card,
-        error_kind (the error's code), error_message, http_status, attempts, attributes_json,
-        request_id) in input order."""
-        with self._lock:
-            return self._db.execute(
-                """
-                SELECT c.customer_id, c.status, c.customer_name, c.n_tokens,
-                  c.n_direct_debit, c.n_credit_card, c.error_kind, c.error_message,
-                  c.http_status, c.attempts, c.attributes, c.request_id
-                FROM customers c WHERE c.run_id=? ORDER BY c.seq
-                """,
-                (run_id,),
-            ).fetchall()
-
-    def token_rows(self, run_id: int) -> list[tuple[Any, ...]]:
-        """(customer_id, customer_name, type, issuer, brand, masked_card, fingerprint,
-        token_id, attributes_json) for every token of fetched customers, input order."""
-        with self._lock:
-            return self._db.execute(
-                """
-                SELECT c.customer_id, c.customer_name, t.type, t.issuer, t.brand,
-                  t.masked_card, t.fingerprint, t.token_id, c.attributes
-                FROM tokens t JOIN customers c
-                  ON c.run_id=t.run_id AND c.seq=t.customer_seq
-                WHERE t.run_id=? ORDER BY t.customer_seq, t.position
-                """,
-                (run_id,),
-            ).fetchall()
-
-    def rejects(self, run_id: int) -> list[Reject]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT row, value, reason FROM rejects WHERE run_id=? ORDER BY row", (run_id,)
-            ).fetchall()
-        return [Reject(*r) for r in rows]
 
 
 def resolve_run(store: Store, ref: str | int) -> RunInfo:
