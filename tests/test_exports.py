@@ -253,3 +253,21 @@ def test_xlsx_refuses_a_table_too_wide_to_write_quickly() -> None:
                                                  r"are over the 5,000,000-cell limit"):
         frame_to_bytes(df, "xlsx")
     assert frame_to_bytes(df.iloc[:3, :5], "xlsx")[:2] == b"PK"
+
+
+def test_filtered_downloads_carry_the_filters_and_an_about_sheet(fa: RunFrames) -> None:
+    from doku.analysis.aggregates import apply_filters
+    from doku.analysis.filters import Filters
+
+    assert file_name(fa, "tokens", "csv") == f"doku-run-{fa.run.id}-tokens.csv"
+    narrowed = apply_filters(fa, Filters(issuers=("BCA",), types=(CREDIT_CARD,)))
+    assert file_name(narrowed, "tokens", "xlsx") == (
+        f"doku-run-{narrowed.run.id}-tokens-type-CREDIT_CARD-issuer-BCA.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(
+        export_bytes(narrowed, "tokens", "xlsx", generated_at="2026-11-25T10:00:00+00:00")))
+    assert book.sheetnames == ["tokens", "About"]
+    about = {row[0].value: row[1].value for row in book["About"].iter_rows(min_row=2)}
+    assert about["filters"] == "type: CREDIT_CARD; issuer: BCA"
+    assert about["generated at"] == "2026-11-25T10:00:00Z"
+    assert about["run"].startswith(f"#{narrowed.run.id} ")
+    assert about["table"] == "tokens"

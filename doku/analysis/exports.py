@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import pandas as pd
 
 from doku.analysis.frames import STR_DTYPE, RunFrames
+from doku.analysis.labels import run_label
 from doku.errors import InvalidInputError
 from doku.masking import mask_token_id
 
@@ -126,7 +129,12 @@ def mask_ids(ids: pd.Series) -> pd.Series:
 
 
 def frame_to_bytes(
-    df: pd.DataFrame, fmt: str, *, sheet_name: str = "data", reveal_token_ids: bool = False
+    df: pd.DataFrame,
+    fmt: str,
+    *,
+    sheet_name: str = "data",
+    reveal_token_ids: bool = False,
+    about: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """Serialise any table (e.g. a single lookup's tokens frame), applying the format's
     safety rules (module docstring). A `token_id` column is masked unless
@@ -151,6 +159,11 @@ def frame_to_bytes(
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as writer:
             safe.to_excel(writer, index=False, sheet_name=sheet_name[:31])
+            if about:  # what the workbook holds, for whoever opens it later
+                notes = pd.DataFrame(list(about), columns=["", "about this export"],
+                                     dtype=object)
+                _xlsx_clean(neutralise_formulas(notes)).to_excel(
+                    writer, index=False, sheet_name="About")
         return buf.getvalue()
     if fmt == "parquet":
         buf = io.BytesIO()
@@ -179,14 +192,54 @@ def _xlsx_text(value: str) -> str:
     return _XLSX_ILLEGAL.sub("\ufffd", value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def export_bytes(frames: RunFrames, what: str, fmt: str, *, reveal: bool = False) -> bytes:
+def export_bytes(
+    frames: RunFrames,
+    what: str,
+    fmt: str,
+    *,
+    reveal: bool = False,
+    generated_at: str | None = None,
+) -> bytes:
     """One export as bytes: `what` in EXPORT_KINDS, `fmt` in FORMATS. Token IDs are
     revealed only if the run stored raw IDs and reveal=True."""
     table = export_frame(frames, what, reveal=reveal)
     revealed = reveal and frames.run.store_token_ids
-    return frame_to_bytes(table, fmt, sheet_name=what, reveal_token_ids=revealed)
+    return frame_to_bytes(table, fmt, sheet_name=what, reveal_token_ids=revealed,
+                          about=about_rows(frames, what, generated_at=generated_at))
+
+
+def about_rows(
+    frames: RunFrames, what: str, *, generated_at: str | None = None
+) -> list[tuple[str, str]]:
+    """The "About" sheet of an XLSX export: run, filters, when, and definitions."""
+    run = frames.run
+    filters = frames.filters.describe() if frames.filters is not None else ""
+    stamp = generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return [
+        ("run", run_label(run)),
+        ("table", what),
+        ("filters", filters or "none (the whole run)"),
+        ("generated at", stamp.replace("+00:00", "Z")),
+        ("environment", run.env),
+        ("status", run.status),
+        ("uptake", "customers holding at least one (matching) token / fetched customers; "
+                   "failed and pending customers are not in the denominator"),
+        ("token IDs", "masked (first and last 4 characters) unless revealed by a run "
+                      "that stored them; fingerprint = SHA-256 of the token ID"),
+        ("formulas", "text starting with = + - @ TAB or CR has a leading apostrophe"),
+    ]
 
 
 def file_name(frames: RunFrames, what: str, fmt: str) -> str:
-    """A download file name, e.g. `doku-run-12-tokens.csv`."""
-    return f"doku-run-{frames.run.id}-{what}.{fmt}"
+    """A download file name carrying the run and its filters, e.g.
+    `doku-run-12-tokens.csv` or `doku-run-12-tokens-issuer-BCA-type-CREDIT_CARD.csv`."""
+    stem = f"doku-run-{frames.run.id}-{what}"
+    if frames.filters is not None and frames.filters.active:
+        stem += "-" + _slug(frames.filters.describe())
+    return f"{stem}.{fmt}"
+
+
+def _slug(text: str, limit: int = 80) -> str:
+    """Filters as a file-name-safe slug (letters, digits, - and _), bounded."""
+    slug = re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-")
+    return slug[:limit].rstrip("-") or "filtered"
