@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from doku.analysis.aggregates import apply_filters, by_type, summary, types_in_scope, uptake_by_type
 from doku.analysis.filters import Filters
 from doku.analysis.frames import load_run_frames
@@ -102,4 +104,29 @@ def test_signup_month_uptake_is_chronological_and_flags_small_groups(tmp_path: P
     seg = uptake_by_attribute(load_run_frames(store, run).customers, "signup_month")
     assert seg[["value", "customers", "small"]].values.tolist() == [
         ["2023-12", 2, True], ["2024-01", 5, True], ["2024-03", 31, False],
+    ]
+
+
+def test_issuer_mix_shares_within_each_type_and_change_in_points(tmp_path: Path) -> None:
+    from doku.analysis.aggregates import issuer_mix
+
+    def run(store: Store, tokens: dict[str, list[tuple[str, str]]]) -> int:
+        rid = store.create_run(ids=list(tokens), env="simulator", base_url=None,
+                               client_id="M", input_name="t")
+        for cid, held in tokens.items():
+            store.record_fetched(rid, cid, [
+                Token(cid, None, t, issuer, "visa" if t == CREDIT_CARD else None, "****",
+                      f"{cid}-{i:08}") for i, (t, issuer) in enumerate(held)], attempts=1)
+        return rid
+
+    store = Store(tmp_path / "mix.sqlite3")
+    before = run(store, {"C1": [(CREDIT_CARD, "BCA")], "C2": [(CREDIT_CARD, "BNI")]})
+    after = run(store, {"C1": [(CREDIT_CARD, "BCA"), (CREDIT_CARD, "BCA")],
+                        "C2": [(CREDIT_CARD, "BNI"), (DIRECT_DEBIT, "BRI")],
+                        "C3": [(CREDIT_CARD, "BCA")]})
+    mix = issuer_mix(load_run_frames(store, after), load_run_frames(store, before))
+    assert mix.values.tolist() == [
+        [CREDIT_CARD, "BCA", 3, 0.75, 2, 2 / 3, pytest.approx(25.0), pytest.approx(100 * (2 / 3 - 0.5))],
+        [CREDIT_CARD, "BNI", 1, 0.25, 1, 1 / 3, pytest.approx(-25.0), pytest.approx(100 * (1 / 3 - 0.5))],
+        [DIRECT_DEBIT, "BRI", 1, 1.0, 1, 1.0, pytest.approx(100.0), pytest.approx(100.0)],
     ]
