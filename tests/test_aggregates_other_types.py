@@ -81,7 +81,7 @@ def test_failures_by_code_with_example_request_ids(tmp_path: Path) -> None:
 
 
 def test_date_like_segments_are_in_time_order_with_blank_last() -> None:
-    from doku.analysis.aggregates import chronological
+    from doku.analysis.labels import chronological
 
     assert chronological(["2024-03", "2023-11", "(blank)", "2024-01"]) == [1, 3, 0, 2]
     assert chronological(["2024-03-02", "2024/01/15"]) == [1, 0]
@@ -108,7 +108,7 @@ def test_signup_month_uptake_is_chronological_and_flags_small_groups(tmp_path: P
 
 
 def test_issuer_mix_shares_within_each_type_and_change_in_points(tmp_path: Path) -> None:
-    from doku.analysis.aggregates import issuer_mix
+    from doku.analysis.mix import issuer_mix
 
     def run(store: Store, tokens: dict[str, list[tuple[str, str]]]) -> int:
         rid = store.create_run(ids=list(tokens), env="simulator", base_url=None,

@@ -15,7 +15,6 @@ numerator and denominator behind them. Rules every page, report and chart shares
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,14 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from doku.analysis.failures import failures_by_code as failures_by_code
 from doku.analysis.filters import Filters
 from doku.analysis.frames import PENDING, STATUSES, STR_DTYPE, RunFrames, errors_frame
 from doku.analysis.labels import (
-    BLANK,
     DIRECT_DEBIT_BRAND,
     TYPE_COUNT_COLUMN,
     attribute_column,
     brand_labels,
+    chronological,
     labelled,
     share,
     share_array,
@@ -40,6 +40,8 @@ from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 
 UPTAKE_COLUMNS = ("with_tokens", "fetched", "uptake", "failed", "pending")
+
+
 SMALL_GROUP = 30  # segments with fewer customers are flagged
 
 
@@ -236,19 +238,6 @@ def uptake_by_attribute(customers: pd.DataFrame, attribute: str) -> pd.DataFrame
     return frame.reset_index(drop=True)
 
 
-_DATE_LIKE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?|\d{4}/\d{2}(?:/\d{2})?|\d{4}-Q[1-4]|\d{4}")
-
-
-def chronological(values: Sequence[str]) -> list[int] | None:
-    """Positions of `values` in time order when every non-blank value looks like a date
-    or period (2024, 2024-03, 2024-03-15, 2024/03, 2024-Q1), "(blank)" last; else None."""
-    dated = [v for v in values if v != BLANK]
-    if not dated or not all(_DATE_LIKE.fullmatch(v) for v in dated):
-        return None
-    return sorted(range(len(values)),
-                  key=lambda i: (values[i] == BLANK, values[i].replace("/", "-")))
-
-
 def tokens_per_customer(customers: pd.DataFrame, cap: int | None = 5) -> pd.DataFrame:
     """Distribution of tokens held by fetched customers: one row per count 0, 1, ...,
     with counts >= cap folded into "cap+" (cap=None: no folding). Columns: tokens
@@ -391,65 +380,3 @@ def uptake_dict(frame: pd.DataFrame, label: str) -> dict[str, dict[str, Any]]:
         key = str(values.pop(label))
         out[key] = {c: plain(c, v) for c, v in values.items()}
     return out
-
-
-# -- failures ----------------------------------------------------------------------------
-def failures_by_code(customers: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
-    """Failed customers per error code, most first: error_code, error_kind (label),
-    customers, example_request_ids (the first `examples` in input order, to quote to
-    DOKU support) and example_customer_ids."""
-    failed = customers[(customers["status"] == FAILED).to_numpy()]
-    rows = []
-    for code, group in failed.groupby("error_code", observed=True, sort=False):
-        request_ids = [str(r) for r in group["request_id"].dropna().head(examples)]
-        rows.append({
-            "error_code": str(code),
-            "error_kind": str(group["error_kind"].iloc[0]),
-            "customers": len(group),
-            "example_request_ids": ", ".join(request_ids),
-            "example_customer_ids": ", ".join(map(str, group["customer_id"].head(examples))),
-        })
-    frame = pd.DataFrame(rows, columns=["error_code", "error_kind", "customers",
-                                        "example_request_ids", "example_customer_ids"])
-    frame["customers"] = frame["customers"].astype(np.int64)
-    return frame.sort_values(["customers", "error_code"], ascending=[False, True],
-                             kind="stable").reset_index(drop=True)
-
-
-# -- issuer mix --------------------------------------------------------------------------
-def issuer_mix(frames: RunFrames, previous: RunFrames | None = None) -> pd.DataFrame:
-    """The PM's first question: per token type and issuer, the share of that type's
-    tokens (token_share) and of its token-holding customers (holder_share), with the
-    change in points against `previous` (a comparable earlier run; None: no change
-    columns are filled). Columns: type, issuer, tokens, token_share, holders,
-    holder_share, token_share_change_pp, holder_share_change_pp."""
-    now = _mix(frames.tokens)
-    if previous is None:
-        now["token_share_change_pp"] = np.nan
-        now["holder_share_change_pp"] = np.nan
-        return now
-    before = _mix(previous.tokens)[["type", "issuer", "token_share", "holder_share"]]
-    merged = now.merge(before, on=["type", "issuer"], how="left", suffixes=("", "_before"))
-    for col in ("token_share", "holder_share"):
-        merged[f"{col}_change_pp"] = (merged[col] - merged[f"{col}_before"].fillna(0)) * 100
-    return merged.drop(columns=["token_share_before", "holder_share_before"])
-
-
-def _mix(tokens: pd.DataFrame) -> pd.DataFrame:
-    pairs = pd.DataFrame({
-        "type": tokens["type"].astype(str).to_numpy(),
-        "issuer": labelled(tokens["issuer"]).astype(str).to_numpy(),
-        "customer_id": tokens["customer_id"].astype(str).to_numpy(),
-    })
-    counts = pairs.groupby(["type", "issuer"]).agg(
-        tokens=("customer_id", "size"), holders=("customer_id", "nunique")).reset_index()
-    type_tokens = pairs.groupby("type")["customer_id"].size()
-    type_holders = pairs.groupby("type")["customer_id"].nunique()
-    counts["token_share"] = share_array(counts["tokens"],
-                                        counts["type"].map(type_tokens).astype(np.int64))
-    counts["holder_share"] = share_array(counts["holders"],
-                                         counts["type"].map(type_holders).astype(np.int64))
-    counts = counts[["type", "issuer", "tokens", "token_share", "holders", "holder_share"]]
-    counts[["tokens", "holders"]] = counts[["tokens", "holders"]].astype(np.int64)
-    return counts.sort_values(["type", "tokens", "issuer"], ascending=[True, False, True],
-                              kind="stable").reset_index(drop=True)

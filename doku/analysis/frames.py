@@ -21,9 +21,8 @@ Conventions every consumer relies on:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
@@ -32,6 +31,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from doku.analysis.columns import CUSTOMER_COLUMNS as CUSTOMER_COLUMNS
+from doku.analysis.columns import ERROR_COLUMNS as ERROR_COLUMNS
+from doku.analysis.columns import RESERVED_COLUMNS as RESERVED_COLUMNS
+from doku.analysis.columns import STR_DTYPE as STR_DTYPE
+from doku.analysis.columns import TOKEN_COLUMNS as TOKEN_COLUMNS
+from doku.analysis.columns import (
+    attribute_frame_names,
+    attribute_series,
+    categorical,
+    encode_attribute,
+    int_column,
+    str_column,
+)
 from doku.analysis.filters import Filters
 from doku.engine.schema import FAILED, FETCHED, RunInfo
 from doku.engine.store import Store
@@ -40,38 +52,13 @@ from doku.masking import mask_token_id
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
 
 PENDING = "pending"
+
+
 STATUSES = (FETCHED, FAILED, PENDING)
-TOKEN_COLUMNS = (
-    "customer_id",
-    "customer_name",
-    "type",
-    "issuer",
-    "brand",
-    "masked_card",
-    "fingerprint",
-    "token_id",
-)
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "status",
-    "customer_name",
-    "n_tokens",
-    "n_direct_debit",
-    "n_credit_card",
-    "has_token",
-    "error_code",
-    "error_kind",
-    "error_message",
-    "http_status",
-    "attempts",
-    "request_id",
-)
-ERROR_COLUMNS = (
-    "customer_id", "error_code", "error_kind", "error_message", "http_status", "attempts",
-    "request_id",
-)
-RESERVED_COLUMNS = frozenset(TOKEN_COLUMNS) | frozenset(CUSTOMER_COLUMNS)
-STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+
+
 # How many times load_run_frames re-reads a run that is being written meanwhile.
 _SNAPSHOT_ATTEMPTS = 5
 
@@ -94,107 +81,6 @@ class RunFrames:
     filters: Filters | None = None
 
 
-# -- column builders -------------------------------------------------------------------
-def _str_column(values: Sequence[Any]) -> pd.Series:
-    """pyarrow-backed `str` column without a per-element pandas pass."""
-    arr = pa.array(values, type=pa.large_string())
-    return pd.Series(arr, dtype=STR_DTYPE)
-
-
-def _categorical(values: Sequence[Any], fixed: Sequence[str] = ()) -> pd.Series:
-    """Categorical column via Arrow dictionary encoding; categories `fixed` first, then
-    any other value in sorted order (stable display and value_counts with zeros)."""
-    encoded = pa.array(values, type=pa.string()).dictionary_encode()
-    seen: list[str] = encoded.dictionary.to_pylist()
-    extra = sorted(set(seen) - set(fixed))
-    categories = [*fixed, *extra]
-    position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([position[v] for v in seen], dtype=np.int32)
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    codes = np.where(indices >= 0, remap[np.maximum(indices, 0)] if len(remap) else -1, -1)
-    cat = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=STR_DTYPE))
-    return pd.Series(cat)
-
-
-def _int_column(values: Sequence[Any], keep: np.ndarray | None = None) -> pd.Series:
-    """Nullable Int64 column; rows where `keep` is False become <NA>."""
-    arr = pa.array(values, type=pa.int64())
-    mask = arr.is_null().to_numpy(zero_copy_only=False)
-    data = arr.fill_null(0).to_numpy(zero_copy_only=False)
-    if keep is not None:
-        mask = mask | ~keep
-    return pd.Series(pd.arrays.IntegerArray(data, mask))
-
-
-def _attribute_value(value: Any) -> str | None:
-    """Attribute cells as text; None, empty or whitespace-only count as blank."""
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    return text if text.strip() else None
-
-
-def _encode_attribute(raw: list[Any]) -> tuple[np.ndarray, pd.Index]:
-    """Codes and sorted categories of raw attribute values; blank -> code -1. Values
-    are cleaned once per distinct value, not once per row."""
-    try:
-        encoded = pa.array(raw, type=pa.string()).dictionary_encode()
-        distinct: list[Any] = encoded.dictionary.to_pylist()
-        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # non-text values (numbers from JSON)
-        cleaned = [_attribute_value(v) for v in raw]
-        distinct = sorted({v for v in cleaned if v is not None})
-        position = {v: i for i, v in enumerate(distinct)}
-        indices = np.array([-1 if v is None else position[v] for v in cleaned], dtype=np.int64)
-    values = [_attribute_value(v) for v in distinct]
-    categories = sorted({v for v in values if v is not None})
-    position = {c: i for i, c in enumerate(categories)}
-    lookup = np.array([-1 if v is None else position[v] for v in values] + [-1], dtype=np.int32)
-    return lookup[indices], pd.Index(categories, dtype=STR_DTYPE)
-
-
-def attribute_frame_names(attribute_columns: Iterable[str]) -> dict[str, str]:
-    """Attribute name -> frame column name; names clashing with a built-in column (or
-    blank) get " (attribute)" appended so no attribute ever shadows run data."""
-    names: dict[str, str] = {}
-    used = set(RESERVED_COLUMNS)
-    for attr in attribute_columns:
-        if attr in names:
-            continue
-        name = attr if attr.strip() and attr not in used else f"{attr} (attribute)".strip()
-        while name in used:
-            name += "'"
-        used.add(name)
-        names[attr] = name
-    return names
-
-
-def _attribute_columns(
-    json_values: Sequence[str | None], attribute_columns: Sequence[str] | None
-) -> tuple[list[str], dict[str, pd.Series]]:
-    """Decode per-row attribute JSON once per distinct string (rows of one customer,
-    and customers sharing values, repeat the same string) and gather codes with numpy."""
-    encoded = pa.array(json_values, type=pa.string()).dictionary_encode()
-    distinct: list[str] = encoded.dictionary.to_pylist()
-    parsed: list[Mapping[str, Any]] = []
-    for text in distinct:
-        obj = json.loads(text)
-        parsed.append(obj if isinstance(obj, dict) else {})
-    if attribute_columns is None:
-        order: dict[str, None] = {}
-        for obj in parsed:
-            order.update(dict.fromkeys(obj))
-        attribute_columns = list(order)
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    names = attribute_frame_names(attribute_columns)
-    columns: dict[str, pd.Series] = {}
-    for attr, name in names.items():
-        codes, categories = _encode_attribute([obj.get(attr) for obj in parsed])
-        codes = np.append(codes, -1)[indices]  # index -1 (no attributes) hits the -1
-        columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=categories))
-    return list(names.values()), columns
-
-
 # -- tokens ------------------------------------------------------------------------------
 def tokens_frame(
     rows: Sequence[Sequence[Any]],
@@ -213,17 +99,17 @@ def tokens_frame(
     if with_token_ids is None:
         with_token_ids = any(v is not None for v in cols[7])
     data: dict[str, pd.Series] = {
-        "customer_id": _str_column(cols[0]),
-        "customer_name": _str_column(cols[1]),
-        "type": _categorical(cols[2], TOKEN_TYPES),
-        "issuer": _categorical(cols[3]),
-        "brand": _categorical(cols[4]),
-        "masked_card": _str_column(cols[5]),
-        "fingerprint": _str_column(cols[6]),
+        "customer_id": str_column(cols[0]),
+        "customer_name": str_column(cols[1]),
+        "type": categorical(cols[2], TOKEN_TYPES),
+        "issuer": categorical(cols[3]),
+        "brand": categorical(cols[4]),
+        "masked_card": str_column(cols[5]),
+        "fingerprint": str_column(cols[6]),
     }
     if with_token_ids:
-        data["token_id"] = _str_column(cols[7])
-    _, attrs = _attribute_columns(cols[8], attribute_columns)
+        data["token_id"] = str_column(cols[7])
+    _, attrs = attribute_series(cols[8], attribute_columns)
     data.update(attrs)
     return pd.DataFrame(data, copy=False)
 
@@ -261,20 +147,20 @@ def tokens_frame_from_tokens(
     token_ids = list(map(attrgetter("token_id"), tokens))
     sha256 = hashlib.sha256
     data: dict[str, pd.Series] = {
-        "customer_id": _str_column(customer_ids),
-        "customer_name": _str_column(list(map(attrgetter("customer_name"), tokens))),
-        "type": _categorical(types, TOKEN_TYPES),
-        "issuer": _categorical(list(map(attrgetter("issuer"), tokens))),
-        "brand": _categorical(
+        "customer_id": str_column(customer_ids),
+        "customer_name": str_column(list(map(attrgetter("customer_name"), tokens))),
+        "type": categorical(types, TOKEN_TYPES),
+        "issuer": categorical(list(map(attrgetter("issuer"), tokens))),
+        "brand": categorical(
             [b if k == CREDIT_CARD else None
              for b, k in zip(map(attrgetter("brand"), tokens), types, strict=True)]
         ),
-        "masked_card": _str_column(list(map(attrgetter("masked_card"), tokens))),
+        "masked_card": str_column(list(map(attrgetter("masked_card"), tokens))),
         # same digest as Token.fingerprint, without a property call per token
-        "fingerprint": _str_column([sha256(t.encode("utf-8")).hexdigest() for t in token_ids]),
+        "fingerprint": str_column([sha256(t.encode("utf-8")).hexdigest() for t in token_ids]),
     }
     if with_token_ids:
-        data["token_id"] = _str_column(token_ids if reveal else list(map(mask_token_id, token_ids)))
+        data["token_id"] = str_column(token_ids if reveal else list(map(mask_token_id, token_ids)))
     data.update(_attributes_by_customer(customer_ids, attributes, attribute_columns))
     return pd.DataFrame(data, copy=False)
 
@@ -294,7 +180,7 @@ def _attributes_by_customer(
     per_customer = list(map(attributes.get, distinct))
     columns: dict[str, pd.Series] = {}
     for attr, name in names.items():
-        codes, categories = _encode_attribute(
+        codes, categories = encode_attribute(
             [a.get(attr) if a is not None else None for a in per_customer]
         )
         columns[name] = pd.Series(
@@ -314,30 +200,30 @@ def customers_frame(
     if width < 12:
         cols.append([None] * len(rows))
     # The store writes 'fetched', 'failed' or NULL (no result yet = pending).
-    status = _categorical(cols[1], STATUSES)
+    status = categorical(cols[1], STATUSES)
     codes = status.cat.codes.to_numpy()
     if (codes < 0).any():
         status = status.fillna(PENDING)
     fetched = (status == FETCHED).to_numpy()
-    n_tokens = _int_column(cols[3], keep=fetched)
+    n_tokens = int_column(cols[3], keep=fetched)
     counts = n_tokens.fillna(0).to_numpy(dtype=np.int64)
     data: dict[str, pd.Series] = {
-        "customer_id": _str_column(cols[0]),
+        "customer_id": str_column(cols[0]),
         "status": status,
-        "customer_name": _str_column(cols[2]),
+        "customer_name": str_column(cols[2]),
         "n_tokens": n_tokens.fillna(0).where(fetched, pd.NA).astype("Int64"),
-        "n_direct_debit": _int_column(cols[4], keep=fetched).fillna(0).where(fetched, pd.NA),
-        "n_credit_card": _int_column(cols[5], keep=fetched).fillna(0).where(fetched, pd.NA),
+        "n_direct_debit": int_column(cols[4], keep=fetched).fillna(0).where(fetched, pd.NA),
+        "n_credit_card": int_column(cols[5], keep=fetched).fillna(0).where(fetched, pd.NA),
         "has_token": pd.Series(pd.arrays.BooleanArray(counts > 0, ~fetched)),
         # The store holds the machine code (older stores: the label); show both.
-        "error_code": _categorical([None if v is None else error_code(v) for v in cols[6]]),
-        "error_kind": _categorical([None if v is None else error_label(v) for v in cols[6]]),
-        "error_message": _str_column(cols[7]),
-        "http_status": _int_column(cols[8]),
-        "attempts": _int_column(cols[9]).fillna(0).astype(np.int64),
-        "request_id": _str_column(cols[11]),
+        "error_code": categorical([None if v is None else error_code(v) for v in cols[6]]),
+        "error_kind": categorical([None if v is None else error_label(v) for v in cols[6]]),
+        "error_message": str_column(cols[7]),
+        "http_status": int_column(cols[8]),
+        "attempts": int_column(cols[9]).fillna(0).astype(np.int64),
+        "request_id": str_column(cols[11]),
     }
-    _, attrs = _attribute_columns(cols[10], attribute_columns)
+    _, attrs = attribute_series(cols[10], attribute_columns)
     data.update(attrs)
     return pd.DataFrame(data, copy=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -118,3 +119,16 @@ def run_label(run: RunInfo) -> str:
     parts += [run.input_name, f"{run.customers:,} customers", scope_label(run.token_type),
               run.created_at[:10]]
     return " · ".join(parts)
+
+
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?|\d{4}/\d{2}(?:/\d{2})?|\d{4}-Q[1-4]|\d{4}")
+
+
+def chronological(values: Sequence[str]) -> list[int] | None:
+    """Positions of `values` in time order when every non-blank value looks like a date
+    or period (2024, 2024-03, 2024-03-15, 2024/03, 2024-Q1), "(blank)" last; else None."""
+    dated = [v for v in values if v != BLANK]
+    if not dated or not all(_DATE_LIKE.fullmatch(v) for v in dated):
+        return None
+    return sorted(range(len(values)),
+                  key=lambda i: (values[i] == BLANK, values[i].replace("/", "-")))
