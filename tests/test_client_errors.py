@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from doku import errors
-from doku.client import tokens
+from doku.client import status, tokens
 
 RID = "rid-1"
 
@@ -120,12 +120,12 @@ def test_redirect_error_names_the_location(location: str | None, text: str) -> N
     ],
 )
 def test_doku_message(body: bytes, message: str | None) -> None:
-    assert tokens._doku_message(body) == message
+    assert status.doku_message(body) == message
 
 
 @given(st.binary(max_size=200))
 def test_doku_message_never_raises(body: bytes) -> None:
-    text = tokens._doku_message(body)
+    text = status.doku_message(body)
     assert text is None or len(text) <= 300
 
 
@@ -141,7 +141,7 @@ def test_doku_message_never_raises(body: bytes) -> None:
     ],
 )
 def test_transport_failures(exc: requests.exceptions.RequestException, text: str) -> None:
-    err = tokens._transport_error(exc, RID)
+    err = status.transport_error(exc, RID)
     assert isinstance(err, errors.TransportError)
     assert (err.code, err.message, err.request_id, err.status) == ("transport", text, RID, None)
     assert err.retryable

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from doku import errors
-from doku.client import bounded, tokens
+from doku.client import bounded, status, tokens
 from doku.client.bounded import (
     MAX_JSON_DEPTH,
     decode_json,
@@ -130,15 +130,15 @@ def test_fuzz_decode_matches_json_or_is_malformed(value: Any, wrap: int, opener:
 def test_fuzz_garbage_only_ever_malformed(body: bytes) -> None:
     with contextlib.suppress(errors.MalformedResponseError):
         decode_json(body)
-    text = tokens._doku_message(body)
+    text = status.doku_message(body)
     assert text is None or len(text) <= 300
 
 
 def test_doku_message_of_hostile_error_bodies_is_none() -> None:
-    assert tokens._doku_message(b'{"error": {"message": ' + nested(100_000) + b"}}") is None
-    assert tokens._doku_message(b'{"error": {"message": "ok"}, "x": ' + nested(80) + b"}") \
+    assert status.doku_message(b'{"error": {"message": ' + nested(100_000) + b"}}") is None
+    assert status.doku_message(b'{"error": {"message": "ok"}, "x": ' + nested(80) + b"}") \
         is None
-    assert tokens._doku_message(b'{"error": {"message": "a\\nb\\u001b[2J"}}') == \
+    assert status.doku_message(b'{"error": {"message": "a\\nb\\u001b[2J"}}') == \
         "a\\nb\\x1b[2J"
 
 

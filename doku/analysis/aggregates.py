@@ -40,8 +40,6 @@ from doku.errors import InvalidInputError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 
 UPTAKE_COLUMNS = ("with_tokens", "fetched", "uptake", "failed", "pending")
-
-
 SMALL_GROUP = 30  # segments with fewer customers are flagged
 
 

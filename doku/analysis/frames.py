@@ -52,8 +52,6 @@ from doku.masking import mask_token_id
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
 
 PENDING = "pending"
-
-
 STATUSES = (FETCHED, FAILED, PENDING)
 
 

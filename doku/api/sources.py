@@ -24,8 +24,6 @@ Source = str | os.PathLike[str] | pd.DataFrame | Iterable[object]
 
 
 LIST_SOURCE = "list of IDs"
-
-
 FRAME_SOURCE = "DataFrame"
 
 

@@ -25,8 +25,6 @@ from doku.engine.store import Store, resolve_run
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 
 TYPE_NAMES = {DIRECT_DEBIT: "direct debit", CREDIT_CARD: "credit card"}
-
-
 DESCRIPTION = (
     "Counts and uptake of one stored run. Uptake = fetched customers holding at least one "
     "token / fetched customers (failed and pending excluded)."

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
 
+from doku.engine.headers import ID_COLUMN_NAMES as ID_COLUMN_NAMES
+from doku.engine.headers import AmbiguousColumnError as AmbiguousColumnError
+from doku.engine.headers import (
+    find_id_column,
+    known_id_column,
+    looks_like_header,
+    match_column,
+    unique_names,
+)
+from doku.engine.headers import normalize_column_name as normalize_column_name
 from doku.errors import InvalidInputError
 from doku.models import MAX_CUSTOMER_ID, customer_id_problem
 
-# Normalised (see `normalize_column_name`) names of an ID column, best first:
-# customer_id, customer.id, Customer ID, customerid -> "customerid"; cust_id; id; customer.
-ID_COLUMN_NAMES = ("customerid", "custid", "id", "customer")
 DUPLICATE_SAMPLE = 20
 DISPLAY_LIMIT = 80
 LEADING_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
-_NAME_NOISE = re.compile(r"[\s_.\-]+")
-_DIGIT = re.compile(r"\d")
 _HEADER_PROBE_ROWS = 20
 _PEEK_ROWS = 1_000  # rows kept while looking for those (blank ones are cheap to skip)
 # Rows read from one file, blank ones included (MAX_ROWS in inputs counts only IDs).
@@ -87,18 +91,6 @@ class ParsedInput:
             return None
 
 
-class AmbiguousColumnError(InvalidInputError):
-    """The header has several columns and none is named like a customer ID."""
-
-    def __init__(self, message: str, *, columns: list[str], **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.columns = columns
-
-
-def normalize_column_name(name: str) -> str:
-    """Case-, space-, underscore-, dot- and hyphen-insensitive form of a column name."""
-    return _NAME_NOISE.sub("", name.casefold())
-
 
 def display_value(value: str, limit: int = DISPLAY_LIMIT) -> str:
     """Show a value safely: unprintable characters escaped, at most `limit` characters."""
@@ -115,7 +107,6 @@ def display_value(value: str, limit: int = DISPLAY_LIMIT) -> str:
     return "".join(pieces)
 
 
-
 _SEPARATOR = re.compile(r"[,;\t|\s]")
 
 
@@ -125,6 +116,7 @@ def _flag_reason(value: str) -> str:
     if any(c.isspace() and c != "\t" for c in value):
         found.append("a space")
     return f"contains {' and '.join(found)}: two IDs in one cell?"
+
 
 class Accumulator:
     """Collects IDs row by row: validation, duplicates, blank rows and the row limit."""
@@ -211,54 +203,6 @@ def _is_blank(cells: list[str]) -> bool:
     return not "".join(cells).strip()
 
 
-def _unique_names(cells: Iterable[str]) -> list[str]:
-    names: list[str] = []
-    used: set[str] = set()
-    for i, cell in enumerate(cells, 1):
-        base = cell.strip() or f"column_{i}"
-        name, k = base, 2
-        while name in used:
-            name, k = f"{base}_{k}", k + 1
-        used.add(name)
-        names.append(name)
-    return names
-
-
-def _known_id_column(names: list[str]) -> int | None:
-    best: tuple[int, int] | None = None
-    for i, name in enumerate(names):
-        norm = normalize_column_name(name)
-        if norm in ID_COLUMN_NAMES:
-            rank = (ID_COLUMN_NAMES.index(norm), i)
-            best = rank if best is None or rank < best else best
-    return None if best is None else best[1]
-
-
-def _match_column(names: list[str], wanted: str) -> int | None:
-    """Exact name first, then trimmed, case-insensitive and normalised forms."""
-    tests = (
-        lambda n: n == wanted,
-        lambda n: n.strip() == wanted.strip(),
-        lambda n: n.strip().casefold() == wanted.strip().casefold(),
-        lambda n: normalize_column_name(n) == normalize_column_name(wanted),
-    )
-    for test in tests:
-        for i, name in enumerate(names):
-            if test(name):
-                return i
-    return None
-
-
-def _looks_like_header(first: list[str], below: list[list[str]]) -> bool:
-    """Rule (c): names without digits above rows that all contain a digit."""
-    cells = [c.strip() for c in first if c.strip()]
-    if not cells or not below:
-        return False
-    if any(_DIGIT.search(c) or not any(ch.isalpha() for ch in c) for c in cells):
-        return False
-    return all(any(_DIGIT.search(c) for c in row) for row in below)
-
-
 def build_parsed(
     rows: Iterator[list[str]],
     *,
@@ -279,18 +223,18 @@ def build_parsed(
     below = [r for r in head[1:] if not _is_blank(r)]
 
     has_header = (
-        _known_id_column(first) is not None
-        or (column is not None and _match_column(first, column) is not None)
-        or _looks_like_header(first, below)
+        known_id_column(first) is not None
+        or (column is not None and match_column(first, column) is not None)
+        or looks_like_header(first, below)
     )
     if has_header:
-        columns = _unique_names(first)
+        columns = unique_names(first)
         data_start = 1
     else:
         columns = [f"column_{i}" for i in range(1, len(first) + 1)]
         data_start = 0
     acc.blank_rows = first_index  # blank rows above the first non-blank one
-    id_index = _id_index(columns, has_header=has_header, column=column, label=label)
+    id_index = find_id_column(columns, has_header=has_header, column=column, label=label)
     table = _Attributes(columns, id_index)
 
     numbered = enumerate(chain(head[data_start:], rows), first_index + data_start + 1)
@@ -353,28 +297,6 @@ def too_many_lines(label: str, max_lines: int) -> InvalidInputError:
     )
 
 
-def _id_index(columns: list[str], *, has_header: bool, column: str | None, label: str) -> int:
-    """Which column holds the IDs: the one asked for, a known ID name, or the first."""
-    if column is not None:
-        found = _match_column(columns, column)
-        if found is None:
-            where = "" if has_header else " (the file has no header row)"
-            raise InvalidInputError(
-                f"{label}: no column named {column!r}{where}; columns: {', '.join(columns)}"
-            )
-        return found
-    if not has_header:
-        return 0
-    known = _known_id_column(columns)
-    if known is None and len(columns) > 1:
-        raise AmbiguousColumnError(
-            f"{label}: none of the columns is named like a customer ID "
-            f"({', '.join(columns)}); choose the ID column",
-            columns=columns,
-        )
-    return known or 0
-
-
 class _Attributes:
     """The non-ID columns, one list per column, parallel to the accepted IDs."""
 
@@ -399,7 +321,7 @@ class _Attributes:
     def _widen(self, cells: list[str], earlier_rows: int) -> None:
         """A row wider than the header: new columns, empty for the earlier rows."""
         width, n = self.width, len(cells)
-        extra = _unique_names([*self.columns, *([""] * (n - width))])[width:]
+        extra = unique_names([*self.columns, *([""] * (n - width))])[width:]
         for i, name in enumerate(extra, width):
             self.columns.append(name)
             filler = [""] * earlier_rows
