@@ -181,3 +181,19 @@ def test_empty_aggregates_still_chart() -> None:
     ):
         assert chart.to_dict()["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
         assert chart_to_svg(chart).lstrip().startswith("<svg")
+
+
+def test_trend_of_fifty_runs_keeps_its_labels_apart() -> None:
+    from doku.engine.schema import RunInfo
+
+    runs = [RunInfo(id=i, created_at=f"2026-{1 + i % 12:02d}-01T00:00:00Z", started_at=None,
+                    finished_at=None, status="done", env="simulator", base_url=None,
+                    client_id="M", input_name="customers.csv", token_type=None, options={},
+                    attribute_columns=[], customers=100, rejected=0, duplicates=0,
+                    blank_rows=0, store_token_ids=False, error=None, fetched=100, failed=0,
+                    pending=0, with_tokens=50 + i % 7, tokens=80 + i)
+            for i in range(1, 51)]
+    spec = trend_chart(run_trend(runs)).to_dict()
+    axes = [c["encoding"]["x"]["axis"] for c in spec["vconcat"]]
+    assert all(a["labelOverlap"] == "greedy" and a["labelAngle"] == -40 for a in axes)
+    assert [len(rows) for rows in spec["datasets"].values()] == [50]  # one row per run

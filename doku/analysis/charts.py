@@ -258,7 +258,9 @@ def trend_chart(trend: pd.DataFrame, title: str = "Run over run") -> Any:
         alt.Tooltip("failed:Q", title="Failed (excluded)", format=","),
         alt.Tooltip("tokens:Q", title="Tokens", format=","),
     ]
-    x = alt.X("run_label:N", sort=order, title="Run", axis=alt.Axis(labelAngle=0))
+    # Fifty runs stay readable: slanted labels, and Vega drops any that would overlap.
+    x = alt.X("run_label:N", sort=order, title="Run",
+              axis=alt.Axis(labelAngle=-40, labelOverlap="greedy", labelLimit=110))
     base = alt.Chart(data).encode(x=x, tooltip=tooltip)
     up = base.mark_line(point=alt.OverlayMarkDef(color=UPTAKE_COLOR), color=UPTAKE_COLOR).encode(
         y=alt.Y("uptake:Q", title="Uptake", axis=alt.Axis(format="%"),
