@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from doku.engine.connection import describe
-from ui import chrome, data, present, state
+from ui import chrome, data, home_view, present, state
 
 settings = chrome.page_setup(present.APP_TITLE, icon=":material/credit_card:")
 
@@ -31,10 +31,9 @@ with chrome.guard():
         else:
             with st.container(horizontal=True, vertical_alignment="center"):
                 st.markdown(
-                    f"**Run #{run.id:d}** · {present.escape_md(run.input_name)} · "
-                    f"{present.fmt_time(run.created_at)}"
+                    f"**Run {present.escape_md(present.run_label(run))}**"
                 )
-                chrome.status_badge(run.status)
+                chrome.run_status_badge(run)
             with st.container(horizontal=True):
                 st.metric("Customers", present.fmt_int(run.customers), border=True)
                 st.metric(
@@ -45,7 +44,10 @@ with chrome.guard():
                 )
                 st.metric("Tokens", present.fmt_int(run.tokens), border=True)
                 st.metric("Failed", present.fmt_int(run.failed), border=True)
-            if run.pending:
+            if run.status == "running":
+                st.caption("Still running: figures count finished customers only ("
+                           f"{present.finished_note(run.fetched, run.failed, run.pending)}).")
+            elif run.pending:
                 st.caption(f"{run.pending:,} customers still without a result.")
             with st.container(horizontal=True):
                 st.page_link(present.INSIGHTS, label="Open insights", icon=":material/insights:")
@@ -67,7 +69,9 @@ with chrome.guard():
                 },
                 border="horizontal",
             )
-            if not settings.uses_simulator:
+            if settings.uses_simulator:
+                home_view.simulator_controls()
+            else:
                 st.caption(
                     f"DOKU {present.escape_md(settings.env)} at "
                     f"{present.escape_md(settings.base_url)} as client "

@@ -7,7 +7,7 @@ import streamlit as st
 from doku.errors import DokuError
 from doku.models import TOKEN_TYPES
 from ui import chrome, lookup_view
-from ui.present import ALL_TYPES
+from ui.present import ALL_TYPES, type_name
 
 settings = chrome.page_setup(
     "Customer lookup",
@@ -17,6 +17,7 @@ settings = chrome.page_setup(
 
 with chrome.guard():
     settings = chrome.require_settings(settings)
+    lookup_view.prefill()
 
     with st.form("lookup_form", border=False), st.container(
         horizontal=True, vertical_alignment="bottom"
@@ -28,7 +29,8 @@ with chrome.guard():
             max_chars=50,
             width=360,
         )
-        st.selectbox("Token type", [ALL_TYPES, *TOKEN_TYPES], key="lookup_type", width=220)
+        st.selectbox("Token type", [ALL_TYPES, *TOKEN_TYPES], key="lookup_type", width=220,
+                     format_func=lambda t: t if t == ALL_TYPES else type_name(t))
         go = st.form_submit_button(
             "Look up", key="lookup_go", type="primary", icon=":material/search:"
         )

@@ -66,9 +66,9 @@ with chrome.guard():
             key="bulk_start",
             type="primary",
             icon=":material/play_arrow:",
-            disabled=parsed is None or live is not None,
+            disabled=parsed is None or options is None or live is not None,
         )
-        if start and parsed is not None:
+        if start and parsed is not None and options is not None:
             job = state.launch_audit(store, parsed, settings, options)
             st.session_state["bulk_run_id"] = job.run_id
             st.rerun()

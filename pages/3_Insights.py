@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import chrome, data, insights_view, state
-from ui.insights_view import BY_ISSUER, BY_TYPE
+from ui import chrome, customers_view, data, insights_view, links, state
 from ui.keys import RUNNING_REFRESH_S
-from ui.present import escape_md, run_label
+from ui.present import escape_md
 
 chrome.page_setup(
     "Insights",
     icon=":material/insights:",
     intro="Who holds tokens, of which type, issuer and brand, and how uptake differs by "
-    "customer segment. Filters apply to every figure, chart, table and download below.",
+    "customer segment. Filters apply to every figure, chart, table and download below, "
+    "except the customer search at the bottom, which covers the whole run.",
 )
 
 with chrome.guard():
     store = state.get_store()
     runs = chrome.require_runs(store)
-    by_id = {r.id: r for r in runs}
-    insights_view.default_run(list(by_id))
-
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        run_id = st.selectbox(
-            "Run",
-            list(by_id),
-            key="insights_run",
-            format_func=lambda rid: run_label(by_id[rid]),
-            on_change=insights_view.reset_filters,
-            width=560,
-        )
-        run = by_id[run_id]
-        chrome.status_badge(run.status)
+    notes = st.container()  # what the link asked for that is not here, filled last
+    run = insights_view.run_picker(runs)
     if run.status == "running":
         st.caption("This run is still running: these are the results so far (refreshed "
                    f"at most every {RUNNING_REFRESH_S:d} s when you interact or reload).")
@@ -46,7 +34,7 @@ with chrome.guard():
         st.caption(f"Filtered: {escape_md(filters.describe(), 400)}. Token filters narrow "
                    "each customer's tokens, so uptake reads 'customers holding ≥1 matching "
                    "token'.")
-    insights_view.kpis(summary)
+    insights_view.kpis(summary, run)
 
     # -- charts (from aggregates only: a few hundred rows at most) --
     if summary["tokens"] == 0:
@@ -54,10 +42,8 @@ with chrome.guard():
                    icon=":material/filter_alt_off:")
     else:
         insights_view.token_charts(ref, filters)
-    by = st.selectbox("Uptake by", [*segments, BY_TYPE, BY_ISSUER], key="insights_by",
-                      width=320, help="Share of fetched customers holding at least one "
-                      "(matching) token, per value.")
-    insights_view.uptake_card(ref, filters, by)
+    by = insights_view.uptake_by(segments)
+    insights_view.uptake_card(ref, filters, by, summary["uptake"])
 
     # -- tokens table and downloads --
     st.subheader(":material/table: Tokens")
@@ -65,3 +51,8 @@ with chrome.guard():
     st.subheader(":material/download: Downloads")
     st.caption("Full tables of this run with the filters above; token IDs are masked.")
     insights_view.downloads(ref, filters, view)
+    st.subheader(":material/group: Customers")
+    customers_view.section(store, run, frames)
+    insights_view.share(run)
+    with notes:
+        links.show_notes()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from doku.analysis import charts
-from doku.analysis.comparison import run_trend
-from ui import chrome, data, runs_view, state
+from ui import chrome, data, manage_view, runs_view, state
 from ui.present import run_label
 from ui.run_panel import run_panel
 
-TREND_RUNS = 30
+TREND_RUNS = 50
 
 settings = chrome.page_setup(
     "Runs",
@@ -23,23 +21,26 @@ with chrome.guard():
     store = state.get_store()
     runs = chrome.require_runs(store)
     by_id = {r.id: r for r in runs}
-    ids = list(by_id)
+    ids = [r.id for r in runs if not r.archived]  # archived runs leave compare and trend
     runs_view.history(runs)
 
     # -- one run: status and actions --
     with st.container(border=True):
         st.subheader(":material/play_circle: One run: status, resume, retry")
-        pick = st.selectbox("Run", ids, key="runs_pick",
-                            format_func=lambda rid: run_label(by_id[rid]), width=560)
+        pick = st.selectbox("Run", list(by_id), key="runs_pick", width=560,
+                            format_func=lambda rid: runs_view.pick_label(by_id[rid]))
         run_panel(store, pick, settings, prefix="runs")
+        with st.expander("Name, note, archive, delete · options · rejected rows"):
+            manage_view.manage(store, by_id[pick])
 
     # -- compare two runs --
     with st.container(border=True):
         st.subheader(":material/compare_arrows: Compare two runs")
         if len(ids) < 2:
-            st.caption("Compare needs at least two runs: audit the same customers again later.")
+            st.caption("Compare needs at least two runs that are not archived: audit "
+                       "the same customers again later.")
         else:
-            runs_view.compare_defaults(ids)
+            runs_view.compare_defaults([by_id[i] for i in ids])
             left, right = st.columns(2)
             run_a = left.selectbox("From run (A)", ids, key="runs_compare_a",
                                    format_func=lambda rid: run_label(by_id[rid]))
@@ -49,12 +50,12 @@ with chrome.guard():
                 st.caption("Pick two different runs.")
             else:
                 cmp = data.comparison(data.ref(store, by_id[run_a]), data.ref(store, by_id[run_b]))
-                runs_view.comparison_figures(cmp, run_a, run_b)
-                runs_view.comparison_tables(cmp)
+                if runs_view.comparison_warnings(cmp):
+                    runs_view.comparison_figures(cmp, run_a, run_b)
+                    runs_view.comparison_tables(cmp)
 
     # -- trend --
-    if len(runs) >= 2:
+    if len(ids) >= 2:
         with st.container(border=True):
-            st.altair_chart(charts.trend_chart(run_trend(runs[:TREND_RUNS])), theme=None,
-                            alt=f"Uptake and tokens per run, last {TREND_RUNS} runs",
-                            key="runs_trend")
+            st.subheader(":material/trending_up: Trend")
+            runs_view.trend(runs, TREND_RUNS)

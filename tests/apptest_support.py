@@ -71,12 +71,18 @@ def seed_run(
     input_name: str = "seeded.csv",
     error: str | None = None,
     error_messages: Mapping[str, str] | None = None,
+    token_type: str | None = None,
+    name: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    rejects: Sequence[Reject] = (),
+    env: str = "simulator",
 ) -> int:
     """A run written with Store.create_run / record_fetched / record_failed: every
     customer fetched with `tokens_of(id)`, except `failed` (id -> error code; message
     from `error_messages`, else the code's label) and `pending` ones. `status=None`
     leaves it 'running' with no owner, as a dead process would; `error` is the run's
-    own error (why it stopped)."""
+    own error (why it stopped). Failed customers get Request-Id "req-<id>"; `token_type`,
+    `name`, `options`, `rejects` and `env` are the run's own."""
     failed = failed or {}
     lookup = tokens_of.get if isinstance(tokens_of, Mapping) else tokens_of
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,15 +100,16 @@ def seed_run(
         else:
             ids = list(customers)
             run_id = store.create_run(
-                ids=ids, env="simulator", base_url=None,
+                ids=ids, env=env, base_url=None, rejects=rejects,
                 client_id=doku.settings.SIMULATOR_CLIENT_ID, input_name=input_name,
+                token_type=token_type, name=name, options=options,
             )
         for cid in ids:
             if cid in failed:
                 code = failed[cid]
                 message = (error_messages or {}).get(cid, f"{error_label(code)} (seeded)")
                 store.record_failed(run_id, cid, error_code=code, error_message=message,
-                                    attempts=1)
+                                    attempts=1, request_id=f"req-{cid}")
             elif cid not in pending:
                 store.record_fetched(run_id, cid, lookup(cid) or [], attempts=1)
         if status is not None:

@@ -25,7 +25,7 @@ from doku.errors import BadRequestError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from tests.apptest_support import isolate, markdown_sources, ok, open_page, seed_run, shown
 from ui.bulk_view import PREVIEW_COLUMNS
-from ui.insights_view import MAX_SEGMENT_ATTRIBUTES
+from ui.insights_view import MAX_SEGMENT_ATTRIBUTES, attribute_keys
 from ui.present import ERROR_CHARS, escape_md
 
 HOME, LOOKUP, BULK, INSIGHTS, RUNS = (
@@ -112,7 +112,8 @@ def test_runs_shows_the_file_name_and_run_error_escaped() -> None:
 
 def test_insights_filters_captions_and_segments_are_escaped() -> None:
     at = open_page(INSIGHTS, no_errors=True)
-    filter_key = f"insights_filter_attr_{COLUMN}"
+    (filter_key,) = attribute_keys([COLUMN]).values()  # letters and digits: no markup
+    assert re.fullmatch(r"insights_filter_attr_\w+", filter_key)
     assert at.multiselect(key=filter_key).label == escape_md(COLUMN)
     assert at.multiselect(key=filter_key).options == [VALUE]  # literal, like the data
     assert_inert(at, COLUMN)

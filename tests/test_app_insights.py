@@ -165,7 +165,7 @@ def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> Non
                     data["Tokens by card brand"]["tokens"], strict=True)) == expected["by_brand"]
     table = at.dataframe[0].value
     assert len(table) == min(2000, expected["tokens"])
-    assert set(table["type"]) == {"CREDIT_CARD"}
+    assert set(table["type"]) == {"Credit card"}  # spelled as every screen spells it
     assert set(table["region"]) == {"Jakarta"}
     captions = shown(" ".join(c.value for c in at.caption))
     assert f"of {expected['tokens']:,} tokens" in captions

@@ -46,7 +46,7 @@ def test_lookup_guide_customer_masked_then_revealed() -> None:
     assert [shown(s.value) for s in at.subheader] == [GUIDE_CUSTOMER_NAME]
     table = at.dataframe[0].value
     assert len(table) == 3
-    assert sorted(table["type"]) == ["CREDIT_CARD", "DIRECT_DEBIT", "DIRECT_DEBIT"]
+    assert sorted(table["type"]) == ["Credit card", "Direct debit", "Direct debit"]
     masked = token_ids(at)
     assert all("*" in t and len(t) == 32 for t in masked)
     assert any("Response signature verified" in m.value for m in at.markdown)  # st.badge
@@ -73,7 +73,7 @@ def test_lookup_no_tokens_says_unknown_and_empty_look_the_same() -> None:
 def test_lookup_filters_by_type() -> None:
     at = look_up(open_lookup(), GUIDE_CUSTOMER_ID, "CREDIT_CARD")
     table = at.dataframe[0].value
-    assert list(table["type"]) == ["CREDIT_CARD"]
+    assert list(table["type"]) == ["Credit card"]
 
 
 def test_lookup_empty_id_asks_for_one() -> None:

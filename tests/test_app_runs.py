@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from doku.analysis.labels import type_label
 from doku.engine.store import Store
 from tests.apptest_support import (
     cli_json,
@@ -86,13 +87,16 @@ def test_compare_previous_with_latest_equals_the_compare_cli() -> None:
     captions = shown(" ".join(c.value for c in at.caption))
     assert f"{expected['fetched_in_both']:,} customers fetched in both" in captions
     assert f"{expected['only_in_a']:,} only in A" in captions
-    by_type, by_issuer, changes = at.dataframe[1].value, at.dataframe[2].value, at.dataframe[3].value
+    tables = [d.value for d in at.dataframe]
+    by_type = next(t for t in tables if {"type", "added"} <= set(t.columns))
+    by_issuer = next(t for t in tables if {"issuer", "added"} <= set(t.columns))
+    changes = next(t for t in tables if "change" in t.columns)
     for table in (by_type, by_issuer):
         assert table["added"].sum() == expected["tokens_added"]
         assert table["removed"].sum() == expected["tokens_removed"]
     assert len(changes) == min(500, expected["tokens_added"] + expected["tokens_removed"])
     for kind, row in expected["uptake_by_type"].items():
-        mine = by_type[by_type["type"] == kind].iloc[0]
+        mine = by_type[by_type["type"] == type_label(kind)].iloc[0]
         assert mine["uptake_a"] == pytest.approx(row["uptake_a"] * 100)
         assert mine["uptake_b"] == pytest.approx(row["uptake_b"] * 100)
 

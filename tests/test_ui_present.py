@@ -62,7 +62,7 @@ def test_times_and_run_labels() -> None:
     assert present.fmt_time("2026-11-02T09:15:42+00:00") == "2026-11-02 09:15 UTC"
     run = run_info()
     assert present.run_label(run) == (
-        "#7 · 2026-11-02 09:15 UTC · customers.csv · 1,200 customers · done"
+        "#7 · customers.csv · 1,200 customers · all types · 2026-11-02"
     )
     assert present.uptake_of(run) == pytest.approx(0.64)
     assert present.uptake_of(run_info(fetched=0, with_tokens=0)) is None
@@ -80,7 +80,7 @@ def test_history_frame() -> None:
     assert list(frame["run"]) == [7, 6]
     assert frame["uptake"][0] == pytest.approx(64.0)
     assert frame["uptake"].isna()[1]  # nothing fetched: no uptake, not 0 %
-    assert list(frame["type"]) == ["all", "CREDIT_CARD"]
+    assert list(frame["type"]) == ["all types", "Credit card"]
     assert list(frame["created"]) == ["2026-11-02 09:15 UTC"] * 2
 
 

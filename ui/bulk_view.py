@@ -10,18 +10,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from doku.engine.bulk import AuditOptions
+from doku.engine.bulk import MAX_CONCURRENCY, AuditOptions
 from doku.engine.inputs import ParsedInput
 from doku.models import TOKEN_TYPES
 from ui import columns
 from ui.bulk_input import BulkInput
-from ui.present import ALL_TYPES, ERROR_CHARS, SAMPLE_FILE, escape_md, fmt_int, md_list
+from ui.present import (
+    ALL_TYPES,
+    ERROR_CHARS,
+    SAMPLE_FILE,
+    escape_md,
+    fmt_int,
+    md_list,
+    type_name,
+)
 
 INPUT = "bulk_input"  # session_state: the current input, kept across page switches
 PREVIEW_ROWS = 200
 PREVIEW_COLUMNS = 50  # attribute columns in the preview table (all are kept with the run)
 REJECT_ROWS = 1000
 DUPLICATES_SHOWN = 10
+FLAGGED_SHOWN = 3
 
 
 # -- the input and its callbacks (they record what the analyst gave; `input_section`
@@ -118,8 +127,16 @@ def preview(parsed: ParsedInput) -> None:
         st.metric("Rejected", fmt_int(summary["rejected"]), border=True,
                   help="Rows whose ID cannot be sent to DOKU (see below).")
         st.metric("Blank rows", fmt_int(summary["blank_rows"]), border=True)
-    ids_tab, rejects_tab = st.tabs(
-        [f"IDs ({len(parsed.ids):,})", f"Rejected rows ({len(parsed.rejected):,})"]
+    if parsed.flagged:
+        st.warning(
+            f"{len(parsed.flagged):,} ID{'' if len(parsed.flagged) == 1 else 's'} hold "
+            "separators or spaces, e.g. "
+            + md_list([f.value for f in parsed.flagged[:FLAGGED_SHOWN]], FLAGGED_SHOWN)
+            + ". They are audited as they are; check they are not two IDs in one cell "
+            "(tab Flagged IDs).", icon=":material/flag:")
+    ids_tab, flagged_tab, rejects_tab = st.tabs(
+        [f"IDs ({len(parsed.ids):,})", f"Flagged IDs ({len(parsed.flagged):,})",
+         f"Rejected rows ({len(parsed.rejected):,})"]
     )
     with ids_tab:
         shown = parsed.attribute_columns[:PREVIEW_COLUMNS]
@@ -137,8 +154,20 @@ def preview(parsed: ParsedInput) -> None:
         if parsed.duplicate_ids:
             st.caption("Duplicates, e.g. "
                        + md_list(parsed.duplicate_ids[:DUPLICATES_SHOWN], DUPLICATES_SHOWN))
+    with flagged_tab:
+        _flagged(parsed)
     with rejects_tab:
         _rejects(parsed)
+
+
+def _flagged(parsed: ParsedInput) -> None:
+    if not parsed.flagged:
+        st.caption("No ID holds a separator or a space.")
+        return
+    flagged = pd.DataFrame([(f.row, f.value, f.reason) for f in parsed.flagged[:REJECT_ROWS]],
+                           columns=["row", "value", "reason"])
+    st.dataframe(flagged, hide_index=True, column_config=columns.REJECTS, key="bulk_flagged",
+                 alt="IDs holding separators or spaces, audited as they are")
 
 
 def _rejects(parsed: ParsedInput) -> None:
@@ -159,20 +188,25 @@ def _rejects(parsed: ParsedInput) -> None:
 
 
 # -- how to audit -----------------------------------------------------------------------------
-def options_row() -> AuditOptions:
+def options_row() -> AuditOptions | None:
     """Token type, concurrency, requests per second and raw-ID storage (kept for the
-    session), as the options of the next run."""
+    session), as the options of the next run; None (with a message naming the option)
+    when one is not valid. The inputs have no browser-side bounds on purpose: an
+    out-of-range value reaches here and blocks Start, instead of the browser silently
+    keeping the last valid one."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         choice = st.selectbox("Token type", [ALL_TYPES, *TOKEN_TYPES], key="bulk_type",
+                              format_func=lambda t: t if t == ALL_TYPES else type_name(t),
                               persist_state="session", width=200)
         concurrency = st.number_input(
-            "Concurrency", min_value=1, max_value=64, value=8, step=1,
-            key="bulk_concurrency", persist_state="session", width=160,
-            help="Requests in flight at once. 8 is safe; raise it only if DOKU allows.",
+            "Concurrency", value=8, step=1, key="bulk_concurrency",
+            persist_state="session", width=160,
+            help=f"Requests in flight at once, 1 to {MAX_CONCURRENCY:d}. 8 is safe; raise "
+            "it only if DOKU allows.",
         )
         rps = st.number_input(
-            "Requests/second (0 = no limit)", min_value=0.0, max_value=1000.0, value=0.0,
-            step=1.0, format="%.1f", key="bulk_rps", persist_state="session", width=220,
+            "Requests/second (0 = no limit)", value=0.0, step=1.0, format="%.1f",
+            key="bulk_rps", persist_state="session", width=220,
             help="Overall cap across all workers; 0 = unlimited. Rate-limit answers "
             "(429) always pause every worker.",
         )
@@ -181,9 +215,14 @@ def options_row() -> AuditOptions:
             help="Token IDs are payment credentials. By default only a fingerprint is "
             "stored (enough to compare runs); tick this to store the IDs themselves.",
         )
-    return AuditOptions(
-        concurrency=int(concurrency or 8),
-        rps=float(rps) if rps else None,
-        token_type=None if choice == ALL_TYPES else choice,
-        store_token_ids=bool(keep_ids),
-    )
+    try:
+        return AuditOptions(
+            concurrency=int(concurrency),
+            rps=float(rps) if rps != 0 else None,
+            token_type=None if choice == ALL_TYPES else choice,
+            store_token_ids=bool(keep_ids),
+        )
+    except ValueError as exc:
+        st.error(f"Option not valid: {escape_md(str(exc), ERROR_CHARS)}. Fix it to start.",
+                 icon=":material/error:")
+        return None

@@ -22,7 +22,7 @@ from doku.errors import ConfigurationError, DokuError
 from doku.settings import Settings, load_settings, normalize_secrets
 from ui.advice import error_text, error_title
 from ui.data import list_runs
-from ui.present import APP_TITLE, BULK, badge, badge_label, escape_md
+from ui.present import APP_TITLE, BULK, badge, badge_label, escape_md, run_badge
 
 log = logging.getLogger("doku.ui")
 
@@ -119,6 +119,15 @@ def require_runs(store: Store) -> list[RunInfo]:
 def status_badge(status: str) -> None:
     _, color, icon = badge(status)
     st.badge(badge_label(status), color=color, icon=icon)  # type: ignore[arg-type]
+
+
+def run_status_badge(run: RunInfo) -> None:
+    """A run's badge: "Done, N failed" (orange) when a finished run has failures."""
+    if run.status == "done" and run.failed > 0:
+        _, color, icon = run_badge(run)
+        st.badge(f"Done, {run.failed:,} failed", color=color, icon=icon)  # type: ignore[arg-type]
+    else:
+        status_badge(run.status)
 
 
 # -- errors ------------------------------------------------------------------------------------

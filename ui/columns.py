@@ -41,8 +41,19 @@ RUN_TOKENS: Columns = {
     ),
 }
 
+CUSTOMERS: Columns = {
+    "customer_id": _text("Customer ID", pinned=True),
+    "customer_name": _text("Name"),
+    "status": _text("Status"),
+    "n_tokens": _number("Tokens", format="localized"),
+    "n_direct_debit": _number("Direct debit", format="localized"),
+    "n_credit_card": _number("Credit card", format="localized"),
+    "error_kind": _text("Error"),
+}
+
 HISTORY: Columns = {
     "run": _number("Run", format="#%d", pinned=True),
+    "name": _text("Name"),
     "created": _text("Created"),
     "input": _text("Input"),
     "status": _text("Status"),
@@ -59,6 +70,8 @@ HISTORY: Columns = {
     "duplicates": _number("Duplicates", format="localized"),
     "type": _text("Token type"),
     "env": _text("Environment"),
+    "archived": st.column_config.CheckboxColumn("Archived"),
+    "note": _text("Note"),
 }
 
 CHANGE: Columns = {

@@ -52,6 +52,11 @@ def list_runs(store: Store) -> list[RunInfo]:
     return _runs(_RunsKey(folder_of(store), store.latest_run_id(), jobs_progress(store)))
 
 
+def forget_runs() -> None:
+    """After a run was renamed, archived or deleted: list the runs afresh."""
+    _runs.clear()
+
+
 def latest_run(store: Store) -> RunInfo | None:
     run_id = store.latest_run_id()
     return None if run_id is None else store.get_run(run_id)

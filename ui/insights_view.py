@@ -7,19 +7,37 @@ options, placeholders, chart text and table cells they are shown literally."""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from doku.analysis import charts, exports
+from doku.analysis.aggregates import SMALL_GROUP
 from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames
-from doku.models import TOKEN_TYPES
-from ui import columns, data
+from doku.engine.schema import RunInfo
+from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
+from ui import columns, data, links
+from ui.chrome import run_status_badge
 from ui.downloads import deferred_bytes
 from ui.keys import NO_FILTERS, RunRef, filters_identity, make_filters
-from ui.present import TYPE_NAMES, escape_md, fmt_int, fmt_share, md_list, run_from_query, shorten
+from ui.present import (
+    NOT_REQUESTED,
+    escape_md,
+    finished_note,
+    fmt_int,
+    fmt_share,
+    in_scope,
+    md_list,
+    run_label,
+    shorten,
+    spelled,
+    type_name,
+)
 
 TABLE_ROWS = 2_000
 MAX_SEGMENT_VALUES = 100  # attributes with more distinct values are not offered as segments
@@ -29,21 +47,79 @@ MAX_SEGMENT_ATTRIBUTES = 20
 BY_TYPE, BY_ISSUER = "Token type", "Issuer"
 
 
-def default_run(run_ids: list[int]) -> None:
-    """Open the run a link asked for, else the latest (`run_ids[0]`); keep the picked
-    run while it exists."""
-    if "insights_run" not in st.session_state:
-        wanted = st.query_params.get("run")
-        st.session_state["insights_run"] = run_from_query(wanted, run_ids, run_ids[0])
-    elif st.session_state["insights_run"] not in run_ids:
-        st.session_state["insights_run"] = run_ids[0]
+RUN_KEY, BY_KEY, FILTER_PREFIX = "insights_run", "insights_by", "insights_filter_"
+TYPE_KEY, ISSUER_KEY, BRAND_KEY = (f"{FILTER_PREFIX}{k}" for k in ("type", "issuer", "brand"))
+
+
+def run_picker(runs: list[RunInfo]) -> RunInfo:
+    """The run (not archived ones, unless every run is), bound to the URL; a run the
+    link asks for that is not here is reported, and the latest run shown."""
+    offered = [r for r in runs if not r.archived] or runs
+    by_id = {r.id: r for r in offered}
+    before = st.session_state.get(RUN_KEY)
+    links.legacy_run(list(by_id), RUN_KEY)
+    if before is not None and st.session_state.get(RUN_KEY) != before:
+        clear_filters()
+    links.note_unknown(RUN_KEY, [run_label(r) for r in offered], "run")
+    if RUN_KEY in st.session_state and st.session_state[RUN_KEY] not in by_id:
+        st.session_state[RUN_KEY] = offered[0].id  # deleted or archived meanwhile
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        run_id = st.selectbox("Run", list(by_id), key=RUN_KEY, width=560,
+                              format_func=lambda rid: run_label(by_id[rid]),
+                              on_change=reset_filters, bind=links.BIND)
+        run = by_id[run_id]
+        run_status_badge(run)
+    return run
+
+
+def attribute_keys(attributes: list[str]) -> dict[str, str]:
+    """Widget key (= URL parameter) of each attribute filter: its name cut to letters,
+    digits and "_" (a link stays readable and carries no markup), unique."""
+    keys: dict[str, str] = {}
+    for i, attr in enumerate(attributes):
+        key = f"{FILTER_PREFIX}attr_{re.sub(r'[^A-Za-z0-9]+', '_', attr).strip('_')[:40]}"
+        keys[attr] = key if key not in keys.values() else f"{key}_{i:d}"
+    return keys
 
 
 def reset_filters() -> None:
     """Another run: its issuers, brands and segments differ."""
+    links.forget_notes()
+    clear_filters()
+
+
+def clear_filters() -> None:
     for key in list(st.session_state):
-        if str(key).startswith(("insights_filter_", "insights_by")):
+        if str(key).startswith((FILTER_PREFIX, BY_KEY)):
             del st.session_state[key]
+
+
+def uptake_by(segments: list[str]) -> str:
+    """What uptake is broken down by, bound to the URL."""
+    options = [*segments, BY_TYPE, BY_ISSUER]
+    links.note_unknown(BY_KEY, options, "uptake by")
+    by: str = st.selectbox("Uptake by", options, key=BY_KEY, width=320, bind=links.BIND,
+                           help="Share of fetched customers holding at least one "
+                           "(matching) token, per value.")
+    return by
+
+
+def view_params(run: RunInfo) -> dict[str, list[str]]:
+    """This view's URL parameters, the run always among them."""
+    params = {RUN_KEY: [run_label(run)]}
+    for key in sorted(str(k) for k in st.session_state):
+        value = st.session_state[key]
+        if key.startswith(FILTER_PREFIX) and value:
+            params[key] = [type_name(v) if key == TYPE_KEY else str(v) for v in value]
+        elif key == BY_KEY and value:
+            params[key] = [str(value)]
+    return params
+
+
+def share(run: RunInfo) -> None:
+    with st.expander("Link to this view", icon=":material/link:"):
+        st.code(links.share_link(view_params(run)), language=None, wrap_lines=True)
+        st.caption("The link opens this run with these filters and this breakdown.")
 
 
 def segments_of(
@@ -89,26 +165,38 @@ def filters_panel(run: RunRef, attributes: tuple[str, ...]) -> tuple[Filters, li
     with st.container(border=True):
         st.markdown("**:material/filter_alt: Filters**")
         with st.container(horizontal=True):
+            links.note_unknown(TYPE_KEY, [type_name(t) for t in TOKEN_TYPES], "token type")
             types = st.multiselect(
-                "Token type", list(TOKEN_TYPES), key="insights_filter_type",
-                format_func=lambda t: TYPE_NAMES.get(t, t), placeholder="All types", width=260,
+                "Token type", list(TOKEN_TYPES), key=TYPE_KEY, bind=links.BIND,
+                format_func=type_name, placeholder="All types", width=260,
             )
-            chosen_issuers = st.multiselect("Issuer", issuers, key="insights_filter_issuer",
-                                            placeholder="All issuers", width=260)
-            chosen_brands = st.multiselect("Brand", brands, key="insights_filter_brand",
-                                           placeholder="All brands", width=260)
-            chosen = {
-                attr: st.multiselect(attribute_label(attr), values,
-                                     key=f"insights_filter_attr_{attr}",
-                                     placeholder=f"All {shorten(attr, 60)} values", width=260)
-                for attr, values in segments.items()
-            }
+            links.note_unknown(ISSUER_KEY, issuers, "issuer")
+            chosen_issuers = st.multiselect("Issuer", issuers, key=ISSUER_KEY, width=260,
+                                            placeholder="All issuers", bind=links.BIND)
+            links.note_unknown(BRAND_KEY, brands, "brand")
+            chosen_brands = st.multiselect("Brand", brands, key=BRAND_KEY, width=260,
+                                           placeholder="All brands", bind=links.BIND)
+            chosen = {}
+            keys = attribute_keys(list(segments))
+            for attr, values in segments.items():
+                key = keys[attr]
+                links.note_unknown(key, values, f"{shorten(attr, 60)} value")
+                chosen[attr] = st.multiselect(
+                    attribute_label(attr), values, key=key, bind=links.BIND, width=260,
+                    placeholder=f"All {shorten(attr, 60)} values")
         if skipped or left_out:
             st.caption(segments_note(skipped, left_out))
     return make_filters(types, chosen_issuers, chosen_brands, chosen), list(segments)
 
 
-def kpis(summary: dict[str, Any]) -> None:
+def type_count(summary: dict[str, Any], run: RunInfo, token_type: str, key: str) -> str:
+    """A token type's count, or "not requested" when the run did not ask for it."""
+    return fmt_int(summary[key]) if in_scope(run, token_type) else NOT_REQUESTED
+
+
+def kpis(summary: dict[str, Any], run: RunInfo) -> None:
+    running = run.status == "running"
+    of = finished_note(summary["fetched"], summary["failed"], summary["pending"])
     with st.container(horizontal=True):
         st.metric("Customers audited", fmt_int(summary["customers"]), border=True,
                   help=f"{summary['fetched']:,} fetched, {summary['failed']:,} failed, "
@@ -117,13 +205,16 @@ def kpis(summary: dict[str, Any]) -> None:
                   help=f"{summary['with_tokens']:,} of {summary['fetched']:,} fetched "
                   "customers. Failed and pending customers are not in the denominator.")
         st.metric("Tokens", fmt_int(summary["tokens"]), border=True)
-        st.metric("Direct debit", fmt_int(summary["direct_debit"]), border=True,
-                  help="Direct-debit tokens.")
-        st.metric("Credit card", fmt_int(summary["credit_card"]), border=True,
-                  help="Credit-card tokens.")
+        for token_type, key in ((DIRECT_DEBIT, "direct_debit"), (CREDIT_CARD, "credit_card")):
+            label = escape_md(type_name(token_type))
+            st.metric(label, type_count(summary, run, token_type, key), border=True,
+                      help=f"{label} tokens." if in_scope(run, token_type)
+                      else "This run did not ask DOKU for them.")
         st.metric("Failed customers", fmt_int(summary["failed"]), border=True,
                   help="No answer could be trusted for them; see the errors download, or "
                   "retry them on the Runs page.")
+    if running and summary["pending"]:
+        st.caption(f"Still running: figures count finished customers only ({of}).")
 
 
 # -- charts -------------------------------------------------------------------------------------
@@ -179,17 +270,52 @@ def token_charts(run: RunRef, filters: Filters) -> None:
                    "Fetched customers by number of tokens held", run, filters)
 
 
-def uptake_card(run: RunRef, filters: Filters, by: str) -> None:
-    """Uptake by token type, by issuer, or by a segment attribute."""
+SMALL_MARK = " · small"
+
+
+def mark_small(uptake: pd.DataFrame) -> pd.DataFrame:
+    """Segment values of groups under SMALL_GROUP customers get " · small" (order kept:
+    date-like values stay in time order)."""
+    if "small" not in uptake.columns or not uptake["small"].any():
+        return uptake
+    label = uptake.columns[0]
+    values = [f"{v}{SMALL_MARK}" if small else str(v)
+              for v, small in zip(uptake[label], uptake["small"], strict=True)]
+    return uptake.assign(**{label: values})
+
+
+def with_average(chart: Any, overall: float | None) -> Any:
+    """The uptake chart with a dashed line at the overall average (every segment
+    together; the data stay the chart's own, one dataset)."""
+    if overall is None:
+        return chart
+    rule = alt.Chart().mark_rule(strokeDash=[4, 4], color="#444444", strokeWidth=1.5)
+    chart.layer = [*chart.layer, rule.encode(x=alt.datum(overall))]
+    return chart
+
+
+def uptake_card(run: RunRef, filters: Filters, by: str, overall: float | None) -> None:
+    """Uptake by token type, by issuer, or by a segment attribute, with the overall
+    average as a reference line; small segments are marked."""
     if by == BY_TYPE:
         uptake = data.uptake_by_type(run, filters)
     elif by == BY_ISSUER:
         uptake = data.uptake_by_issuer(run, filters)
     else:
-        uptake = data.uptake_by_attribute(run, filters, by)
+        uptake = mark_small(data.uptake_by_attribute(run, filters, by))
     segment = by.lower() if by in (BY_TYPE, BY_ISSUER) else shorten(by, 80)  # chart text
-    chart = charts.uptake_chart(uptake, segment, chart_label(run, filters))
+    chart = with_average(charts.uptake_chart(uptake, segment, chart_label(run, filters)),
+                         overall)
     chart_card("uptake", chart, f"Token uptake by {shorten(by)}", run, filters, variant=by)
+    notes = [] if overall is None else [
+        f"Dashed line: the overall average, {fmt_share(overall)} of fetched customers."]
+    small = int(uptake["small"].sum()) if "small" in uptake.columns else 0
+    if small:
+        notes.append(f"{small:,} group{'' if small == 1 else 's'} marked “small” "
+                     f"{'has' if small == 1 else 'have'} fewer than {SMALL_GROUP:d} "
+                     "customers: one customer moves the share a lot.")
+    if notes:
+        st.caption(" ".join(notes))
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -197,7 +323,7 @@ def tokens_table(view: RunFrames) -> None:
     """The first TABLE_ROWS tokens, IDs masked, with the first MAX_SEGMENT_ATTRIBUTES
     attribute columns, and an honest caption."""
     hidden = [a for a in view.attributes[MAX_SEGMENT_ATTRIBUTES:] if a in view.tokens.columns]
-    table = view.tokens.head(TABLE_ROWS).drop(columns=["fingerprint", *hidden])
+    table = spelled(view.tokens.head(TABLE_ROWS).drop(columns=["fingerprint", *hidden]))
     if "token_id" in table.columns:
         table = table.assign(token_id=exports.mask_ids(table["token_id"]))
     st.dataframe(table, hide_index=True, height=360, column_config=columns.RUN_TOKENS,

@@ -13,7 +13,7 @@ from doku.engine.connection import connect
 from doku.errors import DokuError
 from doku.settings import Settings
 from ui import columns
-from ui.present import escape_md, plural, shorten
+from ui.present import escape_md, plural, shorten, spelled
 
 TOKEN_TABLE = ["type", "issuer", "brand", "masked_card", "token_id"]
 
@@ -76,8 +76,18 @@ def show_result(result: TokenResult) -> None:
         rows = [t.to_dict(reveal=reveal) for t in result.tokens]
         st.markdown(f"**{plural(len(rows), 'token')}{scope_text(result.token_type)}**")
         st.dataframe(
-            pd.DataFrame(rows)[TOKEN_TABLE],
+            spelled(pd.DataFrame(rows)[TOKEN_TABLE]),
             hide_index=True,
             column_config=columns.lookup_tokens(revealed=reveal),
             alt=f"Stored tokens of customer {shorten(result.customer_id)}",
         )
+
+
+def prefill(param: str = "customer") -> None:
+    """A link's `?customer=ID` fills the Customer ID box once (the analyst may then
+    type another; a new link fills it again)."""
+    wanted = st.query_params.get(param)
+    if wanted and st.session_state.get("lookup_prefilled") != wanted:
+        st.session_state["lookup_prefilled"] = wanted
+        st.session_state["lookup_customer_id"] = wanted[:50]
+        st.session_state.pop("lookup_outcome", None)

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from doku.analysis.labels import share
+from doku.analysis.labels import run_label as library_run_label
+from doku.analysis.labels import scope_label, share, type_label
 from doku.engine.schema import RunInfo
 
 APP_TITLE = "DOKU token audit"
 ALL_TYPES = "All types"
-TYPE_NAMES = {"DIRECT_DEBIT": "Direct debit", "CREDIT_CARD": "Credit card"}
+NOT_REQUESTED = "not requested"  # a token type outside a run's scope: not 0
+RUN_LABEL_CHARS = 160
 
 # -- pages ---------------------------------------------------------------------------------
 HOME = "dashboard.py"
@@ -52,6 +54,13 @@ RESUMABLE = ("interrupted", "cancelled", "aborted")
 def badge(status: str) -> tuple[str, str, str | None]:
     """(label, colour, icon) of a run status; unknown states are a grey badge."""
     return STATUS_BADGE.get(status, (status, "gray", None))
+
+
+def run_badge(run: RunInfo) -> tuple[str, str, str | None]:
+    """The badge of a run: a finished run with failures is not plain green "Done"."""
+    if run.status == "done" and run.failed > 0:
+        return (f"Done, {run.failed:,} failed", "orange", ":material/error:")
+    return badge(run.status)
 
 
 def badge_label(status: str) -> str:
@@ -169,11 +178,47 @@ def plural(n: int, word: str) -> str:
 
 # -- runs ------------------------------------------------------------------------------------
 def run_label(run: RunInfo) -> str:
-    """A run in a selectbox option (plain text: options never render Markdown)."""
-    return (
-        f"#{run.id} · {fmt_time(run.created_at)} · {shorten(run.input_name)} · "
-        f"{run.customers:,} customers · {run.status}"
-    )
+    """A run in a selectbox option (plain text: options never render Markdown), as the
+    library spells it everywhere: "#12 Nov month-end · customers.csv · 3,000 customers ·
+    all types · 2026-11-25"."""
+    return shorten(library_run_label(run), RUN_LABEL_CHARS)
+
+
+def type_name(token_type: str) -> str:
+    """The one spelling of a token type (plain text)."""
+    return type_label(token_type)
+
+
+def spelled(table: pd.DataFrame, column: str = "type") -> pd.DataFrame:
+    """A small table with its token types spelled as every screen spells them."""
+    if column not in table.columns:
+        return table
+    return table.assign(**{column: [type_label(str(t)) if isinstance(t, str) else t
+                                    for t in table[column]]})
+
+
+def in_scope(run: RunInfo, token_type: str) -> bool:
+    """Whether the run asked DOKU for `token_type` (every type when it had no scope)."""
+    return run.token_type is None or run.token_type == token_type
+
+
+def finished_note(fetched: int, failed: int, pending: int) -> str:
+    """What a running run's figures count: "of 1,200 finished; 300 pending"."""
+    return f"of {fetched + failed:,} finished; {pending:,} pending"
+
+
+def options_note(run: RunInfo) -> str:
+    """The options a run used, in words (Markdown: only numbers and fixed words)."""
+    o = run.options
+    parts = ["all types" if run.token_type is None else escape_md(type_label(run.token_type))]
+    if isinstance(o.get("concurrency"), int):
+        parts.append(f"concurrency {o['concurrency']:d}")
+    rps = o.get("rps")
+    parts.append(f"{rps:,.1f} requests/s" if isinstance(rps, int | float) else "no rate limit")
+    if isinstance(o.get("max_attempts"), int):
+        parts.append(f"up to {o['max_attempts']:d} attempts")
+    parts.append("raw token IDs kept" if o.get("store_token_ids") else "fingerprints only")
+    return "Options: " + " · ".join(parts) + "."
 
 
 def uptake_of(run: RunInfo) -> float | None:
@@ -186,6 +231,7 @@ def history_frame(runs: list[RunInfo]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "run": [r.id for r in runs],
+            "name": [r.name or "" for r in runs],
             "created": [fmt_time(r.created_at) for r in runs],
             "input": [r.input_name for r in runs],
             "status": [r.status for r in runs],
@@ -197,8 +243,10 @@ def history_frame(runs: list[RunInfo]) -> pd.DataFrame:
             "tokens": [r.tokens for r in runs],
             "rejected": [r.rejected for r in runs],
             "duplicates": [r.duplicates for r in runs],
-            "type": [r.token_type or "all" for r in runs],
+            "type": [scope_label(r.token_type) for r in runs],
             "env": [r.env for r in runs],
+            "archived": [r.archived for r in runs],
+            "note": [r.note or "" for r in runs],
         }
     )
 

@@ -4,22 +4,29 @@ figures, Resume / Retry failed when they apply, and a link to its Insights."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from doku.analysis.aggregates import failures_by_code
 from doku.engine.bulk import BulkJob, Progress
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 from doku.settings import Settings
-from ui.chrome import guard, status_badge
+from ui import data
+from ui.advice import TITLES, advice_for
+from ui.chrome import guard, run_status_badge
 from ui.present import (
     ERROR_CHARS,
     INSIGHTS,
     RESUMABLE,
     escape_md,
+    finished_note,
     fmt_int,
     fmt_seconds,
     fmt_share,
     fmt_time,
+    options_note,
+    run_label,
     uptake_of,
 )
 from ui.state import launch_rerun, live_job
@@ -83,21 +90,27 @@ def _finished(store: Store, run_id: int, settings: Settings | None, prefix: str)
         st.caption(f"Run #{run_id:d} no longer exists.")
         return
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**Run #{run.id:d}** · {escape_md(run.input_name)} · "
+        st.markdown(f"**Run {escape_md(run_label(run))}** · started "
                     f"{fmt_time(run.created_at)}")
-        status_badge(run.status)
+        run_status_badge(run)
     with st.container(horizontal=True):
         st.metric("Customers", fmt_int(run.customers), border=True)
         st.metric("Fetched", fmt_int(run.fetched), border=True)
         st.metric("Failed", fmt_int(run.failed), border=True)
         st.metric("Pending", fmt_int(run.pending), border=True)
         st.metric("Tokens", fmt_int(run.tokens), border=True)
-        st.metric("With ≥1 token", fmt_share(uptake_of(run)), border=True)
+        st.metric("With ≥1 token", fmt_share(uptake_of(run)), border=True,
+                  help="Share of fetched customers holding at least one token.")
     if run.status == "running":
-        st.caption("Another process (e.g. `python -m doku audit`) is writing this run; "
-                   "reload the page to see its progress.")
+        st.caption(f"Figures count finished customers only ("
+                   f"{finished_note(run.fetched, run.failed, run.pending)}). Another "
+                   "process (e.g. `python -m doku audit`) is writing this run; reload the "
+                   "page to see its progress.")
+    st.caption(options_note(run))
     if run.error:
         st.warning(escape_md(run.error, ERROR_CHARS), icon=":material/warning:")
+    if run.failed > 0 and run.status != "running":
+        failures_panel(store, run)
     resumable = run.status in RESUMABLE and run.pending > 0
     if resumable:
         st.caption(
@@ -128,3 +141,31 @@ def _actions(
     ):
         launch_rerun(store, run.id, settings, retry=True)
         st.rerun()
+
+
+def failures_frame(store: Store, run: RunInfo) -> pd.DataFrame:
+    """Failed customers per error code, with what the code means and what to do."""
+    frame = failures_by_code(data.run_frames(data.ref(store, run)).customers)
+    frame.insert(1, "meaning", [TITLES.get(c, k) for c, k in
+                                zip(frame["error_code"], frame["error_kind"], strict=True)])
+    frame["what_to_do"] = [advice_for(c) for c in frame["error_code"]]
+    return frame.drop(columns=["error_kind"])
+
+
+def failures_panel(store: Store, run: RunInfo) -> None:
+    """Counts by error code with example Request-Ids (to quote to DOKU support)."""
+    st.markdown(f"**:material/error: Failures: {run.failed:,} customers**")
+    st.dataframe(failures_frame(store, run), hide_index=True, column_config=FAILURES,
+                 alt=f"Failed customers of run {run.id} by error code")
+    st.caption("Retry failed fetches exactly these customers again; quote an example "
+               "Request-Id to DOKU support.")
+
+
+FAILURES = {
+    "error_code": st.column_config.TextColumn("Error code"),
+    "meaning": st.column_config.TextColumn("Meaning"),
+    "customers": st.column_config.NumberColumn("Customers", format="localized"),
+    "example_request_ids": st.column_config.TextColumn("Example Request-Ids"),
+    "example_customer_ids": st.column_config.TextColumn("Example customers"),
+    "what_to_do": st.column_config.TextColumn("What to do", width="large"),
+}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import streamlit as st
 
-from doku.analysis.comparison import Comparison, comparison_by
+from doku.analysis import charts
+from doku.analysis.comparison import (
+    Comparison,
+    comparison_by,
+    previous_comparable,
+    run_series,
+    run_trend,
+)
 from doku.engine.schema import RunInfo
 from ui import columns
-from ui.present import fmt_int, fmt_share, history_frame
+from ui.present import escape_md, fmt_int, fmt_share, history_frame, run_label, shorten, spelled
 
 CHANGE_ROWS = 500
 
@@ -18,10 +28,30 @@ def history(runs: list[RunInfo]) -> None:
                  column_config=columns.HISTORY, alt="History of audit runs")
 
 
-def compare_defaults(run_ids: list[int]) -> None:
-    """Compare the previous run (A) with the latest (B) until the analyst picks others."""
-    st.session_state.setdefault("runs_compare_a", run_ids[1])
-    st.session_state.setdefault("runs_compare_b", run_ids[0])
+def pick_label(run: RunInfo) -> str:
+    """A run in the Runs page's picker (plain text), archived ones marked."""
+    return run_label(run) + (" · archived" if run.archived else "")
+
+
+def compare_defaults(runs: list[RunInfo]) -> None:
+    """Compare the latest run (B) with the previous run of its series (A; else the run
+    before it) until the analyst picks others."""
+    latest = runs[0]
+    previous = previous_comparable(runs, latest)
+    st.session_state.setdefault("runs_compare_a", (previous or runs[1]).id)
+    st.session_state.setdefault("runs_compare_b", latest.id)
+
+
+def comparison_warnings(cmp: Comparison) -> bool:
+    """The comparison's warnings before any figure; whether to show the figures (a
+    pair that is not comparable shows them only after an explicit "show anyway")."""
+    for text in cmp.warnings():
+        st.warning(escape_md(text[:1].upper() + text[1:], 600), icon=":material/warning:")
+    if cmp.comparable:
+        return True
+    st.error("These runs are not comparable: the figures below would mislead.",
+             icon=":material/block:")
+    return st.toggle("Show the figures anyway", key="runs_compare_anyway")
 
 
 def comparison_figures(cmp: Comparison, run_a: int, run_b: int) -> None:
@@ -60,7 +90,7 @@ def comparison_figures(cmp: Comparison, run_a: int, run_b: int) -> None:
 def comparison_tables(cmp: Comparison) -> None:
     """Changes by token type and by issuer, then the tokens added and removed."""
     st.markdown("**By token type**")
-    st.dataframe(comparison_by(cmp, "type"), hide_index=True, column_config=columns.CHANGE,
+    st.dataframe(spelled(comparison_by(cmp, "type")), hide_index=True, column_config=columns.CHANGE,
                  alt="Uptake and token changes by type")
     st.markdown("**By issuer**")
     st.dataframe(comparison_by(cmp, "issuer"), hide_index=True, column_config=columns.CHANGE,
@@ -68,8 +98,40 @@ def comparison_tables(cmp: Comparison) -> None:
     if not len(cmp.changes):
         return
     st.markdown("**Tokens added and removed**")
-    st.dataframe(cmp.changes.head(CHANGE_ROWS).drop(columns=["fingerprint"]), hide_index=True,
+    st.dataframe(spelled(cmp.changes.head(CHANGE_ROWS).drop(columns=["fingerprint"])),
+                 hide_index=True,
                  height=280, column_config=columns.TOKEN_CHANGES,
                  alt="Tokens added or removed between the two runs")
     st.caption(f"Showing {min(CHANGE_ROWS, len(cmp.changes)):,} of "
                f"{len(cmp.changes):,} token changes.")
+
+
+# -- trend, one series at a time -------------------------------------------------------------
+def series_name(key: str) -> str:
+    """A series as a picker shows it: "Nov month-end", "customers.csv · all types ·
+    simulator" (plain text)."""
+    for prefix in ("name: ", "input: "):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return shorten(key.replace(" | ", " · "), 100)
+
+
+def trend_chart(series: Sequence[RunInfo], name: str, last: int) -> Any:
+    """Uptake and tokens of one series' last `last` runs (the library's chart keeps 50
+    runs readable: slanted labels, overlapping ones dropped)."""
+    return charts.trend_chart(run_trend(list(series)[-last:]), title=series_name(name))
+
+
+def trend(runs: Sequence[RunInfo], last: int) -> None:
+    """Pick a series (runs that can be compared), then its trend."""
+    series = {k: v for k, v in run_series(runs).items() if len(v) >= 2}
+    if not series:
+        st.caption("A trend needs two runs of the same series (same name, or same input "
+                   "and type scope).")
+        return
+    names = list(series)
+    name = st.selectbox("Series", names, key="runs_series", width=560,
+                        format_func=lambda k: f"{series_name(k)} ({len(series[k]):,} runs)")
+    st.altair_chart(trend_chart(series[name], name, last), theme=None,
+                    alt=f"Uptake and tokens per run of one series, last {last} runs",
+                    key="runs_trend")

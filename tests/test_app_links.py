@@ -1,0 +1,112 @@
+"""AppTest: Insights lives in the URL - run, filters and "uptake by" are query
+parameters; a link opens that view; what a link asks for that is not here is reported,
+never silently replaced; the share link always names the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from doku.engine.inputs import parse_file
+from doku.engine.schema import DB_NAME
+from doku.engine.store import Store
+from tests.apptest_support import (
+    ROOT,
+    isolate,
+    metrics,
+    ok,
+    open_page,
+    seed_run,
+    shown,
+    world_tokens,
+)
+from ui.present import run_label
+
+INSIGHTS = "pages/3_Insights.py"
+HEAD = b"".join((ROOT / "samples" / "customers.csv").read_bytes().splitlines(True)[:301])
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("links") / "data"
+    for name in ("first.csv", "second.csv"):
+        seed_run(folder, parse_file(HEAD, name), world_tokens())
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    isolate(monkeypatch, data_dir)
+
+
+def label(data_dir: Path, run_id: int) -> str:
+    with Store(data_dir / DB_NAME) as store:
+        run = store.get_run(run_id)
+    assert run is not None
+    return run_label(run)
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [shown(w.value) for w in at.warning]
+
+
+def open_insights(**query: str) -> AppTest:
+    return open_page(INSIGHTS, timeout=60, **query)
+
+
+def test_a_link_opens_run_filters_and_breakdown(data_dir: Path) -> None:
+    at = open_insights(insights_run=label(data_dir, 1), insights_filter_type="Credit card",
+                       insights_by="Issuer")
+    ok(at, no_errors=True)
+    assert at.selectbox(key="insights_run").value == 1
+    assert at.multiselect(key="insights_filter_type").value == ["CREDIT_CARD"]
+    assert at.selectbox(key="insights_by").value == "Issuer"
+    assert metrics(at)["Direct debit"] == "0"
+    assert not warnings(at)
+
+
+def test_every_insights_widget_is_bound_to_the_url() -> None:
+    """The browser writes a bound widget's value to the URL (AppTest has no browser:
+    the binding is checked on the widgets; tests/e2e checks a real URL)."""
+    at = open_insights()
+    bound = {w.proto.query_param_key for w in (*at.selectbox, *at.multiselect)}
+    assert bound == {"insights_run", "insights_by", "insights_filter_type",
+                     "insights_filter_issuer", "insights_filter_brand",
+                     "insights_filter_attr_region", "insights_filter_attr_plan",
+                     "insights_filter_attr_signup_month"}
+
+
+def test_the_share_link_always_names_the_run(data_dir: Path) -> None:
+    at = open_insights()  # the latest run: left out of the URL by Streamlit
+    ok(at.selectbox(key="insights_by").select("Issuer").run())
+    (code,) = [c.value for c in at.code]
+    query = parse_qs(code.split("?", 1)[1])
+    assert query == {"insights_run": [label(data_dir, 2)], "insights_by": ["Issuer"]}
+    assert code.startswith("Insights?")
+
+
+def test_an_unknown_run_in_the_link_is_reported() -> None:
+    at = open_insights(insights_run="#99 gone · x.csv")
+    assert warnings(at) == [
+        "The link asked for run #99 gone · x.csv, which is not in this data folder "
+        "(deleted, archived or renamed?): showing the latest run instead."]
+    assert at.selectbox(key="insights_run").value == 2
+    at = open_insights(run="99")
+    assert warnings(at) == [
+        "The link asked for run 99, which is not in this data folder "
+        "(deleted, archived or renamed?): showing the latest run instead."]
+    assert open_insights(run="1").selectbox(key="insights_run").value == 1
+
+
+def test_unknown_values_in_the_link_are_reported_not_applied() -> None:
+    at = open_insights(insights_filter_issuer=["BCA", "Nope <b>"], insights_by="planet")
+    assert sorted(warnings(at)) == sorted([
+        "The link asked for issuer Nope <b>, which this run does not have: not applied.",
+        "The link asked for uptake by planet, which this run does not have: not applied.",
+    ])
+    assert at.multiselect(key="insights_filter_issuer").value == ["BCA"]
+    ok(at.selectbox(key="insights_run").select(1).run())  # another run: notes go
+    assert not warnings(at)
