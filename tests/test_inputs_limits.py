@@ -308,3 +308,11 @@ def test_fuzzed_zip_bytes_never_escape_as_another_error(tail: bytes) -> None:
     # Starts like a workbook, then anything: openpyxl's many failures become one error.
     with pytest.raises(InvalidInputError):
         parse_file(b"PK\x03\x04" + tail, "fuzz.xlsx")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab,"\r\n é')), max_size=60))
+def test_raw_lines_split_exactly_like_stringio(text: str) -> None:
+    from doku.engine.inputs import _raw_lines
+
+    assert list(_raw_lines(text)) == list(io.StringIO(text, newline=""))
