@@ -15,7 +15,6 @@ from doku.engine.bulk import STOP_GRACE_S, AuditOptions
 from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
 from doku.engine.store import Store
-from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_bulk import ids, settings_for
 from tests.waiting import wait_until
@@ -48,34 +47,29 @@ def test_stop_returns_within_the_grace_period_while_requests_hang(
     assert store.get_run(job.run_id).fetched == 10  # type: ignore[union-attr]
 
 
-def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(tmp_path: Path) -> None:
-    url, sim = start_simulator_process(SimulatorConfig(hang_rate=1.0, hang_s=60))
+def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(
+    tmp_path: Path, make_simulator: MakeSimulator
+) -> None:
+    hanging = make_simulator(hang_rate=1.0, hang_s=60)  # here: its counters are readable
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids(50)) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
+    env.update(DOKU_ENV="simulator", DOKU_BASE_URL=hanging.url, DOKU_DATA_DIR=str(tmp_path),
+               PYTHONPATH=str(ROOT))
+    db = tmp_path / "doku-audit.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "doku", "audit", str(source), "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        source = tmp_path / "ids.txt"
-        source.write_text("\n".join(ids(50)) + "\n")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
-        env.update(DOKU_ENV="simulator", DOKU_BASE_URL=url, DOKU_DATA_DIR=str(tmp_path),
-                   PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen([sys.executable, "-m", "doku", "audit", str(source), "--quiet"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        db = tmp_path / "doku-audit.sqlite3"
-
-        def fetching() -> bool:
-            if not db.exists():
-                return False
-            with Store(db) as store:
-                run = store.get_run(1)
-                return run is not None and run.status == "running"
-
-        wait_until(fetching, 30, "the audit to claim its run")
-        time.sleep(1.0)  # past start-up: following the run, its requests all hanging
+        # all 8 workers hanging: the audit is past start-up and following its run
+        wait_until(lambda: hanging.stats["requests"] >= 8, 30, "8 requests in flight")
         began = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         took = time.monotonic() - began
     finally:
-        stop_simulator_process(sim)
+        if proc.poll() is None:
+            proc.kill()
+        hanging.stop()
     assert took < 2.5
     assert proc.returncode == 1
     assert err.strip().splitlines()[-1] == (

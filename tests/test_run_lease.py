@@ -75,7 +75,7 @@ def test_a_second_resume_in_this_process_is_refused_while_the_first_runs(
 
 CLAIM = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from doku.engine.store import Store
     from doku.errors import RunBusyError
     store = Store(sys.argv[1])
@@ -83,7 +83,7 @@ CLAIM = textwrap.dedent(
     try:
         store.claim_run(1)
         print("claimed", flush=True)
-        time.sleep(1.5)  # hold it while the other one tries
+        sys.stdin.readline()  # hold the run (alive) until the test has both answers
     except RunBusyError:
         print("busy", flush=True)
     """
@@ -104,5 +104,10 @@ def test_two_processes_claiming_together_one_wins(tmp_path: Path) -> None:
         assert p.stdin is not None
         p.stdin.write("go\n")
         p.stdin.flush()
-    outputs = sorted(p.communicate(timeout=30)[0].strip() for p in procs)
-    assert outputs == ["busy", "claimed"]
+    answers = []
+    for p in procs:  # each says one word first; the holder stays alive meanwhile
+        assert p.stdout is not None
+        answers.append(p.stdout.readline().strip())
+    for p in procs:
+        p.communicate(input="release\n" if p.poll() is None else None, timeout=30)
+    assert sorted(answers) == ["busy", "claimed"]

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -28,10 +27,6 @@ from ui.present import (
     md_list,
     shorten,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [ROOT / "dashboard.py", *sorted((ROOT / "pages").glob("*.py")),
-           *sorted((ROOT / "ui").glob("*.py"))]
 
 HOSTILE = (
     "**bold** [link](http://x.test) ![img](http://127.0.0.1:1/pixel.png) :red[red] "

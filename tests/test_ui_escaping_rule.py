@@ -10,41 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "dashboard.py", *sorted((ROOT / "pages").glob("*.py")),
            *sorted((ROOT / "ui").glob("*.py"))]
-
-HOSTILE = (
-    "**bold** [link](http://x.test) ![img](http://127.0.0.1:1/pixel.png) :red[red] "
-    "<b>html</b> # heading"
-)
-PUNCT = r"!-/:-@\[-`{-~"
-ESCAPED = re.compile(rf"(?:\\[{PUNCT}]|[^{PUNCT}])*")
-MARKDOWNISH = st.text(
-    alphabet=st.one_of(
-        st.sampled_from(list("*_[]()!#`~|<>:$\\{}-+.=@&;/ \n\r\t\u2028wWhtps0123456789")),
-        st.characters(),
-    ),
-    max_size=80,
-)
-# What Streamlit's renderer rewrites in TEXT after parsing (bundled frontend, 1.67):
-# GFM autolink literals, shortcodes (remark-emoji, :streamlit:, :material_x:) and
-# typographic arrows. None may match a value once its escapes are read.
-AFTER_PARSE = [
-    re.compile(r"https?://", re.IGNORECASE),
-    re.compile(r"www\.", re.IGNORECASE),
-    re.compile(r"[-.\w+]@[-\w]"),
-    re.compile(r":[\w+-]+:"),
-    re.compile(r"(?:^|\s)(?:<->|->|<-|--|>=|<=|~=)(?:\s|$)"),
-]
-
-
-def read(escaped: str) -> str:
-    """The text a CommonMark renderer shows for `escape_md`'s output."""
-    return re.sub(rf"\\([{PUNCT}])", r"\1", escaped)
-
 
 # -- 2. every Markdown argument of a Streamlit call ----------------------------------------
 # Call attribute -> positions of its arguments that Streamlit renders as Markdown

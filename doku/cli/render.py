@@ -5,7 +5,8 @@ attribute values, error messages) may hold control characters; an ANSI escape in
 customer name would otherwise recolour or rewrite the analyst's terminal. So every
 line written is made `printable`: "\\x1b[31m" is shown as the six visible characters
 `\\x1b[31m`, a newline inside a value as `\\n` (an error stays one line). JSON stays
-valid and parses to the same values: such characters are written as \\uXXXX escapes.
+valid and parses to the same values: such characters are written as JSON's own \\u
+escapes (ESC as \\u001b).
 
 Standard library only: `doku --help` and `doku tokens` import this module and must
 never import pandas.

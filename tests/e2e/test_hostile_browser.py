@@ -173,7 +173,6 @@ def settle(page: Page) -> None:
     expect(page.locator('[data-testid="stApp"]')).to_be_visible()
     page.wait_for_load_state("networkidle")
     expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=SETTLE_MS)
-    page.wait_for_timeout(300)
 
 
 def shown_text(page: Page) -> str:
@@ -353,9 +352,11 @@ def test_the_server_refuses_uploads_over_the_cap(
     chooser.set_input_files({"name": "small.csv", "mimeType": "text/csv",
                              "buffer": b"customer_id\nC-1\n"})
     expect(page.get_by_text("small.csv")).to_be_visible(timeout=SETTLE_MS)
+    deadline = time.monotonic() + SETTLE_MS / 1000
+    while not (put_requests := [r for r in uploads if r.method == "PUT"]):
+        assert time.monotonic() < deadline, [r.url for r in uploads]
+        page.wait_for_timeout(100)  # the browser's upload request is seen
     settle(page)
-    put_requests = [r for r in uploads if r.method == "PUT"]
-    assert put_requests, [r.url for r in uploads]
     # Replay the browser's own upload (its session, XSRF header and cookie) with more
     # bytes: the server itself must refuse, whatever a browser checks first.
     url = put_requests[0].url.rsplit("/", 1)[0] + "/replayed-file"
@@ -377,5 +378,5 @@ def test_the_server_refuses_uploads_over_the_cap(
     chooser.set_input_files(big)
     expect(page.locator('[data-testid="stFileUploader"]')).to_contain_text(
         "File must be 50.0MB or smaller", timeout=SETTLE_MS)
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(500)  # a check that nothing happens needs a window to watch
     assert len([r for r in uploads if r.method == "PUT"]) == sent

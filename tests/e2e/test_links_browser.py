@@ -49,7 +49,6 @@ def settle(page: Page) -> None:
     """The script run is over (no 'Running...' status)."""
     page.wait_for_load_state("networkidle")
     expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=30_000)
-    page.wait_for_timeout(300)
 
 
 def pick(page: Page, label: str, typed: str) -> None:
