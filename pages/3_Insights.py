@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import chrome, customers_view, data, insights_view, links, state
+from ui import chrome, customers_view, data, insights_charts, insights_view, links, state
 from ui.keys import RUNNING_REFRESH_S
 from ui.present import escape_md
 
@@ -41,16 +41,16 @@ with chrome.guard():
         st.warning("No tokens match: there is nothing to chart by issuer, brand or type.",
                    icon=":material/filter_alt_off:")
     else:
-        insights_view.token_charts(ref, filters)
+        insights_charts.token_charts(ref, filters)
     by = insights_view.uptake_by(segments)
-    insights_view.uptake_card(ref, filters, by, summary["uptake"])
+    insights_charts.uptake_card(ref, filters, by, summary["uptake"])
 
     # -- tokens table and downloads --
     st.subheader(":material/table: Tokens")
-    insights_view.tokens_table(view)
+    insights_charts.tokens_table(view)
     st.subheader(":material/download: Downloads")
     st.caption("Full tables of this run with the filters above; token IDs are masked.")
-    insights_view.downloads(ref, filters, view)
+    insights_charts.downloads(ref, filters, view)
     st.subheader(":material/group: Customers")
     customers_view.section(store, run, frames)
     insights_view.share(run)

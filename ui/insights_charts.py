@@ -1,0 +1,171 @@
+"""Insights' chart cards (with their PNG/SVG downloads), the uptake card, the token
+table and the table downloads.
+
+Issuers and brands come from DOKU and segment values from the analyst's file: in chart
+text and table cells they are shown literally (Vega and the grid do not read Markdown);
+in captions they go through `escape_md`."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from doku.analysis import charts, exports
+from doku.analysis.aggregates import SMALL_GROUP
+from doku.analysis.filters import Filters
+from doku.analysis.frames import RunFrames
+from ui import columns, data
+from ui.downloads import deferred_bytes
+from ui.insights_view import BY_ISSUER, BY_TYPE, MAX_SEGMENT_ATTRIBUTES, TABLE_ROWS
+from ui.keys import RunRef, filters_identity
+from ui.present import fmt_share, shorten, spelled
+
+
+# -- charts -------------------------------------------------------------------------------------
+def chart_card(
+    name: str, chart: Any, alt: str, run: RunRef, filters: Filters, *,
+    fixed: bool = False, variant: str = "",
+) -> None:
+    """One chart with its PNG/SVG downloads (rendered only when clicked). `fixed`: the
+    chart has its own size (the donut) instead of the container's width. The download
+    bytes are keyed on the run, the filters, `variant` and the chart."""
+    stem = f"{run.name}-{name}"
+    key = (run, filters_identity(filters), variant, name)
+    with st.container(border=True, height="stretch"):
+        st.altair_chart(chart, theme=None, alt=alt, key=f"insights_chart_{name}",
+                        width="content" if fixed else "stretch")
+        with st.container(horizontal=True, horizontal_alignment="right"):
+            st.download_button(
+                "PNG", deferred_bytes((*key, "png"), lambda: charts.chart_to_png(chart)),
+                file_name=f"{stem}.png", mime="image/png",
+                key=f"insights_png_{name}", on_click="ignore", icon=":material/image:",
+                type="tertiary",
+            )
+            st.download_button(
+                "SVG", deferred_bytes((*key, "svg"), lambda: charts.chart_to_svg(chart)),
+                file_name=f"{stem}.svg", mime="image/svg+xml",
+                key=f"insights_svg_{name}", on_click="ignore", icon=":material/draw:",
+                type="tertiary",
+            )
+
+
+def chart_label(run: RunRef, filters: Filters) -> str:
+    """What chart titles say about the data: the run, and whether it is filtered."""
+    return f"run #{run.run_id:d}" + (" (filtered)" if filters.active else "")
+
+
+def token_charts(run: RunRef, filters: Filters) -> None:
+    """Tokens by issuer and type, by brand, by type, and customers by tokens held."""
+    label = chart_label(run, filters)
+    left, right = st.columns(2)
+    with left:
+        chart_card("issuers", charts.issuer_chart(data.issuer_by_type(run, filters), label),
+                   "Tokens by issuer, stacked by token type", run, filters)
+    with right:
+        chart_card("brands", charts.brand_chart(data.by_brand(run, filters), label),
+                   "Tokens by card brand", run, filters)
+    left, right = st.columns([2, 3])
+    with left:
+        chart_card("types", charts.type_chart(data.by_type(run, filters), label),
+                   "Tokens by type, direct debit versus credit card", run, filters, fixed=True)
+    with right:
+        distribution = data.tokens_per_customer(run, filters)
+        chart_card("tokens_per_customer", charts.tokens_per_customer_chart(distribution, label),
+                   "Fetched customers by number of tokens held", run, filters)
+
+
+SMALL_MARK = " · small"
+
+
+def mark_small(uptake: pd.DataFrame) -> pd.DataFrame:
+    """Segment values of groups under SMALL_GROUP customers get " · small" (order kept:
+    date-like values stay in time order)."""
+    if "small" not in uptake.columns or not uptake["small"].any():
+        return uptake
+    label = uptake.columns[0]
+    values = [f"{v}{SMALL_MARK}" if small else str(v)
+              for v, small in zip(uptake[label], uptake["small"], strict=True)]
+    return uptake.assign(**{label: values})
+
+
+def with_average(chart: Any, overall: float | None) -> Any:
+    """The uptake chart with a dashed line at the overall average (every segment
+    together; the data stay the chart's own, one dataset)."""
+    if overall is None:
+        return chart
+    rule = alt.Chart().mark_rule(strokeDash=[4, 4], color="#444444", strokeWidth=1.5)
+    chart.layer = [*chart.layer, rule.encode(x=alt.datum(overall))]
+    return chart
+
+
+def uptake_card(run: RunRef, filters: Filters, by: str, overall: float | None) -> None:
+    """Uptake by token type, by issuer, or by a segment attribute, with the overall
+    average as a reference line; small segments are marked."""
+    if by == BY_TYPE:
+        uptake = data.uptake_by_type(run, filters)
+    elif by == BY_ISSUER:
+        uptake = data.uptake_by_issuer(run, filters)
+    else:
+        uptake = mark_small(data.uptake_by_attribute(run, filters, by))
+    segment = by.lower() if by in (BY_TYPE, BY_ISSUER) else shorten(by, 80)  # chart text
+    chart = with_average(charts.uptake_chart(uptake, segment, chart_label(run, filters)),
+                         overall)
+    chart_card("uptake", chart, f"Token uptake by {shorten(by)}", run, filters, variant=by)
+    notes = [] if overall is None else [
+        f"Dashed line: the overall average, {fmt_share(overall)} of fetched customers."]
+    small = int(uptake["small"].sum()) if "small" in uptake.columns else 0
+    if small:
+        notes.append(f"{small:,} group{'' if small == 1 else 's'} marked “small” "
+                     f"{'has' if small == 1 else 'have'} fewer than {SMALL_GROUP:d} "
+                     "customers: one customer moves the share a lot.")
+    if notes:
+        st.caption(" ".join(notes))
+
+
+# -- tables --------------------------------------------------------------------------------------
+def tokens_table(view: RunFrames) -> None:
+    """The first TABLE_ROWS tokens, IDs masked, with the first MAX_SEGMENT_ATTRIBUTES
+    attribute columns, and an honest caption."""
+    hidden = [a for a in view.attributes[MAX_SEGMENT_ATTRIBUTES:] if a in view.tokens.columns]
+    table = spelled(view.tokens.head(TABLE_ROWS).drop(columns=["fingerprint", *hidden]))
+    if "token_id" in table.columns:
+        table = table.assign(token_id=exports.mask_ids(table["token_id"]))
+    st.dataframe(table, hide_index=True, height=360, column_config=columns.RUN_TOKENS,
+                 alt=f"Tokens of run {view.run.id}")
+    shown, total = len(table), len(view.tokens)
+    st.caption(
+        f"Showing {shown:,} of {total:,} tokens"
+        + (" (download the full table below)." if shown < total else ".")
+        + (f" {len(hidden):,} more attribute columns are in the download." if hidden else "")
+        + ("" if "token_id" in view.tokens.columns else
+           " This run stored fingerprints only, not raw token IDs.")
+    )
+
+
+def downloads(run: RunRef, filters: Filters, view: RunFrames) -> None:
+    """Tokens, customers and errors of `view` (`run` with `filters`) as CSV and XLSX,
+    made when clicked."""
+    key = (run, filters_identity(filters))
+    sizes = {"tokens": len(view.tokens), "customers": len(view.customers),
+             "errors": len(view.errors)}
+    with st.container(horizontal=True):
+        for what, title in (("tokens", "Tokens"), ("customers", "Customers"),
+                            ("errors", "Errors")):
+            for fmt in ("csv", "xlsx"):
+                too_big = fmt == "xlsx" and sizes[what] > exports.XLSX_MAX_ROWS
+                st.download_button(
+                    f"{title} ({sizes[what]:,}) · {fmt.upper()}",
+                    deferred_bytes((*key, what, fmt),
+                                   partial(exports.export_bytes, view, what, fmt)),
+                    file_name=exports.file_name(view, what, fmt),
+                    mime=exports.MIME_TYPES[fmt],
+                    key=f"insights_dl_{what}_{fmt}",
+                    on_click="ignore",
+                    icon=":material/download:",
+                    disabled=too_big,
+                    help="Too many rows for one Excel sheet: use CSV." if too_big else None,
+                )
