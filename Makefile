@@ -8,6 +8,10 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8501
 CHROMIUM ?= /usr/bin/chromium
+# Where Debian puts each PostgreSQL major's initdb/pg_ctl/postgres (the tests start their
+# own throw-away server from there unless DOKU_TEST_DATABASE_URL names one).
+POSTGRES_ROOT ?= /usr/lib/postgresql
+APT_GET ?= apt-get
 # Four pytest workers on two cores: most tests wait on sockets, sleeps and a browser,
 # so two cores stay busy (about 90 s instead of 180 s). PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 4
@@ -18,7 +22,7 @@ RUN_STAMP := $(VENV)/.installed-requirements
 DEV_STAMP := $(VENV)/.installed-requirements-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test setup setup-dev chromium lint typecheck unit e2e bench clean
+.PHONY: help run test setup setup-dev chromium postgres lint typecheck unit e2e bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +31,7 @@ run: setup  ## Set up and serve the dashboard at http://127.0.0.1:8501
 	@echo "Dashboard: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
 	$(PY) -m streamlit run dashboard.py --server.address=$(HOST) --server.port=$(PORT)
 
-test: setup-dev chromium  ## Set up and run everything: lint, mypy, import contracts, unit, AppTest, browser
+test: setup-dev chromium postgres  ## Set up and run everything: lint, mypy, import contracts, unit, AppTest, browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
@@ -40,7 +44,7 @@ lint: setup-dev  ## ruff check . and the import contracts (lint-imports)
 typecheck: setup-dev  ## mypy (strict: doku, ui, pages, dashboard.py)
 	$(PY) -m mypy
 
-unit: setup-dev  ## pytest without the browser tests
+unit: setup-dev postgres  ## pytest without the browser tests
 	$(PYTEST) -m "not e2e"
 
 e2e: setup-dev chromium  ## pytest: browser end-to-end tests only
@@ -79,6 +83,16 @@ chromium:  ## Install Debian's chromium for the browser tests when missing
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else \
 		echo "error: $(CHROMIUM) is missing; run: sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+postgres:  ## Install Debian's postgresql for the database tests when missing
+	@found=; for f in $(POSTGRES_ROOT)/*/bin/initdb; do if [ -x "$$f" ]; then found=1; fi; done; \
+	if [ -n "$$found" ] || [ -n "$$DOKU_TEST_DATABASE_URL" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing postgresql (apt-get)"; \
+		$(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q postgresql; \
+	else \
+		echo "error: PostgreSQL is missing ($(POSTGRES_ROOT)/*/bin/initdb); run: sudo apt-get install -y postgresql" >&2; exit 1; \
 	fi
 
 clean:  ## Remove caches and test artifacts (keeps .venv and data/)

@@ -1,3 +1,4 @@
-"""Shared pytest configuration. Fixtures for the simulator live in simulator_fixtures."""
+"""Shared pytest configuration. Fixtures for the simulator live in simulator_fixtures,
+those for PostgreSQL (pg_server, pg_url, store_url) in pg_cluster."""
 
-pytest_plugins = ["tests.simulator_fixtures", "tests.hostile_support"]
+pytest_plugins = ["tests.simulator_fixtures", "tests.hostile_support", "tests.pg_cluster"]
