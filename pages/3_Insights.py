@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import chrome, customers_view, data, insights_charts, insights_view, links, state
+from ui import (
+    chrome,
+    customers_view,
+    data,
+    insights_charts,
+    insights_drill,
+    insights_mix,
+    insights_view,
+    links,
+    state,
+)
 from ui.keys import RUNNING_REFRESH_S
 from ui.present import escape_md
 
@@ -13,13 +23,15 @@ chrome.page_setup(
     icon=":material/insights:",
     intro="Who holds tokens, of which type, issuer and brand, and how uptake differs by "
     "customer segment. Filters apply to every figure, chart, table and download below, "
-    "except the customer search at the bottom, which covers the whole run.",
+    "except the customer search at the bottom, which covers the whole run (and the "
+    "issuer mix leaves out the issuer filter).",
 )
 
 with chrome.guard():
     store = state.get_store()
     runs = chrome.require_runs(store)
     notes = st.container()  # what the link asked for that is not here, filled last
+    links.begin()  # the view from the widgets, or from the URL (a link, Back/Forward)
     run = insights_view.run_picker(runs)
     if run.status == "running":
         st.caption("This run is still running: these are the results so far (refreshed "
@@ -36,14 +48,17 @@ with chrome.guard():
                    "token'.")
     insights_view.kpis(summary, run)
 
-    # -- charts (from aggregates only: a few hundred rows at most) --
+    # -- charts (from aggregates only: a few hundred rows at most); a click filters --
+    insights_drill.note()
+    insights_mix.section(store, run, ref, filters)
+    st.subheader(":material/bar_chart: Tokens and uptake")
     if summary["tokens"] == 0:
         st.warning("No tokens match: there is nothing to chart by issuer, brand or type.",
                    icon=":material/filter_alt_off:")
     else:
         insights_charts.token_charts(ref, filters)
     by = insights_view.uptake_by(segments)
-    insights_charts.uptake_card(ref, filters, by, summary["uptake"])
+    insights_charts.uptake_card(ref, filters, by, summary["uptake"], segments)
 
     # -- tokens table and downloads --
     st.subheader(":material/table: Tokens")
@@ -53,6 +68,7 @@ with chrome.guard():
     insights_charts.downloads(ref, filters, view)
     st.subheader(":material/group: Customers")
     customers_view.section(store, run, frames)
-    insights_view.share(run)
+    insights_view.share()
+    links.finish()  # a changed view goes to the URL: one browser history entry
     with notes:
         links.show_notes()

@@ -1,5 +1,5 @@
 """AppTest: Insights lives in the URL - run, filters and "uptake by" are query
-parameters; a link opens that view; what a link asks for that is not here is reported,
+parameters; a link opens that view (history: tests/test_links_history.py); what a link asks for that is not here is reported,
 never silently replaced; the share link always names the run."""
 
 from __future__ import annotations
@@ -68,15 +68,22 @@ def test_a_link_opens_run_filters_and_breakdown(data_dir: Path) -> None:
     assert not warnings(at)
 
 
-def test_every_insights_widget_is_bound_to_the_url() -> None:
-    """The browser writes a bound widget's value to the URL (AppTest has no browser:
-    the binding is checked on the widgets; tests/e2e checks a real URL)."""
+def test_a_link_opens_segment_filters_and_the_url_follows_a_change() -> None:
+    at = open_insights(insights_filter_attr_region=["East Java", "North Sumatra"],
+                       insights_filter_attr_plan="plus")
+    ok(at, no_errors=True)
+    assert at.multiselect(key="insights_filter_attr_region").value == [
+        "East Java", "North Sumatra"]
+    assert at.multiselect(key="insights_filter_attr_plan").value == ["plus"]
+    ok(at.multiselect(key="insights_filter_attr_plan").set_value([]).run(), no_errors=True)
+    assert at.query_params == {"insights_filter_attr_region": ["East Java", "North Sumatra"]}
+
+
+def test_no_insights_widget_uses_streamlits_url_binding() -> None:
+    """`bind="query-params"` would make the browser replace the history entry on each
+    change (Back would leave the page): ui/links.py writes the URL instead."""
     at = open_insights()
-    bound = {w.proto.query_param_key for w in (*at.selectbox, *at.multiselect)}
-    assert bound == {"insights_run", "insights_by", "insights_filter_type",
-                     "insights_filter_issuer", "insights_filter_brand",
-                     "insights_filter_attr_region", "insights_filter_attr_plan",
-                     "insights_filter_attr_signup_month"}
+    assert {w.proto.query_param_key for w in (*at.selectbox, *at.multiselect)} == {""}
 
 
 def test_the_share_link_always_names_the_run(data_dir: Path) -> None:

@@ -1,9 +1,12 @@
 """Charts: valid Vega-Lite, data equal to the aggregate they draw, fixed type colours,
-and offline PNG/SVG rendering through vl-convert."""
+shares printed on the marks, a point selection on raw values when pickable, and
+offline PNG/SVG rendering through vl-convert (selections included)."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -20,11 +23,13 @@ from doku.analysis.aggregates import (
 )
 from doku.analysis.charts import (
     OKABE_ITO,
+    PICK,
     TYPE_COLORS,
     brand_chart,
     chart_to_png,
     chart_to_svg,
     issuer_chart,
+    issuer_mix_chart,
     theme_config,
     tokens_per_customer_chart,
     trend_chart,
@@ -33,6 +38,7 @@ from doku.analysis.charts import (
 )
 from doku.analysis.comparison import run_trend
 from doku.analysis.frames import RunFrames, load_run_frames
+from doku.analysis.mix import issuer_mix
 from doku.engine.store import Store
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from tests.test_frames import build_small_store
@@ -89,7 +95,7 @@ def test_issuer_chart(run: tuple[RunFrames, Store]) -> None:
     spec = chart.to_dict()
     same_numbers(dataset(chart), agg)
     assert sum(r["tokens"] for r in dataset(chart)) == len(frames.tokens)
-    assert spec["encoding"]["y"]["sort"] == ["BCA", "BRI", "Mandiri", "BNI"]
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == ["BCA", "BRI", "Mandiri", "BNI"]
     assert type_scale_ok(spec)
     assert LABEL in spec["title"]["text"]
     assert "issuer" in spec["title"]["text"]
@@ -107,7 +113,7 @@ def test_brand_and_type_charts(run: tuple[RunFrames, Store]) -> None:
     chart = brand_chart(brands, LABEL)
     same_numbers(dataset(chart), brands)
     assert next(r["brand"] for r in dataset(chart)) == "Direct debit (no brand)"
-    assert chart.to_dict()["encoding"]["y"]["sort"] == brands["brand"].tolist()
+    assert chart.to_dict()["layer"][0]["encoding"]["y"]["sort"] == brands["brand"].tolist()
     assert type_scale_ok(chart.to_dict())
     types = by_type(frames.tokens)
     donut = type_chart(types, LABEL)
@@ -197,3 +203,99 @@ def test_trend_of_fifty_runs_keeps_its_labels_apart() -> None:
     axes = [c["encoding"]["x"]["axis"] for c in spec["vconcat"]]
     assert all(a["labelOverlap"] == "greedy" and a["labelAngle"] == -40 for a in axes)
     assert [len(rows) for rows in spec["datasets"].values()] == [50]  # one row per run
+
+
+# -- shares on the marks, selections, files ------------------------------------------------
+def texts(chart: Any) -> list[str]:
+    """The texts of the chart as vl-convert renders it to SVG (axes, marks, titles)."""
+    return re.findall(r"<text[^>]*>([^<]*)</text>", chart_to_svg(chart))
+
+
+def test_shares_are_printed_on_the_marks(run: tuple[RunFrames, Store]) -> None:
+    frames = run[0]  # 7 tokens: BCA 2, BRI 2, Mandiri 2, BNI 1; DD 4, CC 3
+    shown = texts(issuer_chart(issuer_by_type(frames.tokens), LABEL))
+    assert [s for s in shown if s.endswith("%")] == ["28.6%", "28.6%", "28.6%", "14.3%"]
+    shown = texts(type_chart(by_type(frames.tokens), LABEL))
+    assert sorted(s for s in shown if s.endswith("%")) == ["42.9%", "57.1%"]
+    shown = texts(brand_chart(by_brand(frames.tokens), LABEL))
+    assert [s for s in shown if s.endswith("%")] == ["57.1%", "14.3%", "14.3%", "14.3%"]
+
+
+def test_issuer_mix_chart_prints_share_and_change(run: tuple[RunFrames, Store]) -> None:
+    frames, store = run
+    after = load_run_frames(store, store.list_runs()[0].id)  # run B against run A
+    mix = issuer_mix(after, frames)
+    cards = mix[mix["type"] == CREDIT_CARD]
+    chart = issuer_mix_chart(cards, CREDIT_CARD, "run #2", "change in points vs run #1")
+    same_numbers(dataset(chart), cards)
+    # B: BCA 3 of 4 credit cards, BNI 1 (none in A), Mandiri gone (1 of 3 in A)
+    assert [s for s in texts(chart) if "%" in s and "pp" in s] == [
+        "75.0% · +8.3 pp", "25.0% · +25.0 pp", "0.0% · \N{MINUS SIGN}33.3 pp"]  # d3's minus
+    assert "Credit card issuer mix — run #2" in texts(chart)
+    alone = issuer_mix_chart(issuer_mix(after)[lambda m: m["type"] == DIRECT_DEBIT],
+                             DIRECT_DEBIT, "run #2", "no earlier comparable run")
+    # B's direct debits: BRI 2, BNI 2
+    assert [s for s in texts(alone) if re.fullmatch(r"\d+\.\d%", s)] == ["50.0%", "50.0%"]
+    assert not any("pp" in s for s in texts(alone))  # no change: the share alone
+
+
+def pickable_charts(frames: RunFrames) -> dict[str, tuple[Any, list[str]]]:
+    """Every pickable chart with pick=True, and the raw fields its pick selects."""
+    mix = issuer_mix(frames)
+    return {
+        "issuer": (issuer_chart(issuer_by_type(frames.tokens), LABEL, pick=True), ["issuer"]),
+        "brand": (brand_chart(by_brand(frames.tokens), LABEL, pick=True), ["brand"]),
+        "type": (type_chart(by_type(frames.tokens), LABEL, pick=True), ["type"]),
+        "segment": (uptake_chart(uptake_by_attribute(frames.customers, "segment"), "segment",
+                                 LABEL, pick=True), ["value"]),
+        "uptake type": (uptake_chart(uptake_by_type(frames.customers), "type", LABEL,
+                                     pick=True), ["type"]),
+        "mix": (issuer_mix_chart(mix[mix["type"] == CREDIT_CARD], CREDIT_CARD, LABEL, "x",
+                                 pick=True), ["type", "issuer"]),
+    }
+
+
+def test_pickable_charts_select_raw_values_and_still_render(
+    run: tuple[RunFrames, Store],
+) -> None:
+    frames = run[0]
+    for name, (chart, fields) in pickable_charts(frames).items():
+        spec = chart.to_dict()
+        (param,) = spec["params"]
+        assert param["name"] == PICK, name
+        assert param["select"] == {"type": "point", "fields": fields}, name
+        marks = [layer for layer in spec["layer"] if layer.get("name") in param["views"]]
+        assert [m["mark"]["cursor"] for m in marks] == ["pointer"], name
+        assert chart_to_png(chart).startswith(b"\x89PNG\r\n\x1a\n"), name
+        assert chart_to_svg(chart).lstrip().startswith("<svg"), name
+    assert "params" not in issuer_chart(issuer_by_type(frames.tokens), LABEL).to_dict()
+
+
+def test_small_segments_are_marked_but_picked_by_their_raw_value() -> None:
+    uptake = pd.DataFrame({"value": ["2024-01", "(blank)"], "customers": [40, 3],
+                           "fetched": [40, 3], "failed": [0, 0], "pending": [0, 0],
+                           "with_tokens": [10, 1], "uptake": [0.25, 1 / 3],
+                           "small": [False, True]})
+    records = dataset(uptake_chart(uptake, "signup", LABEL, pick=True))
+    assert [(r["value"], r["segment_value"]) for r in records] == [
+        ("2024-01", "2024-01"), ("(blank)", "(blank) · small")]
+    types = dataset(uptake_chart(uptake_by_type(pd.DataFrame(
+        {"status": ["fetched"], "n_tokens": [1], "n_direct_debit": [0],
+         "n_credit_card": [1]})), "type", LABEL))
+    assert [(r["type"], r["segment_value"]) for r in types] == [
+        (DIRECT_DEBIT, "Direct debit"), (CREDIT_CARD, "Credit card")]
+
+
+def test_credit_card_brand_chart_says_so_and_has_no_type_legend(
+    run: tuple[RunFrames, Store],
+) -> None:
+    tokens = run[0].tokens
+    cards = by_brand(tokens[(tokens["type"] == CREDIT_CARD).to_numpy()])
+    chart = brand_chart(cards, LABEL, title="Credit-card tokens by brand",
+                        subtitle="Credit cards only")
+    spec = chart.to_dict()
+    assert spec["title"]["text"] == f"Credit-card tokens by brand — {LABEL}"
+    assert spec["layer"][0]["encoding"]["color"]["legend"] is None
+    assert [r["brand"] for r in dataset(chart)] == ["Unknown brand", "mastercard", "visa"]
+    assert [r["share"] for r in dataset(chart)] == pytest.approx([1 / 3] * 3)
+    assert not math.isnan(dataset(chart)[0]["share"])

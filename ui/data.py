@@ -16,12 +16,14 @@ import pandas as pd
 import streamlit as st
 
 from doku.analysis import aggregates as agg
-from doku.analysis.comparison import Comparison, compare_runs
+from doku.analysis.comparison import Comparison, compare_runs, previous_comparable
 from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames, load_run_frames
 from doku.analysis.labels import labelled
+from doku.analysis.mix import issuer_mix as mix_of
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
+from doku.models import CREDIT_CARD
 from ui.keys import RunRef, run_ref
 from ui.state import folder_of, jobs_progress, store_for
 
@@ -135,6 +137,13 @@ def uptake_by_attribute(run: RunRef, filters: Filters, attribute: str) -> pd.Dat
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def card_brands(run: RunRef, filters: Filters) -> pd.DataFrame:
+    """Credit-card tokens per brand (`aggregates.by_brand` of credit cards only)."""
+    tokens = view(run, filters).tokens
+    return agg.by_brand(tokens[(tokens["type"] == CREDIT_CARD).to_numpy()])
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def attribute_values(run: RunRef, attribute: str) -> list[str]:
     """The values of a customer attribute of the whole run (at most
     ATTRIBUTE_VALUES_CAP), "(blank)" for missing ones."""
@@ -147,3 +156,24 @@ def attribute_values(run: RunRef, attribute: str) -> list[str]:
 def comparison(run_a: RunRef, run_b: RunRef) -> Comparison:
     """What changed from run A to run B (`doku.analysis.comparison.compare_runs`)."""
     return compare_runs(run_frames(run_a), run_frames(run_b))
+
+
+def previous_run(store: Store, run: RunInfo) -> RunInfo | None:
+    """The run `run`'s changes are measured against (`comparison.previous_comparable`)."""
+    return previous_comparable(list_runs(store), run)
+
+
+def attributes_of(run: RunRef) -> tuple[str, ...]:
+    """The attribute (segment) columns of a run's frames."""
+    return run_frames(run).attributes
+
+
+@st.cache_data(max_entries=AGGREGATES, show_spinner=False)
+def issuer_mix(run: RunRef, previous: RunRef | None, filters: Filters) -> pd.DataFrame:
+    """`doku.analysis.mix.issuer_mix` of `run` against `previous` (None: no change),
+    both narrowed by the same `filters` (whose attributes `previous` must have)."""
+    before = None
+    if previous is not None:
+        frames = run_frames(previous)
+        before = agg.apply_filters(frames, filters) if filters.active else frames
+    return mix_of(view(run, filters), before)

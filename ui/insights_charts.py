@@ -1,5 +1,6 @@
-"""Insights' chart cards (with their PNG/SVG downloads), the uptake card, the token
-table and the table downloads.
+"""Insights' chart cards (with their PNG/SVG downloads; a click on a bar or slice
+filters the page, see `ui.insights_drill`), the uptake card, the token table and the
+table downloads.
 
 Issuers and brands come from DOKU and segment values from the analyst's file: in chart
 text and table cells they are shown literally (Vega and the grid do not read Markdown);
@@ -8,18 +9,19 @@ in captions they go through `escape_md`."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from doku.analysis import charts, exports
 from doku.analysis.aggregates import SMALL_GROUP
+from doku.analysis.charts import PICK
 from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames
 from ui import columns, data
 from ui.downloads import deferred_bytes
+from ui.insights_drill import BRAND, ISSUER, TYPE, Drill, chart_key, drill, on_pick, segment_drill
 from ui.insights_view import BY_ISSUER, BY_TYPE, MAX_SEGMENT_ATTRIBUTES, TABLE_ROWS
 from ui.keys import RunRef, filters_identity
 from ui.present import fmt_share, shorten, spelled
@@ -28,16 +30,23 @@ from ui.present import fmt_share, shorten, spelled
 # -- charts -------------------------------------------------------------------------------------
 def chart_card(
     name: str, chart: Any, alt: str, run: RunRef, filters: Filters, *,
-    fixed: bool = False, variant: str = "",
+    fixed: bool = False, variant: str = "", pick: Drill | None = None,
 ) -> None:
     """One chart with its PNG/SVG downloads (rendered only when clicked). `fixed`: the
     chart has its own size (the donut) instead of the container's width. The download
-    bytes are keyed on the run, the filters, `variant` and the chart."""
+    bytes are keyed on the run, the filters, `variant` and the chart. `pick`: what a
+    click on the chart (made with pick=True) filters."""
     stem = f"{run.name}-{name}"
     key = (run, filters_identity(filters), variant, name)
+    width: Literal["content", "stretch"] = "content" if fixed else "stretch"
     with st.container(border=True, height="stretch"):
-        st.altair_chart(chart, theme=None, alt=alt, key=f"insights_chart_{name}",
-                        width="content" if fixed else "stretch")
+        if pick is None:
+            st.altair_chart(chart, theme=None, alt=alt, key=f"insights_chart_{name}",
+                            width=width)
+        else:
+            widget = chart_key(name, key)
+            st.altair_chart(chart, theme=None, alt=alt, key=widget, width=width,
+                            on_select=partial(on_pick, widget, pick), selection_mode=PICK)
         with st.container(horizontal=True, horizontal_alignment="right"):
             st.download_button(
                 "PNG", deferred_bytes((*key, "png"), lambda: charts.chart_to_png(chart)),
@@ -63,33 +72,22 @@ def token_charts(run: RunRef, filters: Filters) -> None:
     label = chart_label(run, filters)
     left, right = st.columns(2)
     with left:
-        chart_card("issuers", charts.issuer_chart(data.issuer_by_type(run, filters), label),
-                   "Tokens by issuer, stacked by token type", run, filters)
+        chart_card("issuers",
+                   charts.issuer_chart(data.issuer_by_type(run, filters), label, pick=True),
+                   "Tokens by issuer, stacked by token type", run, filters,
+                   pick=drill(run, ISSUER))
     with right:
-        chart_card("brands", charts.brand_chart(data.by_brand(run, filters), label),
-                   "Tokens by card brand", run, filters)
+        chart_card("brands", charts.brand_chart(data.by_brand(run, filters), label, pick=True),
+                   "Tokens by card brand", run, filters, pick=drill(run, BRAND))
     left, right = st.columns([2, 3])
     with left:
-        chart_card("types", charts.type_chart(data.by_type(run, filters), label),
-                   "Tokens by type, direct debit versus credit card", run, filters, fixed=True)
+        chart_card("types", charts.type_chart(data.by_type(run, filters), label, pick=True),
+                   "Tokens by type, direct debit versus credit card", run, filters, fixed=True,
+                   pick=drill(run, TYPE))
     with right:
         distribution = data.tokens_per_customer(run, filters)
         chart_card("tokens_per_customer", charts.tokens_per_customer_chart(distribution, label),
                    "Fetched customers by number of tokens held", run, filters)
-
-
-SMALL_MARK = " · small"
-
-
-def mark_small(uptake: pd.DataFrame) -> pd.DataFrame:
-    """Segment values of groups under SMALL_GROUP customers get " · small" (order kept:
-    date-like values stay in time order)."""
-    if "small" not in uptake.columns or not uptake["small"].any():
-        return uptake
-    label = uptake.columns[0]
-    values = [f"{v}{SMALL_MARK}" if small else str(v)
-              for v, small in zip(uptake[label], uptake["small"], strict=True)]
-    return uptake.assign(**{label: values})
 
 
 def with_average(chart: Any, overall: float | None) -> Any:
@@ -102,19 +100,22 @@ def with_average(chart: Any, overall: float | None) -> Any:
     return chart
 
 
-def uptake_card(run: RunRef, filters: Filters, by: str, overall: float | None) -> None:
-    """Uptake by token type, by issuer, or by a segment attribute, with the overall
-    average as a reference line; small segments are marked."""
+def uptake_card(
+    run: RunRef, filters: Filters, by: str, overall: float | None, segments: list[str]
+) -> None:
+    """Uptake by token type, by issuer, or by a segment attribute (one of `segments`),
+    with the overall average as a reference line; small segments are marked."""
     if by == BY_TYPE:
         uptake = data.uptake_by_type(run, filters)
     elif by == BY_ISSUER:
         uptake = data.uptake_by_issuer(run, filters)
     else:
-        uptake = mark_small(data.uptake_by_attribute(run, filters, by))
+        uptake = data.uptake_by_attribute(run, filters, by)
     segment = by.lower() if by in (BY_TYPE, BY_ISSUER) else shorten(by, 80)  # chart text
-    chart = with_average(charts.uptake_chart(uptake, segment, chart_label(run, filters)),
-                         overall)
-    chart_card("uptake", chart, f"Token uptake by {shorten(by)}", run, filters, variant=by)
+    chart = with_average(
+        charts.uptake_chart(uptake, segment, chart_label(run, filters), pick=True), overall)
+    chart_card("uptake", chart, f"Token uptake by {shorten(by)}", run, filters, variant=by,
+               pick=segment_drill(run, by, segments))
     notes = [] if overall is None else [
         f"Dashed line: the overall average, {fmt_share(overall)} of fetched customers."]
     small = int(uptake["small"].sum()) if "small" in uptake.columns else 0

@@ -1,5 +1,6 @@
-"""Insights: the run picker, the filter widgets (all bound to the URL), the KPI row and
-the link to this view. Charts, tables and downloads are in `ui.insights_charts`.
+"""Insights: the run picker, the filter widgets (kept in the URL and its history by
+`ui.links`), the KPI row and the link to this view. Charts, tables and downloads are
+in `ui.insights_charts`.
 
 Attribute (column) names and values are the analyst's file, issuers and brands come
 from DOKU: as widget labels and in captions they go through `escape_md`; as multiselect
@@ -8,6 +9,7 @@ options, placeholders, chart text and table cells they are shown literally."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -44,23 +46,22 @@ TYPE_KEY, ISSUER_KEY, BRAND_KEY = (f"{FILTER_PREFIX}{k}" for k in ("type", "issu
 
 
 def run_picker(runs: list[RunInfo]) -> RunInfo:
-    """The run (not archived ones, unless every run is), bound to the URL; a run the
-    link asks for that is not here is reported, and the latest run shown."""
+    """The run (not archived ones, unless every run is), in the URL; a run the link
+    asks for that is not here is reported, and the latest run shown."""
     offered = [r for r in runs if not r.archived] or runs
     by_id = {r.id: r for r in offered}
-    before = st.session_state.get(RUN_KEY)
+    links.from_url(RUN_KEY, {run_label(r): r.id for r in offered}, "run")
     links.legacy_run(list(by_id), RUN_KEY)
-    if before is not None and st.session_state.get(RUN_KEY) != before:
-        clear_filters()
-    links.note_unknown(RUN_KEY, [run_label(r) for r in offered], "run")
     if RUN_KEY in st.session_state and st.session_state[RUN_KEY] not in by_id:
         st.session_state[RUN_KEY] = offered[0].id  # deleted or archived meanwhile
     with st.container(horizontal=True, vertical_alignment="bottom"):
         run_id = st.selectbox("Run", list(by_id), key=RUN_KEY, width=560,
                               format_func=lambda rid: run_label(by_id[rid]),
-                              on_change=reset_filters, bind=links.BIND)
+                              on_change=links.forget_notes)  # a link's notes go
         run = by_id[run_id]
         run_status_badge(run)
+    links.drawn(RUN_KEY, [run_label(run)], default=run is offered[0])
+    links.scope(run.id)  # the filters and "uptake by" below are this run's
     return run
 
 
@@ -74,43 +75,22 @@ def attribute_keys(attributes: list[str]) -> dict[str, str]:
     return keys
 
 
-def reset_filters() -> None:
-    """Another run: its issuers, brands and segments differ."""
-    links.forget_notes()
-    clear_filters()
-
-
-def clear_filters() -> None:
-    for key in list(st.session_state):
-        if str(key).startswith((FILTER_PREFIX, BY_KEY)):
-            del st.session_state[key]
-
-
 def uptake_by(segments: list[str]) -> str:
-    """What uptake is broken down by, bound to the URL."""
+    """What uptake is broken down by, in the URL."""
     options = [*segments, BY_TYPE, BY_ISSUER]
-    links.note_unknown(BY_KEY, options, "uptake by")
-    by: str = st.selectbox("Uptake by", options, key=BY_KEY, width=320, bind=links.BIND,
+    links.from_url(BY_KEY, {o: o for o in options}, "uptake by")
+    by: str = st.selectbox("Uptake by", options, key=BY_KEY, width=320,
                            help="Share of fetched customers holding at least one "
                            "(matching) token, per value.")
+    links.drawn(BY_KEY, [by], default=by == options[0])
     return by
 
 
-def view_params(run: RunInfo) -> dict[str, list[str]]:
-    """This view's URL parameters, the run always among them."""
-    params = {RUN_KEY: [run_label(run)]}
-    for key in sorted(str(k) for k in st.session_state):
-        value = st.session_state[key]
-        if key.startswith(FILTER_PREFIX) and value:
-            params[key] = [type_name(v) if key == TYPE_KEY else str(v) for v in value]
-        elif key == BY_KEY and value:
-            params[key] = [str(value)]
-    return params
-
-
-def share(run: RunInfo) -> None:
+def share() -> None:
+    """The link to this view: the run always in it (a bare link follows newer runs)."""
     with st.expander("Link to this view", icon=":material/link:"):
-        st.code(links.share_link(view_params(run)), language=None, wrap_lines=True)
+        st.code(links.share_link(links.url_params(always=[RUN_KEY])), language=None,
+                wrap_lines=True)
         st.caption("The link opens this run with these filters and this breakdown.")
 
 
@@ -132,7 +112,7 @@ def segments_of(
 
 
 def attribute_label(attr: str) -> str:
-    """An attribute's name as a widget label (Markdown; never empty)."""
+    """An attribute's (or a filter's) name as a widget label (Markdown; never empty)."""
     return escape_md(attr) or "(unnamed column)"
 
 
@@ -148,6 +128,21 @@ def segments_note(skipped: list[str], left_out: int) -> str:
             + ". Every column is kept in the run and its downloads.")
 
 
+def url_multiselect(
+    name: str, key: str, choices: dict[str, str], what: str, placeholder: str,
+    format_func: Callable[[str], str] = str,
+) -> list[str]:
+    """A filter multiselect in the URL (`choices`: URL spelling -> option). `name`,
+    `what` and `placeholder`: plain text (the label is `attribute_label(name)`)."""
+    links.from_url(key, choices, what, many=True)
+    chosen: list[str] = st.multiselect(attribute_label(name), list(choices.values()), key=key,
+                                       width=260, format_func=format_func,
+                                       placeholder=placeholder)
+    spelling = {option: spelled for spelled, option in choices.items()}
+    links.drawn(key, [spelling[c] for c in chosen], default=not chosen)
+    return chosen
+
+
 def filters_panel(run: RunRef, attributes: tuple[str, ...]) -> tuple[Filters, list[str]]:
     """The filter widgets (type, issuer, brand, one per segment attribute). Returns the
     canonical Filters chosen and the segment attributes."""
@@ -157,25 +152,18 @@ def filters_panel(run: RunRef, attributes: tuple[str, ...]) -> tuple[Filters, li
     with st.container(border=True):
         st.markdown("**:material/filter_alt: Filters**")
         with st.container(horizontal=True):
-            links.note_unknown(TYPE_KEY, [type_name(t) for t in TOKEN_TYPES], "token type")
-            types = st.multiselect(
-                "Token type", list(TOKEN_TYPES), key=TYPE_KEY, bind=links.BIND,
-                format_func=type_name, placeholder="All types", width=260,
-            )
-            links.note_unknown(ISSUER_KEY, issuers, "issuer")
-            chosen_issuers = st.multiselect("Issuer", issuers, key=ISSUER_KEY, width=260,
-                                            placeholder="All issuers", bind=links.BIND)
-            links.note_unknown(BRAND_KEY, brands, "brand")
-            chosen_brands = st.multiselect("Brand", brands, key=BRAND_KEY, width=260,
-                                           placeholder="All brands", bind=links.BIND)
-            chosen = {}
+            types = url_multiselect("Token type", TYPE_KEY, {type_name(t): t for t in TOKEN_TYPES},
+                                    "token type", "All types", format_func=type_name)
+            chosen_issuers = url_multiselect("Issuer", ISSUER_KEY, {i: i for i in issuers},
+                                             "issuer", "All issuers")
+            chosen_brands = url_multiselect("Brand", BRAND_KEY, {b: b for b in brands},
+                                            "brand", "All brands")
             keys = attribute_keys(list(segments))
-            for attr, values in segments.items():
-                key = keys[attr]
-                links.note_unknown(key, values, f"{shorten(attr, 60)} value")
-                chosen[attr] = st.multiselect(
-                    attribute_label(attr), values, key=key, bind=links.BIND, width=260,
-                    placeholder=f"All {shorten(attr, 60)} values")
+            chosen = {attr: url_multiselect(attr, keys[attr],
+                                            {v: v for v in values},
+                                            f"{shorten(attr, 60)} value",
+                                            f"All {shorten(attr, 60)} values")
+                      for attr, values in segments.items()}
         if skipped or left_out:
             st.caption(segments_note(skipped, left_out))
     return make_filters(types, chosen_issuers, chosen_brands, chosen), list(segments)

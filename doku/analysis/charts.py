@@ -6,17 +6,23 @@ the browser, and altair refuses more than 5,000 rows outside Streamlit. One them
 type, bars in the order the aggregate gives (by count), and titles that say what is
 counted and for which run. In Streamlit use `st.altair_chart(chart, theme=None)` so
 the app's theme does not override this one.
+
+Shares are printed on the marks (text layers over the same one dataset). A chart made
+with `pick=True` carries a point selection named PICK: clicking a mark selects the
+chart's raw value fields (issuer, brand, type, segment value: never a display label),
+which a page turns into a filter.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import altair as alt
 import pandas as pd
-import vl_convert
 
+from doku.analysis.chart_files import chart_to_png as chart_to_png
+from doku.analysis.chart_files import chart_to_svg as chart_to_svg
+from doku.analysis.labels import type_label
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -38,6 +44,9 @@ TOKENS_COLOR = OKABE_ITO["vermillion"]
 EXCLUDED_NOTE = "Failed and pending customers are excluded from every denominator."
 _FONT = "Helvetica, Arial, sans-serif"
 _COUNT_AXIS = alt.Axis(format=",d", tickMinStep=1)  # counts are whole numbers
+_TEXT_COLOR = "#333333"
+PICK = "pick"  # the point-selection parameter of a chart made with pick=True
+SMALL_MARK = " · small"  # after a segment value of fewer than SMALL_GROUP customers
 
 
 def theme_config() -> dict[str, Any]:
@@ -69,7 +78,21 @@ def _type_scale() -> alt.Scale:
 
 
 def _type_label(values: pd.Series) -> list[str]:
-    return [TYPE_LABELS.get(str(v), str(v)) for v in values]
+    return [type_label(str(v)) for v in values]
+
+
+def _pickable(chart: Any, fields: list[str], pick: bool) -> Any:
+    """`chart` with the PICK point selection on `fields` when `pick`."""
+    return chart.add_params(alt.selection_point(name=PICK, fields=fields)) if pick else chart
+
+
+def _cursor(pick: bool) -> Any:
+    return "pointer" if pick else alt.Undefined
+
+
+# Shares printed on marks are formatted by Vega, as the tooltips, tables and
+# downloads in the browser round them (a Python "%" rounds a tie the other way).
+SHARE_FORMAT = ".1%"
 
 
 def _title(text: str, run_label: str, subtitle: str | None = None) -> alt.TitleParams:
@@ -88,97 +111,114 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def issuer_chart(issuer_type: pd.DataFrame, run_label: str) -> Any:
-    """Tokens per issuer stacked by type (input: aggregates.issuer_by_type)."""
+def issuer_chart(issuer_type: pd.DataFrame, run_label: str, *, pick: bool = False) -> Any:
+    """Tokens per issuer stacked by type, each issuer's share of all tokens printed at
+    the end of its bar (input: aggregates.issuer_by_type). Picks: issuer."""
     data = _plain(issuer_type)
     data["type_label"] = _type_label(data["type"])
     totals = data.groupby("issuer", sort=False)["tokens"].transform("sum")
     data["issuer_tokens"] = totals.astype("int64")
+    total = int(data["tokens"].sum())
+    data["issuer_share"] = data["issuer_tokens"] / total if total else 0.0
+    data["first_of_issuer"] = ~data["issuer"].duplicated()  # one text per issuer
     order = list(dict.fromkeys(data["issuer"]))
-    chart = (
-        alt.Chart(data)
-        .mark_bar()
-        .encode(
-            y=alt.Y("issuer:N", sort=order, title="Issuer"),
-            x=alt.X("tokens:Q", stack="zero", title="Tokens", axis=_COUNT_AXIS),
-            color=alt.Color("type_label:N", scale=_type_scale(), title="Token type"),
-            order=alt.Order("type_label:N", sort="descending"),
-            tooltip=[
-                alt.Tooltip("issuer:N", title="Issuer"),
-                alt.Tooltip("type_label:N", title="Type"),
-                alt.Tooltip("tokens:Q", title="Tokens", format=","),
-                alt.Tooltip("issuer_tokens:Q", title="Issuer total", format=","),
-            ],
-        )
-        .properties(
-            title=_title("Tokens by issuer and type", run_label,
-                         "Count of tokens held by fetched customers"),
-            height=alt.Step(22),
-            width="container",
-        )
+    base = alt.Chart(data).encode(
+        y=alt.Y("issuer:N", sort=order, title="Issuer"),
+        tooltip=[
+            alt.Tooltip("issuer:N", title="Issuer"),
+            alt.Tooltip("type_label:N", title="Type"),
+            alt.Tooltip("tokens:Q", title="Tokens", format=","),
+            alt.Tooltip("issuer_tokens:Q", title="Issuer total", format=","),
+            alt.Tooltip("issuer_share:Q", title="Issuer share of tokens", format=".1%"),
+        ],
+    )
+    bars = base.mark_bar(cursor=_cursor(pick)).encode(
+        x=alt.X("tokens:Q", stack="zero", title="Tokens", axis=_COUNT_AXIS),
+        color=alt.Color("type_label:N", scale=_type_scale(), title="Token type"),
+        order=alt.Order("type_label:N", sort="descending"),
+    )
+    text = base.mark_text(align="left", dx=4, color=_TEXT_COLOR).encode(
+        x=alt.X("issuer_tokens:Q"), text=alt.Text("issuer_share:Q", format=SHARE_FORMAT),
+    ).transform_filter(alt.datum.first_of_issuer)
+    chart = alt.layer(_pickable(bars, ["issuer"], pick), text).properties(
+        title=_title("Tokens by issuer and type", run_label,
+                     "Count of tokens held by fetched customers; share of all tokens"),
+        height=alt.Step(22),
+        width="container",
     )
     return apply_theme(chart)
 
 
-def brand_chart(brands: pd.DataFrame, run_label: str) -> Any:
-    """Tokens per brand (input: aggregates.by_brand; direct debit is its own bar)."""
+def brand_chart(
+    brands: pd.DataFrame, run_label: str, *, pick: bool = False,
+    title: str = "Tokens by card brand",
+    subtitle: str = "Direct debit has no brand and is counted as its own category",
+) -> Any:
+    """Tokens per brand with each brand's share of them printed (input:
+    aggregates.by_brand; direct debit is its own bar). Picks: brand."""
     data = _plain(brands)
     data["type_label"] = _type_label(data["type"])
     total = int(data["tokens"].sum())
     data["share"] = data["tokens"] / total if total else 0.0
-    chart = (
-        alt.Chart(data)
-        .mark_bar()
-        .encode(
-            y=alt.Y("brand:N", sort=list(data["brand"]), title="Brand"),
-            x=alt.X("tokens:Q", title="Tokens", axis=_COUNT_AXIS),
-            color=alt.Color("type_label:N", scale=_type_scale(), title="Token type"),
-            tooltip=[
-                alt.Tooltip("brand:N", title="Brand"),
-                alt.Tooltip("tokens:Q", title="Tokens", format=","),
-                alt.Tooltip("share:Q", title="Share of tokens", format=".1%"),
-            ],
-        )
-        .properties(
-            title=_title("Tokens by card brand", run_label,
-                         "Direct debit has no brand and is counted as its own category"),
-            height=alt.Step(22),
-            width="container",
-        )
+    base = alt.Chart(data).encode(
+        y=alt.Y("brand:N", sort=list(data["brand"]), title="Brand"),
+        x=alt.X("tokens:Q", title="Tokens", axis=_COUNT_AXIS),
+        tooltip=[
+            alt.Tooltip("brand:N", title="Brand"),
+            alt.Tooltip("tokens:Q", title="Tokens", format=","),
+            alt.Tooltip("share:Q", title="Share of tokens", format=".1%"),
+        ],
+    )
+    one_type = data["type"].nunique() <= 1  # e.g. credit cards only: no legend needed
+    bars = base.mark_bar(cursor=_cursor(pick)).encode(
+        color=alt.Color("type_label:N", scale=_type_scale(), title="Token type",
+                        legend=None if one_type else alt.Undefined))
+    text = base.mark_text(align="left", dx=4, color=_TEXT_COLOR).encode(
+        text=alt.Text("share:Q", format=SHARE_FORMAT))
+    chart = alt.layer(_pickable(bars, ["brand"], pick), text).properties(
+        title=_title(title, run_label, subtitle),
+        height=alt.Step(22),
+        width="container",
     )
     return apply_theme(chart)
 
 
-def type_chart(types: pd.DataFrame, run_label: str) -> Any:
-    """Donut of tokens per type (input: aggregates.by_type)."""
+def type_chart(types: pd.DataFrame, run_label: str, *, pick: bool = False) -> Any:
+    """Donut of tokens per type, each type's share printed beside its slice (input:
+    aggregates.by_type). Picks: type (the raw type, e.g. "CREDIT_CARD")."""
     data = _plain(types)
     data["type_label"] = _type_label(data["type"])
     total = int(data["tokens"].sum())
     data["share"] = data["tokens"] / total if total else 0.0
-    chart = (
-        alt.Chart(data)
-        .mark_arc(innerRadius=55, outerRadius=100)
-        .encode(
-            theta=alt.Theta("tokens:Q", stack=True),
-            color=alt.Color("type_label:N", scale=_type_scale(), title="Token type"),
-            tooltip=[
-                alt.Tooltip("type_label:N", title="Type"),
-                alt.Tooltip("tokens:Q", title="Tokens", format=","),
-                alt.Tooltip("share:Q", title="Share of tokens", format=".1%"),
-            ],
-        )
-        .properties(title=_title("Tokens by type", run_label, f"{total:,} tokens"),
-                    width=260, height=240,
-                    # padded, not fitted: a fixed-size donut keeps its title and legend
-                    autosize=alt.AutoSizeParams(type="pad", contains="padding"))
+    # Arcs and texts stack in the same order (same colour field, same `order`).
+    base = alt.Chart(data).encode(
+        theta=alt.Theta("tokens:Q", stack=True),
+        color=alt.Color("type_label:N", scale=_type_scale(), title="Token type"),
+        order=alt.Order("type_label:N"),
+        tooltip=[
+            alt.Tooltip("type_label:N", title="Type"),
+            alt.Tooltip("tokens:Q", title="Tokens", format=","),
+            alt.Tooltip("share:Q", title="Share of tokens", format=".1%"),
+        ],
     )
+    arcs = base.mark_arc(innerRadius=55, outerRadius=100, cursor=_cursor(pick))
+    text = base.mark_text(radius=122, fontWeight="bold").encode(
+        text=alt.Text("share:Q", format=SHARE_FORMAT)).transform_filter(alt.datum.tokens > 0)
+    chart = alt.layer(_pickable(arcs, ["type"], pick), text).properties(
+        title=_title("Tokens by type", run_label, f"{total:,} tokens"),
+        width=280, height=270,
+        # padded, not fitted: a fixed-size donut keeps its title and legend
+        autosize=alt.AutoSizeParams(type="pad", contains="padding"))
     return apply_theme(chart)
 
 
-def uptake_chart(uptake: pd.DataFrame, segment: str, run_label: str) -> Any:
+def uptake_chart(uptake: pd.DataFrame, segment: str, run_label: str, *,
+                 pick: bool = False) -> Any:
     """Uptake per segment value with counts (input: an aggregates.uptake_by_* frame;
     its first column holds the segment values). Bars show the share; the text and
-    tooltip give holders / fetched, so no share is shown without its counts."""
+    tooltip give holders / fetched, so no share is shown without its counts. Values
+    of small groups (a True `small` column) read " · small". Picks: the first column
+    (raw: "CREDIT_CARD", "(blank)", a segment value without its " · small")."""
     label = str(uptake.columns[0])
     data = _plain(uptake)
     data["text"] = [
@@ -187,9 +227,10 @@ def uptake_chart(uptake: pd.DataFrame, segment: str, run_label: str) -> Any:
     ]
     data["text_x"] = data["uptake"].fillna(0.0)
     # bars are named by `segment_value` (token types get their readable names)
-    data["segment_value"] = (
-        _type_label(data[label]) if label == "type" else [str(v) for v in data[label]]
-    )
+    names = _type_label(data[label]) if label == "type" else [str(v) for v in data[label]]
+    small = data["small"].tolist() if "small" in data.columns else [False] * len(data)
+    data["segment_value"] = [f"{n}{SMALL_MARK}" if s else n
+                             for n, s in zip(names, small, strict=True)]
     order = list(data["segment_value"])
     tooltip = [
         alt.Tooltip("segment_value:N", title=segment),
@@ -206,13 +247,53 @@ def uptake_chart(uptake: pd.DataFrame, segment: str, run_label: str) -> Any:
                 axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         tooltip=tooltip,
     )
-    bars = base.mark_bar(color=UPTAKE_COLOR)
-    text = base.mark_text(align="left", dx=4, color="#333333").encode(
+    bars = base.mark_bar(color=UPTAKE_COLOR, cursor=_cursor(pick))
+    text = base.mark_text(align="left", dx=4, color=_TEXT_COLOR).encode(
         x=alt.X("text_x:Q"), text="text:N",
     )
-    chart = alt.layer(bars, text).properties(
+    chart = alt.layer(_pickable(bars, [label], pick), text).properties(
         title=_title(f"Token uptake by {segment}", run_label, EXCLUDED_NOTE),
         height=alt.Step(24),
+        width="container",
+    )
+    return apply_theme(chart)
+
+
+# "27.5% · +0.2 pp"; the share alone when there is no change (NaN arrives as null)
+MIX_TEXT = (f"format(datum.token_share, '{SHARE_FORMAT}') + "
+            "(isValid(datum.token_share_change_pp) && isFinite(datum.token_share_change_pp)"
+            " ? ' · ' + format(datum.token_share_change_pp, '+.1f') + ' pp' : '')")
+
+
+def issuer_mix_chart(mix: pd.DataFrame, token_type: str, run_label: str, compared: str, *,
+                     pick: bool = False) -> Any:
+    """Each issuer's share of ONE type's tokens, the share and its change in points
+    printed on the bar (input: the rows of one type of mix.issuer_mix). `compared`:
+    what the change is against ("change in points vs run #11", or why there is none).
+    Picks: type and issuer."""
+    data = _plain(mix)
+    name = type_label(token_type)
+    base = alt.Chart(data).encode(
+        y=alt.Y("issuer:N", sort=list(data["issuer"]), title="Issuer"),
+        x=alt.X("token_share:Q", title=f"Share of {name.lower()} tokens",
+                axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=[
+            alt.Tooltip("issuer:N", title="Issuer"),
+            alt.Tooltip("tokens:Q", title="Tokens", format=","),
+            alt.Tooltip("token_share:Q", title="Share of the type's tokens", format=".1%"),
+            alt.Tooltip("token_share_change_pp:Q", title="Change (points)", format="+.1f"),
+            alt.Tooltip("holders:Q", title="Customers holding one", format=","),
+            alt.Tooltip("holder_share:Q", title="Share of the type's holders", format=".1%"),
+            alt.Tooltip("holder_share_change_pp:Q", title="Change (points)", format="+.1f"),
+        ],
+    )
+    bars = base.mark_bar(color=TYPE_COLORS.get(token_type, COUNT_COLOR), cursor=_cursor(pick))
+    text = base.mark_text(align="left", dx=4, color=_TEXT_COLOR).encode(
+        text="text:N").transform_calculate(text=MIX_TEXT)
+    chart = alt.layer(_pickable(bars, ["type", "issuer"], pick), text).properties(
+        title=_title(f"{name} issuer mix", run_label,
+                     f"Share of the type's tokens; {compared}"),
+        height=alt.Step(22),
         width="container",
     )
     return apply_theme(chart)
@@ -276,48 +357,3 @@ def trend_chart(trend: pd.DataFrame, title: str = "Run over run") -> Any:
         title=alt.TitleParams(f"{title}: uptake and tokens per run", subtitle=EXCLUDED_NOTE)
     )
     return apply_theme(chart)
-
-
-# -- static rendering -----------------------------------------------------------------------
-def _vl_version() -> str | None:
-    """The vl-convert Vega-Lite version matching altair's schema (e.g. "6.4")."""
-    match = re.match(r"v?(\d+)\.(\d+)", alt.SCHEMA_VERSION)
-    if match is None:
-        return None
-    wanted = f"{match.group(1)}.{match.group(2)}"
-    return wanted if wanted in vl_convert.get_vegalite_versions() else None
-
-
-def _static_spec(chart: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = chart.to_dict()
-    # "container" width needs a browser container; a file gets a fixed width.
-    _fix_container_width(spec)
-    return spec
-
-
-def _fix_container_width(node: Any) -> None:
-    if isinstance(node, dict):
-        if node.get("width") == "container":
-            node["width"] = 520
-        for key, value in node.items():
-            if key != "datasets":
-                _fix_container_width(value)
-    elif isinstance(node, list):
-        for value in node:
-            _fix_container_width(value)
-
-
-def chart_to_png(chart: Any, scale: float = 2.0) -> bytes:
-    """PNG bytes, rendered offline by vl-convert (no network fetches allowed)."""
-    png: bytes = vl_convert.vegalite_to_png(
-        _static_spec(chart), vl_version=_vl_version(), scale=scale, allowed_base_urls=[]
-    )
-    return png
-
-
-def chart_to_svg(chart: Any) -> str:
-    """SVG text, rendered offline by vl-convert (no network fetches allowed)."""
-    svg: str = vl_convert.vegalite_to_svg(
-        _static_spec(chart), vl_version=_vl_version(), allowed_base_urls=[]
-    )
-    return svg

@@ -108,7 +108,8 @@ def test_audit_journey(
     link.click()
     expect(page.get_by_role("heading", name="Insights", exact=True)).to_be_visible()
     expect(page.get_by_text("Customers audited")).to_be_visible()
-    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(5, timeout=30_000)
+    # issuer mix of each type, credit-card brands; issuers, brands, types, tokens held, uptake
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(8, timeout=30_000)
     settle(page)
     kpis = metric_values(page)
     assert kpis["Customers audited"] == f"{expected['customers']:,}"
