@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.waiting import wait_until
 
@@ -41,6 +41,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 STARTUP_TIMEOUT = 60.0
+# `expect(...)` waits 5 s by default: a rerun on two loaded cores (CI runs four workers)
+# can take longer. Assertions still pass the moment the condition holds.
+expect.set_options(timeout=30_000)
 # Lines in the server log that mean a bug, whatever the page showed.
 BAD_LOG = re.compile(
     r"Traceback|deprecat|missing ScriptRunContext|Connection pool is full", re.IGNORECASE
