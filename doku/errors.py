@@ -155,6 +155,24 @@ class RunBusyError(DokuError):
     kind = "run already live"
 
 
+
+class StoreError(DokuError):
+    """The store (SQLite file or PostgreSQL database) failed or cannot be reached. The
+    message names the store by its redacted form: never a database password."""
+
+    code = "store"
+    kind = "store error"
+
+
+class StoreTooNewError(StoreError):
+    """The store's schema is newer than this doku knows: refused, never downgraded."""
+
+    code = "store_too_new"
+    kind = "store too new"
+
+
+# The codes a run or customer can be stored with, each explained in the UI. The store's
+# own errors (StoreError) are raised to the caller, never stored, so are not listed.
 ERROR_CLASSES: tuple[type[DokuError], ...] = (
     ConfigurationError,
     InvalidInputError,

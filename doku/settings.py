@@ -154,3 +154,21 @@ def load_settings(
             "(environment variable or [doku] table in .streamlit/secrets.toml)"
         )
     return Settings(env, client_id, SecretKey(secret), base_url or BASE_URLS[env], source)
+
+
+DATABASE_URL_KEY = "DOKU_DATABASE_URL"
+
+
+def database_url(
+    environ: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> str | None:
+    """The configured store URL, if any: DOKU_DATABASE_URL from the environment, else
+    `database_url` (or `DOKU_DATABASE_URL`) in the [doku] table of secrets.toml. It may
+    hold a password: show it only through `doku.engine.database.redact`."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(DATABASE_URL_KEY, "").strip()
+    if value:
+        return value
+    secrets = read_secrets_table() if secrets is None else secrets
+    return str(secrets.get(DATABASE_URL_KEY, "")).strip() or None

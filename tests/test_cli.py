@@ -254,7 +254,7 @@ def test_audit_wrong_credentials_stop_the_run(
     (["tokens", "C1", "--type", "X"], "error: doku tokens: argument --type: invalid choice: "
                                       "'X' (choose from 'DIRECT_DEBIT', 'CREDIT_CARD')"),
     (["bogus"], "error: doku: argument COMMAND: invalid choice: 'bogus' (choose from 'tokens', "
-                "'audit', 'runs', 'export', 'report', 'compare', 'sandbox')"),
+                "'audit', 'runs', 'export', 'report', 'compare', 'sandbox', 'db')"),
     ([], "error: doku: the following arguments are required: COMMAND"),
 ])
 def test_usage_mistakes_are_one_line(args: list[str], line: str,

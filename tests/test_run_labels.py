@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from doku.cli.main import main
 from doku.engine.schema import DB_NAME
 from doku.engine.store import Store
+from tests.test_migrations import unversion
 
 
 def test_name_note_and_archive_round_trip(tmp_path: Path) -> None:
@@ -32,9 +32,7 @@ def test_a_store_from_before_the_columns_is_upgraded_in_place(tmp_path: Path) ->
     with Store(db) as store:
         run = store.create_run(ids=["C1"], env="simulator", base_url=None, client_id="M",
                                input_name="old.csv")
-    with sqlite3.connect(db) as raw:  # what the previous release wrote
-        for column in ("name", "note", "archived"):
-            raw.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    unversion(db, drop=("name", "note", "archived"))  # what the release before wrote
     with Store(db) as store:
         info = store.get_run(run)
     assert info is not None

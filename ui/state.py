@@ -1,4 +1,4 @@
-"""Process-wide state: one `Store` per data folder and the background audit jobs.
+"""Process-wide state: one `Store` per store key and the background audit jobs.
 
 Jobs live in `doku.engine.jobs` (a registry in the server process), not in
 `st.session_state`, so a run keeps going across page switches and browser reloads;
@@ -12,45 +12,65 @@ from pathlib import Path
 
 import streamlit as st
 
-from doku.engine import jobs
+from doku.engine import database, jobs
 from doku.engine.bulk import AuditOptions, BulkJob
+from doku.engine.database import Location
 from doku.engine.inputs import ParsedInput
-from doku.engine.schema import DB_NAME, data_dir
+from doku.engine.schema import DB_NAME
 from doku.engine.service import start_audit, start_resume, start_retry_failed
 from doku.engine.store import Store
 from doku.errors import RunBusyError
 from doku.settings import Settings
 
+# Store key -> where that store is, for stores that are not a data folder's default
+# file (a PostgreSQL URL, with its password: never shown; keys are redacted).
+_locations: dict[str, Location] = {}
+
+
+def _key_of(location: Location) -> str:
+    """The data folder for the usual `<folder>/doku-audit.sqlite3`, else the store's
+    own key (another SQLite file, or the URL without its password)."""
+    if location.path is not None and location.path.name == DB_NAME:
+        return str(location.path.resolve().parent)
+    _locations[location.key] = location
+    return location.key
+
 
 @st.cache_resource(show_spinner=False)
 def store_for(folder: str) -> Store:
-    """The store of a data folder, shared by every session (it is thread-safe)."""
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    store = Store(path / DB_NAME)
-    # Once per process and store: runs a dead process (or a restart) left 'running'
+    """The store of a key (`data_folder`, `folder_of`), shared by every session (it is
+    thread-safe)."""
+    location = _locations.get(folder)
+    if location is not None:
+        store = Store(url=location.url)
+    else:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        store = Store(path / DB_NAME)
+    # Once per process and store: runs a dead fetcher (or a restart) left 'running'
     # become 'interrupted', so they can be resumed.
     jobs.mark_orphans(store)
     return store
 
 
 def data_folder() -> str:
-    """$DOKU_DATA_DIR (default ./data), resolved."""
-    return str(data_dir().resolve())
+    """The key of the configured store: $DOKU_DATA_DIR resolved (default ./data), or
+    the redacted DOKU_DATABASE_URL when one is set."""
+    return _key_of(database.resolve())
 
 
 def get_store() -> Store:
-    """The process-wide store of $DOKU_DATA_DIR (default ./data)."""
+    """The process-wide configured store (see `doku.engine.database.resolve`)."""
     return store_for(data_folder())
 
 
 def folder_of(store: Store) -> str:
-    """The data folder of a store (what `store_for` and run refs are keyed on)."""
-    return str(Path(store.path).resolve().parent)
+    """The key of a store (what `store_for` and run refs are keyed on)."""
+    return _key_of(store.location)
 
 
 def same_store(job: BulkJob, store: Store) -> bool:
-    return job.store is store or Path(job.store.path).resolve() == Path(store.path).resolve()
+    return job.store is store or job.store.key == store.key
 
 
 def live_job(store: Store, run_id: int | None = None) -> BulkJob | None:

@@ -267,7 +267,7 @@ def load_run_frames(store: Store, run_id: int) -> RunFrames:
     """
     info = store.get_run(run_id)
     if info is None:
-        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
+        raise NoSuchRunError(f"run {run_id} is not in {store.where}")
     for _ in range(_SNAPSHOT_ATTEMPTS):
         customer_rows = store.customer_rows(run_id)
         token_rows = store.token_rows(run_id)

@@ -48,7 +48,8 @@ __all__ = ["audit", "compare", "fetch_tokens", "load_run", "resume"]
 RunRef = int | str
 
 
-#: Where runs are kept: an open Store, or the path of its sqlite file (or folder).
+#: Where runs are kept: an open Store, a database URL, or the path of a sqlite file (or
+#: its folder).
 StoreRef = Store | str | os.PathLike[str]
 
 
@@ -239,21 +240,26 @@ def compare(
 # -- store -------------------------------------------------------------------------------
 @contextmanager
 def _opened(store: StoreRef | None, data_dir: str | os.PathLike[str] | None) -> Iterator[Store]:
-    """The caller's Store as it is, or one opened (and closed afterwards) at a path."""
+    """The caller's Store as it is, or one opened (and closed afterwards): a database
+    URL (`postgresql+psycopg://...`, `sqlite:///...`), a sqlite file or its folder, or
+    the configured store."""
     if store is not None and data_dir is not None:
         raise InvalidInputError("give store= or data_dir=, not both")
     if isinstance(store, Store):
         yield store
         return
     path: Path | None = None
+    url: str | None = None
     if data_dir is not None:
         path = Path(data_dir) / DB_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
+    elif isinstance(store, str) and "://" in store:
+        url = store
     elif store is not None:
         path = Path(store)
         if path.is_dir():
             path = path / DB_NAME
-    db = Store(path)
+    db = Store(path, url=url)
     try:
         yield db
     finally:

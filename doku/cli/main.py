@@ -40,6 +40,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "report": CommandSpec("doku.cli.report", "headline numbers of a stored run"),
     "compare": CommandSpec("doku.cli.compare", "compare two stored runs"),
     "sandbox": CommandSpec("doku.cli.sandbox", "run the local DOKU simulator"),
+    "db": CommandSpec("doku.cli.db", "the store's schema version; upgrade it"),
 }
 
 

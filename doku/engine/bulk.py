@@ -9,6 +9,7 @@ the run at once instead of failing every customer.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from doku.client.pacing import SharedPacer
 from doku.client.retry import RetryPolicy
 from doku.client.tokens import TokenClient
+from doku.engine import lease
 from doku.engine.store import Store
 from doku.errors import (
     AuthenticationError,
@@ -32,6 +34,7 @@ from doku.errors import (
 from doku.models import TOKEN_TYPES
 from doku.settings import Settings
 
+logger = logging.getLogger(__name__)
 # After this many authentication failures in a row (with no success in between)
 # the credentials are wrong, not the customers.
 AUTH_FAILURES_TO_ABORT = 3
@@ -157,6 +160,7 @@ class BulkJob:
         self._next = 0
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     # -- control --------------------------------------------------------------------
     def start(self) -> BulkJob:
@@ -172,7 +176,10 @@ class BulkJob:
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"audit-{self.run_id}",
                                         daemon=True)
+        self._heartbeat = threading.Thread(target=self._beat, daemon=True,
+                                           name=f"audit-{self.run_id}-lease")
         self._thread.start()
+        self._heartbeat.start()
         return self
 
     def cancel(self) -> None:
@@ -213,6 +220,15 @@ class BulkJob:
             )
 
     # -- work -----------------------------------------------------------------------
+    def _beat(self) -> None:
+        """Renew the run's lease until the job finishes, so fetchers on other machines
+        see it held (a timer beside the workers: no extra write per result)."""
+        while not self._finished.wait(lease.HEARTBEAT_S):
+            try:
+                self.store.heartbeat(self.run_id)
+            except DokuError as exc:  # the store is unreachable: the workers will say so
+                logger.warning("run %s: lease not renewed: %s", self.run_id, exc)
+
     def _take(self) -> str | None:
         with self._lock:
             if self._next >= len(self.ids) or self.cancel_event.is_set():
@@ -332,7 +348,7 @@ def check_settings_match(store: Store, run_id: int, settings: Settings) -> None:
     """A run is resumed with the environment and client it was started with."""
     run = store.get_run(run_id)
     if run is None:
-        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
+        raise NoSuchRunError(f"run {run_id} is not in {store.where}")
     if (run.env, run.client_id) != (settings.env, settings.client_id):
         raise ConfigurationError(
             f"run {run_id} was made on {run.env} as client {run.client_id!r}; "
@@ -344,7 +360,7 @@ def options_for(store: Store, run_id: int, **overrides: Any) -> AuditOptions:
     """The run's own options (type, stored IDs) with concurrency/rps overridable."""
     run = store.get_run(run_id)
     if run is None:
-        raise NoSuchRunError(f"run {run_id} is not in {store.path}")
+        raise NoSuchRunError(f"run {run_id} is not in {store.where}")
     saved = {k: v for k, v in run.options.items() if k in AuditOptions.__dataclass_fields__}
     saved.update({k: v for k, v in overrides.items() if v is not None})
     saved["token_type"] = run.token_type

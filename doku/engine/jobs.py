@@ -8,11 +8,9 @@ interrupted and can be resumed.
 
 from __future__ import annotations
 
-import os
 import threading
 
 from doku.engine.bulk import BulkJob
-from doku.engine.local import process_alive
 from doku.engine.store import Store
 
 _lock = threading.Lock()
@@ -36,17 +34,19 @@ def running() -> list[BulkJob]:
 
 
 def mark_orphans(store: Store) -> list[int]:
-    """Runs left 'running' by a process that is gone (or by this one, without a job).
+    """Runs left 'running' by a fetcher that is gone: a process of this machine that
+    died (or this one, without a job), or one of another machine whose heartbeat is
+    stale (`doku.engine.lease`).
 
-    A run another live process (say a CLI audit) is working on is left alone.
+    A run another live fetcher (say a CLI audit, or a worker elsewhere) is working on
+    is left alone.
     """
     with _lock:
         owned = {rid for rid, j in _jobs.items() if not j.snapshot().finished}
-    me = os.getpid()
     orphans = [
-        rid
-        for rid, pid in store.running_owners().items()
-        if rid not in owned and (pid is None or pid == me or not process_alive(pid))
+        lease.run_id
+        for lease in store.running_leases()
+        if lease.run_id not in owned and not lease.held_elsewhere()
     ]
     for rid in orphans:
         store.set_status(rid, "interrupted")

@@ -1,68 +1,148 @@
-"""Reading a run back, row by row: what frames, exports and pages are built from.
+"""Reading runs back: run records with their counts, and a run row by row (what
+frames, exports and pages are built from).
 
-Mixed into `doku.engine.store.Store`, which owns the connection and its lock.
+Mixed into `doku.engine.store.Store`, which owns the connections. The two big reads
+(`customer_rows`, `token_rows`) go straight to the driver; the rest is SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from doku.engine.schema import Reject
+from sqlalchemy import Select, func, select
+
+from doku.engine.access import StoreAccess
+from doku.engine.schema import FAILED, FETCHED, Reject, RunInfo
+from doku.engine.tables import customers, rejects, runs
 
 _CUSTOMER_COLUMNS = (
     "c.customer_id, c.status, c.customer_name, c.n_tokens, c.n_direct_debit,"
     " c.n_credit_card, c.error_kind, c.error_message, c.http_status, c.attempts,"
     " c.attributes, c.request_id"
 )
+_RUN_FIELDS = (
+    "id", "created_at", "started_at", "finished_at", "status", "env", "base_url",
+    "client_id", "input_name", "token_type", "options", "attribute_columns", "customers",
+    "rejected", "duplicates", "blank_rows", "store_token_ids", "error", "name", "note",
+    "archived",
+)
 
 
-class StoreReads:
-    _lock: threading.RLock
-    _db: sqlite3.Connection
+def _customers_of_run(*conditions: Any) -> Any:
+    """COUNT(*) of the run's customers matching `conditions` (correlated to `runs`)."""
+    return (
+        select(func.count())
+        .select_from(customers)
+        .where(customers.c.run_id == runs.c.id, *conditions)
+        .scalar_subquery()
+    )
+
+
+def _runs_with_counts() -> Select[Any]:
+    """Every run column and its live counts: fetched, failed, pending, customers with
+    tokens, tokens (one indexed count each, as the runs list shows them)."""
+    token_sum = (
+        select(func.coalesce(func.sum(customers.c.n_tokens), 0))
+        .where(customers.c.run_id == runs.c.id)
+        .scalar_subquery()
+    )
+    return select(
+        *(runs.c[name] for name in _RUN_FIELDS),
+        _customers_of_run(customers.c.status == FETCHED),
+        _customers_of_run(customers.c.status == FAILED),
+        _customers_of_run(customers.c.status.is_(None)),
+        _customers_of_run(customers.c.n_tokens > 0),
+        token_sum,
+    )
+
+
+_RUNS_WITH_COUNTS = _runs_with_counts()
+
+
+def run_info(row: Sequence[Any]) -> RunInfo:
+    (rid, created, started, finished, status, env, base_url, client_id, input_name,
+     token_type, options, attr_cols, n_customers, rejected, duplicates, blank_rows,
+     store_ids, error, name, note, archived,
+     fetched, failed, pending, with_tokens, tokens) = row
+    return RunInfo(
+        id=rid, created_at=created, started_at=started, finished_at=finished,
+        status=status, env=env, base_url=base_url, client_id=client_id,
+        input_name=input_name, token_type=token_type, options=json.loads(options),
+        attribute_columns=json.loads(attr_cols), customers=n_customers,
+        rejected=rejected, duplicates=duplicates, blank_rows=blank_rows,
+        store_token_ids=bool(store_ids), error=error, fetched=int(fetched),
+        failed=int(failed), pending=int(pending), with_tokens=int(with_tokens),
+        tokens=int(tokens), name=name, note=note, archived=bool(archived),
+    )
+
+
+class StoreReads(StoreAccess):
+    # -- runs ---------------------------------------------------------------------------
+    def get_run(self, run_id: int) -> RunInfo | None:
+        with self._read() as conn:
+            row = conn.execute(_RUNS_WITH_COUNTS.where(runs.c.id == run_id)).one_or_none()
+        return None if row is None else run_info(row)
+
+    def list_runs(self, limit: int | None = None) -> list[RunInfo]:
+        """Every run (or the newest `limit`), newest first."""
+        query = _RUNS_WITH_COUNTS.order_by(runs.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [run_info(r) for r in rows]
+
+    def latest_run_id(self) -> int | None:
+        with self._read() as conn:
+            latest = conn.execute(select(func.max(runs.c.id))).scalar()
+        return None if latest is None else int(latest)
 
     # -- reading for frames, exports and pages ----------------------------------------
     def customer_rows(self, run_id: int) -> list[tuple[Any, ...]]:
         """(customer_id, status, customer_name, n_tokens, n_direct_debit, n_credit_card,
         error_kind (the error's code), error_message, http_status, attempts, attributes_json,
         request_id) in input order."""
-        with self._lock:
-            return self._db.execute(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM customers c WHERE c.run_id=? ORDER BY c.seq",
-                (run_id,),
-            ).fetchall()
+        return self._fetch_all(
+            f"SELECT {_CUSTOMER_COLUMNS} FROM customers c WHERE c.run_id=? ORDER BY c.seq",
+            (run_id,),
+        )
 
     def find_customers(self, run_id: int, query: str, limit: int = 100) -> list[tuple[Any, ...]]:
-        """Customers of the whole run whose ID or name contains `query` (case-blind),
-        as `customer_rows` tuples in input order, at most `limit`."""
+        """Customers of the whole run whose ID or name contains `query` (case-blind on
+        both backends), as `customer_rows` tuples in input order, at most `limit`."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._lock:
-            return self._db.execute(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM customers c WHERE c.run_id=?"
-                " AND (c.customer_id LIKE ? ESCAPE '\\' OR c.customer_name LIKE ? ESCAPE '\\')"
-                " ORDER BY c.seq LIMIT ?",
-                (run_id, pattern, pattern, limit),
-            ).fetchall()
+        c = customers.c
+        statement = (
+            select(c.customer_id, c.status, c.customer_name, c.n_tokens, c.n_direct_debit,
+                   c.n_credit_card, c.error_kind, c.error_message, c.http_status,
+                   c.attempts, c.attributes, c.request_id)
+            .where(c.run_id == run_id,
+                   c.customer_id.ilike(pattern, escape="\\")
+                   | c.customer_name.ilike(pattern, escape="\\"))
+            .order_by(c.seq)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(statement)]
 
     def token_rows(self, run_id: int) -> list[tuple[Any, ...]]:
         """(customer_id, customer_name, type, issuer, brand, masked_card, fingerprint,
         token_id, attributes_json) for every token of fetched customers, input order."""
-        with self._lock:
-            return self._db.execute(
-                """
-                SELECT c.customer_id, c.customer_name, t.type, t.issuer, t.brand,
-                  t.masked_card, t.fingerprint, t.token_id, c.attributes
-                FROM tokens t JOIN customers c
-                  ON c.run_id=t.run_id AND c.seq=t.customer_seq
-                WHERE t.run_id=? ORDER BY t.customer_seq, t.position
-                """,
-                (run_id,),
-            ).fetchall()
+        return self._fetch_all(
+            "SELECT c.customer_id, c.customer_name, t.type, t.issuer, t.brand,"
+            " t.masked_card, t.fingerprint, t.token_id, c.attributes"
+            " FROM tokens t JOIN customers c ON c.run_id=t.run_id AND c.seq=t.customer_seq"
+            " WHERE t.run_id=? ORDER BY t.customer_seq, t.position",
+            (run_id,),
+        )
 
     def rejects(self, run_id: int) -> list[Reject]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT row, value, reason FROM rejects WHERE run_id=? ORDER BY row", (run_id,)
-            ).fetchall()
-        return [Reject(*r) for r in rows]
+        statement = (
+            select(rejects.c.row, rejects.c.value, rejects.c.reason)
+            .where(rejects.c.run_id == run_id)
+            .order_by(rejects.c.row)
+        )
+        with self._read() as conn:
+            return [Reject(*r) for r in conn.execute(statement)]

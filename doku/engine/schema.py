@@ -1,4 +1,8 @@
-"""What the store holds (its SQL schema, run and customer states) and the records it returns."""
+"""What the store holds (run and customer states, bounded texts) and the records it returns.
+
+The tables themselves are in `doku.engine.tables` (and their history in
+`doku/engine/migrations/`).
+"""
 
 from __future__ import annotations
 
@@ -13,71 +17,6 @@ DB_NAME = "doku-audit.sqlite3"
 RUN_STATES = ("running", "done", "cancelled", "aborted", "interrupted")
 FETCHED = "fetched"
 FAILED = "failed"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    status TEXT NOT NULL,
-    env TEXT NOT NULL,
-    base_url TEXT,
-    client_id TEXT NOT NULL,
-    input_name TEXT NOT NULL,
-    token_type TEXT,
-    options TEXT NOT NULL DEFAULT '{}',
-    attribute_columns TEXT NOT NULL DEFAULT '[]',
-    customers INTEGER NOT NULL,
-    rejected INTEGER NOT NULL DEFAULT 0,
-    duplicates INTEGER NOT NULL DEFAULT 0,
-    blank_rows INTEGER NOT NULL DEFAULT 0,
-    store_token_ids INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    owner_pid INTEGER,
-    name TEXT,
-    note TEXT,
-    archived INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS customers (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    customer_id TEXT NOT NULL,
-    attributes TEXT,
-    status TEXT,
-    customer_name TEXT,
-    n_tokens INTEGER,
-    n_direct_debit INTEGER,
-    n_credit_card INTEGER,
-    error_kind TEXT,
-    error_message TEXT,
-    http_status INTEGER,
-    request_id TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    latency_ms REAL,
-    fetched_at TEXT,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS customers_by_id ON customers(run_id, customer_id);
-CREATE INDEX IF NOT EXISTS customers_by_status ON customers(run_id, status);
-CREATE TABLE IF NOT EXISTS tokens (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    customer_seq INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    issuer TEXT NOT NULL,
-    brand TEXT,
-    masked_card TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    token_id TEXT,
-    PRIMARY KEY (run_id, customer_seq, position)
-);
-CREATE TABLE IF NOT EXISTS rejects (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    row INTEGER NOT NULL,
-    value TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-"""
 
 
 def utc_iso() -> str:
@@ -128,23 +67,20 @@ class Reject:
     reason: str
 
 
-# Columns added after the first release; a store without them gets them on open.
+# Columns added to `runs` after the first release, before the schema was versioned: an
+# unversioned store without them gets them before it is stamped as revision 0001.
 ADDED_RUN_COLUMNS = (
     ("name", "TEXT"),
     ("note", "TEXT"),
     ("archived", "INTEGER NOT NULL DEFAULT 0"),
-)
-RUN_COLUMNS = (
-    "id, created_at, started_at, finished_at, status, env, base_url, client_id, input_name,"
-    " token_type, options, attribute_columns, customers, rejected, duplicates, blank_rows,"
-    " store_token_ids, error, name, note, archived"
 )
 MAX_NAME = 120
 MAX_NOTE = 2_000
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:
-    """Bring a store written before the columns above existed up to date (in place)."""
+    """Bring an unversioned SQLite store written before the columns above existed up to
+    the baseline (in place; `doku.engine.upgrade` calls it inside its transaction)."""
     have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     for name, kind in ADDED_RUN_COLUMNS:
         if name not in have:

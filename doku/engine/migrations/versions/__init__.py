@@ -1,0 +1,1 @@
+"""One module per schema revision (see `doku.engine.versioning.REVISIONS`)."""

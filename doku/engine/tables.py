@@ -1,0 +1,114 @@
+"""The store's tables as SQLAlchemy Core objects: one schema for SQLite and PostgreSQL.
+
+The same tables, columns and indexes as the first (unversioned) SQLite schema, plus the
+run lease columns `owner_host` and `heartbeat_at`. Timestamps stay ISO-8601 TEXT
+(`doku.engine.schema.utc_iso`) and flags INTEGER 0/1, so both backends print identical
+values. The migrations in `doku/engine/migrations/versions/` create exactly this;
+`tests/test_migrations.py` checks that the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = MetaData()
+
+# REAL on SQLite (as the first schema declared it), double precision on PostgreSQL
+# (its REAL is 4 bytes and would round the latencies SQLite keeps).
+LATENCY = Float().with_variant(sqlite.REAL(), "sqlite").with_variant(
+    postgresql.DOUBLE_PRECISION(), "postgresql"
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, nullable=True),  # as 0001 declares it
+    Column("created_at", Text, nullable=False),
+    Column("started_at", Text),
+    Column("finished_at", Text),
+    Column("status", Text, nullable=False),
+    Column("env", Text, nullable=False),
+    Column("base_url", Text),
+    Column("client_id", Text, nullable=False),
+    Column("input_name", Text, nullable=False),
+    Column("token_type", Text),
+    Column("options", Text, nullable=False, server_default=text("'{}'")),
+    Column("attribute_columns", Text, nullable=False, server_default=text("'[]'")),
+    Column("customers", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False, server_default=text("0")),
+    Column("duplicates", Integer, nullable=False, server_default=text("0")),
+    Column("blank_rows", Integer, nullable=False, server_default=text("0")),
+    Column("store_token_ids", Integer, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("owner_pid", Integer),
+    Column("name", Text),
+    Column("note", Text),
+    Column("archived", Integer, nullable=False, server_default=text("0")),
+    # The lease of a running run: which machine holds it and when it last said so.
+    Column("owner_host", Text),
+    Column("heartbeat_at", Text),
+    sqlite_autoincrement=True,  # ids are never reused, as in the first schema
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("attributes", Text),
+    Column("status", Text),
+    Column("customer_name", Text),
+    Column("n_tokens", Integer),
+    Column("n_direct_debit", Integer),
+    Column("n_credit_card", Integer),
+    Column("error_kind", Text),
+    Column("error_message", Text),
+    Column("http_status", Integer),
+    Column("request_id", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("latency_ms", LATENCY),
+    Column("fetched_at", Text),
+    PrimaryKeyConstraint("run_id", "seq"),
+    Index("customers_by_id", "run_id", "customer_id", unique=True),
+    Index("customers_by_status", "run_id", "status"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_seq", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("brand", Text),
+    Column("masked_card", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("token_id", Text),
+    PrimaryKeyConstraint("run_id", "customer_seq", "position"),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Read-only views for BI tools (created by migration 0002; see the README).
+BI_VIEWS = ("bi_runs", "bi_customers", "bi_tokens", "bi_latest_customer_results")
