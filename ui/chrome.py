@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from doku.engine import database
 from doku.engine.connection import describe, resolve
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
@@ -96,6 +97,18 @@ def _sidebar(settings: Settings | None) -> None:
             f"Client ID: {escape_md(info['client_id'])}  \n"
             f"Secret key: {escape_md(info['secret_key'])} (from {escape_md(info['source'])})"
         )
+        st.caption(store_line())
+
+
+def store_line() -> str:
+    """Where runs are kept (Markdown): the SQLite file, or the PostgreSQL URL with its
+    password as *** (`Location.where`); a store that cannot be resolved says so."""
+    try:
+        location = database.resolve()
+    except DokuError as exc:
+        return f"Store: :red[{escape_md(str(exc), 200)}]"
+    kind = "PostgreSQL" if location.backend == database.POSTGRESQL else "SQLite"
+    return f"Store: **{kind}** {escape_md(location.where, 200)}"
 
 
 def require_settings(settings: Settings | None) -> Settings:
