@@ -83,8 +83,10 @@ def seed_big_run(store_url: str, n_tokens: int) -> int:
     """A finished run of ~1.1 tokens per customer holding exactly `n_tokens` tokens."""
     rng = random.Random(SEED)
     plan: list[int] = []
-    while sum(plan) < n_tokens:
-        plan.append(min(rng.choice((0, 1, 1, 2, 2, 3)), n_tokens - sum(plan)))
+    total = 0
+    while total < n_tokens:
+        plan.append(min(rng.choice((0, 1, 1, 2, 2, 3)), n_tokens - total))
+        total += plan[-1]
     ids = [f"BIG-{i:08d}" for i in range(len(plan))]
     with Store(url=store_url) as store:
         run_id = store.create_run(ids=ids, env="simulator", base_url=None,
