@@ -1,12 +1,14 @@
 """Connection settings from the environment or `.streamlit/secrets.toml` ([doku] table).
 
 Environment variables win over the secrets file. With no credentials at all the
-app runs on the built-in simulator (and says so). The secret key is held in
-`SecretKey`, whose repr/str never show it.
+app runs on the built-in simulator (and says so). `DOKU_RATE_LIMIT` (or `rate_limit`
+in the [doku] table) is the team's shared requests/second for the client ID. The
+secret key is held in `SecretKey`, whose repr/str never show it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -68,6 +70,9 @@ class Settings:
     secret_key: SecretKey = field(repr=True)
     base_url: str | None  # None: start the embedded simulator
     source: str = "defaults"
+    # DOKU_RATE_LIMIT: requests/second for this client ID across every process that
+    # shares the store (doku.engine.ratelimit); None: each run paces itself alone.
+    rate_limit: float | None = None
 
     @property
     def uses_simulator(self) -> bool:
@@ -84,7 +89,8 @@ class Settings:
         return cid if len(cid) <= 8 else mask_client_id(cid)
 
     def with_base_url(self, base_url: str) -> Settings:
-        return Settings(self.env, self.client_id, self.secret_key, base_url, self.source)
+        return Settings(self.env, self.client_id, self.secret_key, base_url, self.source,
+                        self.rate_limit)
 
 
 def read_secrets_table(path: Path | None = None) -> dict[str, str]:
@@ -126,6 +132,7 @@ def load_settings(
         return value if value else str(secrets.get(key, "")).strip()
 
     client_id, secret, env, base_url = (get(k) for k in KEYS)
+    rate_limit = parse_rate_limit(get(RATE_LIMIT_KEY))
     from_env = any(environ.get(k, "").strip() for k in KEYS)
     source = "environment" if from_env else ("secrets.toml" if secrets else "defaults")
     env = env.lower()
@@ -146,6 +153,7 @@ def load_settings(
             SecretKey(secret or SIMULATOR_SECRET_KEY),
             base_url or None,
             source,
+            rate_limit,
         )
     missing = [k for k, v in (("DOKU_CLIENT_ID", client_id), ("DOKU_SECRET_KEY", secret)) if not v]
     if missing:
@@ -153,7 +161,30 @@ def load_settings(
             f"DOKU_ENV={env} needs {' and '.join(missing)} "
             "(environment variable or [doku] table in .streamlit/secrets.toml)"
         )
-    return Settings(env, client_id, SecretKey(secret), base_url or BASE_URLS[env], source)
+    return Settings(env, client_id, SecretKey(secret), base_url or BASE_URLS[env], source,
+                    rate_limit)
+
+
+RATE_LIMIT_KEY = "DOKU_RATE_LIMIT"
+
+
+def parse_rate_limit(text: str) -> float | None:
+    """DOKU_RATE_LIMIT as requests/second: None when unset or blank, else a positive
+    finite number (ConfigurationError, one line, otherwise)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ConfigurationError(
+            f"{RATE_LIMIT_KEY} must be a positive number of requests per second "
+            f"(for example 50), not {shown!r}"
+        )
+    return value
 
 
 DATABASE_URL_KEY = "DOKU_DATABASE_URL"

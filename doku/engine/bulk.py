@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from doku.client.pacing import SharedPacer
 from doku.client.retry import RetryPolicy
 from doku.client.tokens import TokenClient
 from doku.engine import lease
+from doku.engine.ratelimit import pacer_for
 from doku.engine.store import Store
 from doku.errors import (
     AuthenticationError,
@@ -149,9 +149,10 @@ class BulkJob:
         self.settings = settings
         self.options = options
         self.cancel_event = threading.Event()
-        self.pacer = SharedPacer(options.rps, self.cancel_event)
-        self._client_factory = client_factory or TokenClient
         self._lock = threading.Lock()
+        # DOKU_RATE_LIMIT set: the team's schedule in the store, on top of options.rps.
+        self.pacer = pacer_for(store, settings, options.rps, self.cancel_event, self._abort)
+        self._client_factory = client_factory or TokenClient
         self._c = _Counters()
         self._state = "running"
         self._error: str | None = None

@@ -9,8 +9,10 @@ so a crash or kill -9 loses only requests in flight. Raw token IDs are payment
 credentials: by default only a SHA-256 fingerprint is kept; storing raw IDs is an
 explicit per-run opt-in.
 
-One Store object may be shared by threads. Other processes (or machines, on
-PostgreSQL) open their own; readers see committed results while a run writes.
+The team's shared request schedule (DOKU_RATE_LIMIT) lives here too
+(`doku.engine.slots`). One Store object may be shared by threads. Other processes (or
+machines, on PostgreSQL) open their own; readers see committed results while a run
+writes.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from doku.engine.database import resolve
 from doku.engine.lease import Lease, this_host
 from doku.engine.results import StoreResults
 from doku.engine.schema import RUN_STATES, Reject, RunInfo, clip_error, stored_labels, utc_iso
+from doku.engine.slots import StoreSendSlots
 from doku.engine.tables import runs
 from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 
 
-class Store(StoreResults):
+class Store(StoreResults, StoreSendSlots):
     """Open (creating or upgrading it as needed) the store: `url` (a database URL)
     wins; `path` is a SQLite file (`:memory:` for a private in-memory store); neither:
     the configured one (`doku.engine.database.resolve`).

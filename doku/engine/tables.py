@@ -1,7 +1,8 @@
 """The store's tables as SQLAlchemy Core objects: one schema for SQLite and PostgreSQL.
 
 The same tables, columns and indexes as the first (unversioned) SQLite schema, plus the
-run lease columns `owner_host` and `heartbeat_at`. Timestamps stay ISO-8601 TEXT
+run lease columns `owner_host` and `heartbeat_at` (0002) and the team's request
+schedule `rate_limits` (0003). Timestamps stay ISO-8601 TEXT
 (`doku.engine.schema.utc_iso`) and flags INTEGER 0/1, so both backends print identical
 values. The migrations in `doku/engine/migrations/versions/` create exactly this;
 `tests/test_migrations.py` checks that the two never drift apart.
@@ -26,10 +27,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 metadata = MetaData()
 
 # REAL on SQLite (as the first schema declared it), double precision on PostgreSQL
-# (its REAL is 4 bytes and would round the latencies SQLite keeps).
-LATENCY = Float().with_variant(sqlite.REAL(), "sqlite").with_variant(
+# (its REAL is 4 bytes and would round the latencies SQLite keeps, and the epoch
+# seconds of `rate_limits` to minutes).
+DOUBLE = Float().with_variant(sqlite.REAL(), "sqlite").with_variant(
     postgresql.DOUBLE_PRECISION(), "postgresql"
 )
+LATENCY = DOUBLE
 
 runs = Table(
     "runs",
@@ -108,6 +111,17 @@ rejects = Table(
     Column("row", Integer, nullable=False),
     Column("value", Text, nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# One DOKU client ID's shared request schedule (doku.engine.slots): times are seconds
+# since the epoch on the store's clock (PostgreSQL's, or the SQLite machine's).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("next_at", DOUBLE, nullable=False),  # the next free send time
+    Column("paused_until", DOUBLE, nullable=False, server_default=text("0")),  # after a 429
+    Column("updated_at", DOUBLE, nullable=False),  # the clock at the last slot taken
 )
 
 # Read-only views for BI tools (created by migration 0002; see the README).
