@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +20,22 @@ import doku.settings
 from doku.cli.main import main as doku_cli
 from doku.engine import jobs
 from doku.engine.inputs import ParsedInput
-from doku.engine.schema import DB_NAME, Reject
-from doku.engine.store import Store
+from doku.engine.schema import Reject
 from doku.errors import error_label
 from doku.models import CREDIT_CARD, Token, parse_tokens
 from doku.simulator.world import tokens_for
+from tests.backend_support import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = str(ROOT / "dashboard.py")
 TokensOf = Callable[[str], Sequence[Token]]
+SEED_WRITERS = 8
 
 
 def isolate(mp: pytest.MonkeyPatch, folder: Path) -> Path:
-    """No DOKU_* from the shell, no developer secrets.toml (so the simulator default)
-    and a private data dir."""
+    """No DOKU_* credentials from the shell, no developer secrets.toml (so the simulator
+    default) and a private data dir. DOKU_DATABASE_URL is not in `KEYS`: it stays as
+    the `backend` fixture set it (tests.backend_support)."""
     for key in doku.settings.KEYS:
         mp.delenv(key, raising=False)
     mp.setattr(doku.settings, "read_secrets_table", lambda path=None: {})  # noqa: ARG005
@@ -82,11 +85,12 @@ def seed_run(
     from `error_messages`, else the code's label) and `pending` ones. `status=None`
     leaves it 'running' with no owner, as a dead process would; `error` is the run's
     own error (why it stopped). Failed customers get Request-Id "req-<id>"; `token_type`,
-    `name`, `options`, `rejects` and `env` are the run's own."""
+    `name`, `options`, `rejects` and `env` are the run's own. The store is the test's
+    backend's (`open_store`): `folder`'s SQLite file, or DOKU_DATABASE_URL's database."""
     failed = failed or {}
     lookup = tokens_of.get if isinstance(tokens_of, Mapping) else tokens_of
     folder.mkdir(parents=True, exist_ok=True)
-    with Store(folder / DB_NAME) as store:
+    with open_store(folder) as store:
         if isinstance(customers, ParsedInput):
             ids = customers.ids
             run_id = store.create_run(
@@ -104,7 +108,8 @@ def seed_run(
                 client_id=doku.settings.SIMULATOR_CLIENT_ID, input_name=input_name,
                 token_type=token_type, name=name, options=options,
             )
-        for cid in ids:
+
+        def record(cid: str) -> None:
             if cid in failed:
                 code = failed[cid]
                 message = (error_messages or {}).get(cid, f"{error_label(code)} (seeded)")
@@ -112,6 +117,12 @@ def seed_run(
                                     attempts=1, request_id=f"req-{cid}")
             elif cid not in pending:
                 store.record_fetched(run_id, cid, lookup(cid) or [], attempts=1)
+
+        # From several threads, as a bulk audit writes: on PostgreSQL a result costs a few
+        # round trips, which overlap (SQLite takes its writes one at a time either way).
+        with ThreadPoolExecutor(SEED_WRITERS) as writers:
+            for done in [writers.submit(record, cid) for cid in ids]:
+                done.result()
         if status is not None:
             store.set_status(run_id, status, error=error)
     return run_id

@@ -30,6 +30,7 @@ from doku.settings import (
     Settings,
 )
 from doku.simulator import world
+from tests.backend_support import both_backends
 from tests.guide import GUIDE_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +138,7 @@ def test_fetch_tokens_reveal_and_type() -> None:
 IDS = ["CUST-0001", "CUST-0002", "CUST-0006", "CUST-0011", "CUST-0021"]
 
 
+@both_backends
 def test_audit_a_list_matches_the_simulator_world() -> None:
     frames = doku.audit([*IDS[:3], "CUST-0002", "", "bad\x00id", *IDS[3:]], progress=False)
     run = frames.run
@@ -157,6 +159,7 @@ def test_audit_a_list_matches_the_simulator_world() -> None:
     assert frames.errors.empty
 
 
+@both_backends
 def test_audit_a_series_and_token_type() -> None:
     frames = doku.audit(pd.Series(IDS[:3], name="ids"), token_type="CREDIT_CARD", progress=False)
     assert frames.run.input_name == "Series ids"
@@ -165,6 +168,7 @@ def test_audit_a_series_and_token_type() -> None:
     assert len(frames.tokens) == sum(t[0] == "CREDIT_CARD" for c in IDS[:3] for t in truth(c))
 
 
+@both_backends
 def test_stored_token_ids_are_masked_unless_revealed() -> None:
     frames = doku.audit(["CUST-0001"], store_token_ids=True, progress=False)
     raw = [(t.get("debit_card") or t["credit_card"])["token_id"] for t in GUIDE_TOKENS]
@@ -173,6 +177,7 @@ def test_stored_token_ids_are_masked_unless_revealed() -> None:
     assert doku.load_run("latest").tokens["token_id"].tolist() == [masked(t) for t in raw]
 
 
+@both_backends
 def test_audit_a_dataframe_keeps_other_columns_as_attributes() -> None:
     frame = pd.DataFrame({
         "region": ["Jawa", "Bali", None, "Jawa"],
@@ -191,6 +196,7 @@ def test_audit_a_dataframe_keeps_other_columns_as_attributes() -> None:
     assert c["n_tokens"].tolist() == [len(world.tokens_for(x)) for x in c["customer_id"]]
 
 
+@both_backends
 def test_dataframe_id_column_choice() -> None:
     frame = pd.DataFrame({"cust": ["CUST-0001", "CUST-0002"], "plan": ["basic", "plus"]})
     with pytest.raises(AmbiguousColumnError, match="pass column="):
@@ -209,6 +215,7 @@ def test_dataframe_id_column_choice() -> None:
         doku.audit(frame.iloc[:0], progress=False)
 
 
+@both_backends
 def test_audit_a_file_path(tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,plan\nCUST-0001,basic\nCUST-0006,plus\n", encoding="utf-8")
@@ -221,6 +228,7 @@ def test_audit_a_file_path(tmp_path: Path) -> None:
         doku.audit("CUST-0001", progress=False)
 
 
+@both_backends
 def test_bad_sources_and_options() -> None:
     with pytest.raises(TypeError, match="not bytes"):
         doku.audit(b"CUST-0001", progress=False)
@@ -247,6 +255,7 @@ def test_audit_options_mirror_audit_options() -> None:
 
 
 # -- stores, load_run, compare -----------------------------------------------------------
+@both_backends
 def test_load_run_latest_and_by_id() -> None:
     with pytest.raises(NoSuchRunError):
         doku.load_run()
@@ -262,6 +271,7 @@ def test_load_run_latest_and_by_id() -> None:
 
 
 def test_store_and_data_dir_options(tmp_path: Path) -> None:
+    # SQLite only: data_dir= and store=<folder> name a SQLite file.
     other = tmp_path / "elsewhere"
     frames = doku.audit(IDS[:1], data_dir=other, progress=False)
     assert (other / "doku-audit.sqlite3").is_file()
@@ -276,6 +286,7 @@ def test_store_and_data_dir_options(tmp_path: Path) -> None:
         doku.load_run(store=other, data_dir=other)
 
 
+@both_backends
 def test_compare_ids_latest_and_frames() -> None:
     a = doku.audit(["CUST-0001", "CUST-0002", "CUST-0006"], progress=False)
     b = doku.audit(["CUST-0002", "CUST-0006", "CUST-0011"], progress=False)

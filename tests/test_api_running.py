@@ -29,6 +29,7 @@ from doku.settings import (
     load_settings,
 )
 from doku.simulator import world
+from tests.backend_support import both_backends
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_api import IDS, offline, settings_for  # noqa: F401  (offline: autouse fixture)
 
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- progress, interrupts, aborted runs --------------------------------------------------
+@both_backends
 def test_progress_callback_sees_the_final_state() -> None:
     seen: list[Progress] = []
     frames = doku.audit(IDS, progress=seen.append)
@@ -93,6 +95,7 @@ def test_notebook_bar_updates_one_display(monkeypatch: pytest.MonkeyPatch) -> No
     assert repr(last).startswith(f"run {frames.run.id} done: 5/5 customers")
 
 
+@both_backends
 def test_ctrl_c_cancels_the_run_and_resume_finishes_it(make_simulator: MakeSimulator) -> None:
     sim = make_simulator(latency_ms=100)
     ids = [f"CUST-{i:04d}" for i in range(1, 31)]
@@ -113,6 +116,7 @@ def test_ctrl_c_cancels_the_run_and_resume_finishes_it(make_simulator: MakeSimul
     assert frames.run.tokens == sum(len(world.tokens_for(c)) for c in ids)
 
 
+@both_backends
 def test_a_failing_progress_callback_cancels_the_run(make_simulator: MakeSimulator) -> None:
     sim = make_simulator(latency_ms=100)
 
@@ -125,6 +129,7 @@ def test_a_failing_progress_callback_cancels_the_run(make_simulator: MakeSimulat
     assert doku.load_run("latest").run.status == "cancelled"
 
 
+@both_backends
 def test_an_aborted_run_raises(make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
     with pytest.raises(DokuError, match=r"run 1 stopped: authentication rejected") as caught:
@@ -134,6 +139,7 @@ def test_an_aborted_run_raises(make_simulator: MakeSimulator) -> None:
 
 
 # -- the engine's root cause: no silently aborted run ------------------------------------
+@both_backends
 def test_service_resolves_the_embedded_simulator_itself() -> None:
     settings = load_settings({}, {})
     assert settings.base_url is None
@@ -147,6 +153,7 @@ def test_service_resolves_the_embedded_simulator_itself() -> None:
     assert (info.base_url or "").startswith("http://127.0.0.1:")
 
 
+@both_backends
 def test_service_refuses_a_real_environment_without_base_url() -> None:
     settings = Settings("sandbox", "MCH-1", SecretKey("SK-1"), None)
     with Store() as store:

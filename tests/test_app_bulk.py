@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 import doku.settings
 from doku.engine import jobs
-from doku.engine.store import Store
 from tests.apptest_support import isolate, metrics, ok, open_page, shown, wait_finished
+from tests.backend_support import both_backends, open_store
 from tests.simulator_fixtures import MakeSimulator
 
 BULK = "pages/2_Bulk_audit.py"
@@ -28,7 +28,7 @@ def open_bulk() -> AppTest:
 
 
 def run_status(folder: Path, run_id: int) -> str:
-    with Store(folder / "doku-audit.sqlite3") as store:
+    with open_store(folder) as store:
         info = store.get_run(run_id)
         assert info is not None
         return info.status
@@ -170,6 +170,7 @@ def start_slow_run(at: AppTest, n: int = 200) -> int:
     return run_id
 
 
+@both_backends
 def test_cancel_then_resume(monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator,
                             data_dir: Path) -> None:
     slow_simulator(monkeypatch, make_simulator, latency_ms=15)
@@ -190,6 +191,7 @@ def test_cancel_then_resume(monkeypatch: pytest.MonkeyPatch, make_simulator: Mak
     assert (m["Fetched"], m["Pending"]) == ("200", "0")
 
 
+@both_backends
 def test_retry_failed(monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator) -> None:
     # Bad signatures are never retried by the client: those customers fail at once.
     slow_simulator(monkeypatch, make_simulator, bad_signature_rate=0.3, seed=7)
@@ -223,6 +225,7 @@ def test_a_new_session_finds_the_running_job(
     assert run_status(data_dir, run_id) == "cancelled"
 
 
+@both_backends
 def test_rejected_credentials_stop_the_run_with_advice(
     monkeypatch: pytest.MonkeyPatch, make_simulator: MakeSimulator, data_dir: Path
 ) -> None:

@@ -27,6 +27,7 @@ from doku.engine.inputs import parse_file
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from tests.apptest_support import isolate, metrics, open_page, seed_run
 from tests.apptest_support import ok as check
+from tests.backend_support import sqlite_only
 from ui.insights_drill import Drill, apply_pick, chart_key, picked
 from ui.insights_view import BRAND_KEY, BY_KEY, ISSUER_KEY, TYPE_KEY, attribute_keys
 
@@ -58,7 +59,8 @@ def drill_tokens() -> dict[str, list[Token]]:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory,
+             module_backend: str) -> Path:  # noqa: ARG001  (seeded on each backend)
     folder = tmp_path_factory.mktemp("drill") / "data"
     rows = "".join(f"D{n:03d},{'gold' if n <= 40 else 'silver'}\n" for n in range(1, 46))
     seed_run(folder, parse_file(f"customer_id,tier\n{rows}".encode(), "drill.csv"),
@@ -128,6 +130,7 @@ def test_clicking_an_issuer_bar_filters_the_page_and_works_again_after_clearing(
     assert tokens_kpi(at) == "2"
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_type_slice_sets_the_raw_type_and_a_wallet_slice_says_it_cannot() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True)
     click(at, "Tokens by type", {"type_label": "Credit card"})
@@ -141,6 +144,7 @@ def test_a_type_slice_sets_the_raw_type_and_a_wallet_slice_says_it_cannot() -> N
     assert tokens_kpi(at) == "24"
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_brand_bar_sets_the_brand_filter() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True)
     click(at, "Tokens by card brand", {"brand": "mastercard"})
@@ -148,6 +152,7 @@ def test_a_brand_bar_sets_the_brand_filter() -> None:
     assert tokens_kpi(at) == "5"
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_small_segment_bar_sets_its_attribute_filter_to_the_raw_value() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True)
     ok(at.selectbox(key=BY_KEY).select("tier").run())
@@ -170,6 +175,7 @@ def test_uptake_by_issuer_and_by_type_set_issuer_and_type() -> None:
     assert tokens_kpi(at) == "0"
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_an_issuer_mix_bar_sets_type_and_issuer() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True)
     click(at, "Credit card issuer mix", {"issuer": "BNI"})
@@ -184,6 +190,7 @@ MIX = Drill({"type": TYPE_KEY, "issuer": ISSUER_KEY},
             {TYPE_KEY: (CREDIT_CARD, DIRECT_DEBIT), ISSUER_KEY: ("BCA", "OVO")})
 
 
+@sqlite_only("no store: a pure function")
 def test_picked_reads_every_form_a_point_selection_takes() -> None:
     assert picked([{"issuer": "BCA"}, {"issuer": "(blank)"}], "issuer") == ["BCA", "(blank)"]
     assert picked({"issuer": ["BCA"], "vlPoint": {}}, "issuer") == ["BCA"]  # Vega's own
@@ -192,6 +199,7 @@ def test_picked_reads_every_form_a_point_selection_takes() -> None:
     assert picked(None, "issuer") == []
 
 
+@sqlite_only("no store: a pure function")
 def test_apply_pick_sets_offered_values_and_returns_the_others() -> None:
     state: dict[str, Any] = {"c": {"selection": {PICK: [{"issuer": "(blank)"}]}}}
     assert apply_pick(state, "c", ISSUERS) == []
@@ -208,6 +216,7 @@ def test_apply_pick_sets_offered_values_and_returns_the_others() -> None:
     assert state == {"c": {"selection": {PICK: {}}}, ISSUER_KEY: ["BCA"]}  # untouched
 
 
+@sqlite_only("no store: a pure function")
 def test_a_chart_key_changes_with_what_the_chart_shows() -> None:
     shown = ("run", (("CREDIT_CARD",), (), (), ()), "", "issuers")
     assert chart_key("issuers", shown) == chart_key("issuers", shown)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
-from tests.apptest_support import isolate, open_page, seed_run, shown, token
+from tests.apptest_support import isolate, markdown_sources, open_page, seed_run, shown, token
+from tests.backend_support import (
+    POSTGRESQL,
+    SQLITE,
+    backend_url,
+    both_backends,
+    store_where,
+)
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard.py"
 SECRET = "SK-very-secret-value-123"
@@ -61,6 +69,17 @@ def test_home_with_bad_configuration_shows_error_not_traceback(
     assert not at.info
 
 
+def test_the_sidebar_names_the_store_without_its_password(backend: str,
+                                                          data_dir: Path) -> None:
+    at = run_home()
+    kind = {SQLITE: "SQLite", POSTGRESQL: "PostgreSQL"}[backend]
+    lines = [shown(c.value) for c in at.sidebar.caption if c.value.startswith("Store:")]
+    assert lines == [f"Store: **{kind}** {store_where(data_dir)}"]
+    password = make_url(backend_url(data_dir)).password
+    assert password is None or str(password) not in "\n".join(markdown_sources(at))
+
+
+@both_backends
 def test_home_without_runs_links_to_bulk_audit() -> None:
     at = run_home()
     assert not at.metric
@@ -71,6 +90,7 @@ def test_home_without_runs_links_to_bulk_audit() -> None:
         assert f"**{page}**" in labels
 
 
+@both_backends
 def test_home_shows_the_latest_runs_key_figures(data_dir: Path) -> None:
     seed_run(data_dir, ["A-1", "A-2"], {"A-1": [token("A-1", 1)]})
     ids = [f"H-{i}" for i in range(100)]

@@ -19,11 +19,10 @@ from doku.analysis import exports
 from doku.analysis.frames import load_run_frames
 from doku.client.tokens import TokenResult
 from doku.engine.inputs import MAX_BYTES, parse_file
-from doku.engine.schema import DB_NAME
-from doku.engine.store import Store
 from doku.errors import BadRequestError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from tests.apptest_support import isolate, markdown_sources, ok, open_page, seed_run, shown
+from tests.backend_support import open_store, sqlite_only
 from ui.bulk_view import PREVIEW_COLUMNS
 from ui.insights_view import MAX_SEGMENT_ATTRIBUTES, attribute_keys
 from ui.present import ERROR_CHARS, escape_md
@@ -80,7 +79,8 @@ def assert_inert(at: AppTest, *values: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory,
+             module_backend: str) -> Path:  # noqa: ARG001  (seeded on each backend)
     """One stopped run of the hostile file: hostile IDs, names, issuers, brands, column
     and values, one failed customer with a hostile message, and a hostile run error."""
     folder = tmp_path_factory.mktemp("hostile") / "data"
@@ -99,6 +99,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     isolate(monkeypatch, data_dir)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_home_shows_the_hostile_file_name_escaped() -> None:
     assert_inert(open_page(HOME, no_errors=True), FILE_NAME)
 
@@ -128,6 +129,7 @@ def test_insights_filters_captions_and_segments_are_escaped() -> None:
     assert NAME in set(table["customer_name"])  # cells: literal
 
 
+@sqlite_only("input preview: nothing is stored")
 def test_bulk_preview_of_a_hostile_file_is_escaped() -> None:
     at = open_page(BULK, no_errors=True)
     assert_inert(at, RUN_ERROR, FILE_NAME)  # the latest run's panel
@@ -145,6 +147,7 @@ def test_bulk_preview_of_a_hostile_file_is_escaped() -> None:
     (f"{SHORT},:red[region]\nACC-1,Bali\nACC-2,Jawa\n".encode(), "none of the columns is named"),
     (b"x" * (MAX_BYTES + 1), "over the 50 MB upload limit"),
 ])
+@sqlite_only("input preview: nothing is stored")
 def test_bulk_input_errors_naming_hostile_names_are_escaped(content: bytes, says: str) -> None:
     at = open_page(BULK)
     ok(at.file_uploader(key="bulk_file").upload(FILE_NAME, content, "text/csv").run())
@@ -162,6 +165,7 @@ def lookup_with(outcome: object) -> AppTest:
     return ok(at.run())
 
 
+@sqlite_only("the lookup page reads no runs")
 def test_lookup_result_from_a_hostile_server_is_escaped() -> None:
     tokens = [hostile_token(IDS[0], 0), hostile_token(IDS[0], 1)]
     result = TokenResult(customer_id=IDS[0], token_type=CREDIT_CARD, tokens=tokens,
@@ -180,6 +184,7 @@ def test_lookup_result_from_a_hostile_server_is_escaped() -> None:
     assert_inert(at, IDS[1])
 
 
+@sqlite_only("the lookup page reads no runs")
 def test_lookup_error_from_a_hostile_server_is_escaped() -> None:
     exc = BadRequestError(f"{HOSTILE} message", status=400,
                           doku_message=f"{HOSTILE} from DOKU", request_id=SHORT)
@@ -211,6 +216,7 @@ def attribute_filters(at: AppTest) -> list[str]:
 
 
 @pytest.mark.slow  # doku.analysis.frames builds one categorical column per attribute
+@sqlite_only("slow: on PostgreSQL the 30-column case")
 def test_two_thousand_attribute_columns_offer_a_bounded_number_of_filters(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -229,6 +235,7 @@ def test_two_thousand_attribute_columns_offer_a_bounded_number_of_filters(
     assert_inert(at)
 
 
+@pytest.mark.usefixtures("backend")  # a store of its own
 def test_attribute_columns_left_out_of_filters_stay_in_the_exports(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -238,13 +245,14 @@ def test_attribute_columns_left_out_of_filters_stay_in_the_exports(
     assert len(attribute_filters(at)) == 20
     assert "10 more attribute columns (only the first 20 are offered)" in shown(
         " ".join(c.value for c in at.caption))
-    with Store(folder / DB_NAME) as store:
+    with open_store(folder) as store:
         frames = load_run_frames(store, 1)
     header = next(csv.reader(io.StringIO(
         exports.export_bytes(frames, "customers", "csv").decode("utf-8-sig"))))
     assert set(columns) <= set(header)
 
 
+@sqlite_only("input preview: nothing is stored")
 def test_bulk_preview_of_ten_thousand_columns_is_bounded() -> None:
     _, content = wide_csv(10_000)
     at = open_page(BULK, no_errors=True)

@@ -16,7 +16,6 @@ from doku.analysis.aggregates import apply_filters, summary
 from doku.analysis.filters import Filters
 from doku.analysis.frames import load_run_frames
 from doku.engine.inputs import parse_file
-from doku.engine.store import Store
 from tests.apptest_support import (
     ROOT,
     cli_json,
@@ -28,6 +27,7 @@ from tests.apptest_support import (
     world_tokens,
 )
 from tests.apptest_support import ok as check
+from tests.backend_support import open_store, sqlite_only
 from ui.downloads import deferred_bytes
 
 INSIGHTS = "pages/3_Insights.py"
@@ -35,7 +35,8 @@ SAMPLE = ROOT / "samples" / "customers.csv"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory,
+             module_backend: str) -> Path:  # noqa: ARG001  (seeded on each backend)
     """Two finished runs, written straight into the store with the simulator world's
     tokens: #1 the whole sample file, #2 its first 500 customers."""
     folder = tmp_path_factory.mktemp("insights") / "data"
@@ -111,6 +112,7 @@ def test_latest_run_by_default_and_kpis_equal_the_report_cli() -> None:
     assert_kpis(at, expected)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_link_can_open_a_given_run() -> None:
     at = open_insights(run="1")
     assert at.selectbox(key="insights_run").value == 1
@@ -144,7 +146,7 @@ def test_chart_numbers_equal_the_report_cli() -> None:
 
 def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> None:
     at = open_insights(run="1")
-    with Store(data_dir / "doku-audit.sqlite3") as store:
+    with open_store(data_dir) as store:
         frames = load_run_frames(store, 1)
     base = summary(frames)
 
@@ -183,6 +185,7 @@ def test_filters_apply_to_kpis_charts_table_and_downloads(data_dir: Path) -> Non
     assert_kpis(at, base)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_token_table_is_capped_with_an_honest_caption() -> None:
     at = open_insights(run="1")
     expected = report(1)
@@ -194,6 +197,7 @@ def test_token_table_is_capped_with_an_honest_caption() -> None:
     assert f"Showing 2,000 of {expected['tokens']:,} tokens" in captions
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_every_table_and_chart_has_downloads() -> None:
     at = open_insights(run="1")
     keys = {b.key for b in at.get("download_button")}
@@ -204,6 +208,7 @@ def test_every_table_and_chart_has_downloads() -> None:
         assert {f"insights_png_{chart}", f"insights_svg_{chart}"} <= keys
 
 
+@pytest.mark.usefixtures("backend")  # a store of its own
 def test_no_runs_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path / "empty"))
     at = open_insights()
@@ -211,6 +216,7 @@ def test_no_runs_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert "No runs yet" in " ".join(m.value for m in at.markdown)
 
 
+@sqlite_only("no store: a pure function")
 def test_download_bytes_are_made_once_on_demand_and_never_raise() -> None:
     calls: list[int] = []
 

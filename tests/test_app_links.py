@@ -11,8 +11,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from doku.engine.inputs import parse_file
-from doku.engine.schema import DB_NAME
-from doku.engine.store import Store
 from tests.apptest_support import (
     ROOT,
     isolate,
@@ -23,6 +21,7 @@ from tests.apptest_support import (
     shown,
     world_tokens,
 )
+from tests.backend_support import open_store, sqlite_only
 from ui.present import run_label
 
 INSIGHTS = "pages/3_Insights.py"
@@ -30,7 +29,8 @@ HEAD = b"".join((ROOT / "samples" / "customers.csv").read_bytes().splitlines(Tru
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory,
+             module_backend: str) -> Path:  # noqa: ARG001  (seeded on each backend)
     folder = tmp_path_factory.mktemp("links") / "data"
     for name in ("first.csv", "second.csv"):
         seed_run(folder, parse_file(HEAD, name), world_tokens())
@@ -43,7 +43,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
 
 
 def label(data_dir: Path, run_id: int) -> str:
-    with Store(data_dir / DB_NAME) as store:
+    with open_store(data_dir) as store:
         run = store.get_run(run_id)
     assert run is not None
     return run_label(run)
@@ -68,6 +68,7 @@ def test_a_link_opens_run_filters_and_breakdown(data_dir: Path) -> None:
     assert not warnings(at)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_link_opens_segment_filters_and_the_url_follows_a_change() -> None:
     at = open_insights(insights_filter_attr_region=["East Java", "North Sumatra"],
                        insights_filter_attr_plan="plus")
@@ -79,6 +80,7 @@ def test_a_link_opens_segment_filters_and_the_url_follows_a_change() -> None:
     assert at.query_params == {"insights_filter_attr_region": ["East Java", "North Sumatra"]}
 
 
+@sqlite_only("reads the page's source, not the store")
 def test_no_insights_widget_uses_streamlits_url_binding() -> None:
     """`bind="query-params"` would make the browser replace the history entry on each
     change (Back would leave the page): ui/links.py writes the URL instead."""
@@ -86,6 +88,7 @@ def test_no_insights_widget_uses_streamlits_url_binding() -> None:
     assert {w.proto.query_param_key for w in (*at.selectbox, *at.multiselect)} == {""}
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_the_share_link_always_names_the_run(data_dir: Path) -> None:
     at = open_insights()  # the latest run: left out of the URL by Streamlit
     ok(at.selectbox(key="insights_by").select("Issuer").run())
@@ -108,6 +111,7 @@ def test_an_unknown_run_in_the_link_is_reported() -> None:
     assert open_insights(run="1").selectbox(key="insights_run").value == 1
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_unknown_values_in_the_link_are_reported_not_applied() -> None:
     at = open_insights(insights_filter_issuer=["BCA", "Nope <b>"], insights_by="planet")
     assert sorted(warnings(at)) == sorted([

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY
 from doku.simulator.world import GUIDE_CUSTOMER_ID, GUIDE_CUSTOMER_NAME, tokens_for
 from tests.apptest_support import isolate, open_page, shown
+from tests.backend_support import both_backends
 from tests.simulator_fixtures import MakeSimulator
 from ui.advice import ADVICE, TITLES
 
@@ -39,6 +40,7 @@ def token_ids(at: AppTest) -> list[str]:
     return list(at.dataframe[0].value["token_id"])
 
 
+@both_backends  # the page reads no runs: its sidebar names the store
 def test_lookup_guide_customer_masked_then_revealed() -> None:
     at = look_up(open_lookup(), GUIDE_CUSTOMER_ID)
     assert any("built-in simulator" in i.value for i in at.info)
@@ -89,6 +91,7 @@ def test_lookup_invalid_id_is_an_input_error_not_a_traceback() -> None:
     assert "Check the input" in shown(at.error[0].value)
 
 
+@both_backends  # the page reads no runs: its sidebar names the store
 def test_lookup_with_wrong_secret_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     """The embedded simulator knows the demo key only: another key is rejected."""
     import doku.engine.connection

@@ -17,6 +17,7 @@ from doku.engine.inputs import parse_file
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from tests.apptest_support import isolate, open_page, seed_run, shown
 from tests.apptest_support import ok as check
+from tests.backend_support import sqlite_only
 from tests.test_app_drilldown import chart, chart_rows
 from ui.insights_view import BRAND_KEY, ISSUER_KEY, TYPE_KEY, attribute_keys
 
@@ -41,7 +42,8 @@ IDS = [f"M0{n}" for n in range(1, 7)]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory,
+             module_backend: str) -> Path:  # noqa: ARG001  (seeded on each backend)
     """#1 and #2: one series (the same input file name), #2's file has a `tier` column
     #1's lacks; #3: direct debit only (its own series)."""
     folder = tmp_path_factory.mktemp("mix") / "data"
@@ -111,6 +113,7 @@ def test_mix_with_change_in_points_against_the_previous_run_of_the_series() -> N
         assert {f"insights_png_{name}", f"insights_svg_{name}"} <= keys
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_no_earlier_comparable_run_is_said_and_no_change_shown() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True, run="1")
     assert "No earlier comparable run" in text(at)
@@ -144,6 +147,7 @@ def test_the_same_filters_narrow_both_runs_except_the_issuer_filter() -> None:
     assert "Credit-card brands: no credit-card token matches the filters." in text(at)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_filter_on_a_column_the_earlier_run_lacks_shows_no_change() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True, run="2")
     ok(at.multiselect(key=attribute_keys(["tier"])["tier"]).set_value(["gold"]).run())
@@ -157,6 +161,7 @@ def test_a_filter_on_a_column_the_earlier_run_lacks_shows_no_change() -> None:
     ])
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_a_run_without_credit_cards_says_not_requested() -> None:
     at = open_page(INSIGHTS, timeout=60, no_errors=True, run="3")
     assert ("Credit-card brands: not requested. This run did not ask DOKU for credit cards."

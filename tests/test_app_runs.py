@@ -8,7 +8,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from doku.analysis.labels import type_label
-from doku.engine.store import Store
 from tests.apptest_support import (
     cli_json,
     isolate,
@@ -20,13 +19,15 @@ from tests.apptest_support import (
 )
 from tests.apptest_support import ok as check
 from tests.apptest_support import wait_finished as wait_for_runs
+from tests.backend_support import open_store, sqlite_only
 
 RUNS = "pages/4_Runs.py"
 IDS = [f"CMP-{i:04d}" for i in range(800)]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory,
+             module_backend: str) -> Path:  # noqa: ARG001  (seeded on each backend)
     """Run #1 of the simulator's world at epoch 0, run #2 (same customers but the first
     100, plus 50 new ones) three epochs later, so some customers gained or lost tokens;
     both written straight into the store."""
@@ -60,7 +61,7 @@ def wait_finished(at: AppTest) -> AppTest:
 def test_history_lists_every_run_with_its_counts(data_dir: Path) -> None:
     at = open_runs()
     history = at.dataframe[0].value
-    with Store(data_dir / "doku-audit.sqlite3") as store:
+    with open_store(data_dir) as store:
         runs = store.list_runs()
     assert list(history["run"]) == [r.id for r in runs] == [2, 1]
     for row, run in zip(history.itertuples(), runs, strict=True):
@@ -101,6 +102,7 @@ def test_compare_previous_with_latest_equals_the_compare_cli() -> None:
         assert mine["uptake_b"] == pytest.approx(row["uptake_b"] * 100)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_swapping_the_runs_swaps_gains_and_losses() -> None:
     at = open_runs()
     before = metrics(at)
@@ -111,6 +113,7 @@ def test_swapping_the_runs_swaps_gains_and_losses() -> None:
     assert after["Tokens added"] == before["Tokens removed"]
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_same_run_twice_is_not_compared() -> None:
     at = open_runs()
     ok(at.selectbox(key="runs_compare_a").select(2).run())
@@ -118,6 +121,7 @@ def test_same_run_twice_is_not_compared() -> None:
     assert "Tokens added" not in metrics(at)
 
 
+@pytest.mark.usefixtures("backend")  # a store of its own
 def test_resume_an_interrupted_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A run left 'running' by a dead process is marked interrupted and resumable."""
     folder = isolate(monkeypatch, tmp_path / "data")
@@ -132,12 +136,13 @@ def test_resume_an_interrupted_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     wait_finished(at)
     m = metrics(at)
     assert (num(m["Fetched"]), num(m["Pending"])) == (300, 0)
-    with Store(folder / "doku-audit.sqlite3") as store:
+    with open_store(folder) as store:
         info = store.get_run(run_id)
         assert info is not None
         assert info.status == "done"
 
 
+@sqlite_only("retries run on PostgreSQL from Bulk audit and the engine tests")
 def test_retry_failed_from_the_runs_page(monkeypatch: pytest.MonkeyPatch,
                                          tmp_path: Path) -> None:
     folder = isolate(monkeypatch, tmp_path / "data")
@@ -155,6 +160,7 @@ def test_retry_failed_from_the_runs_page(monkeypatch: pytest.MonkeyPatch,
     assert (num(m["Fetched"]), num(m["Failed"])) == (200, 0)
 
 
+@sqlite_only("the page's other tests cover it on PostgreSQL")
 def test_no_runs_yet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate(monkeypatch, tmp_path / "empty")
     at = open_runs()

@@ -5,16 +5,16 @@ trends per series, and a run renamed, archived and deleted from the Runs page.""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from doku.engine.schema import DB_NAME, Reject
-from doku.engine.store import Store
+from doku.engine.schema import Reject
+from doku.engine.tables import runs as runs_table
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from tests.apptest_support import (
     DASHBOARD,
@@ -26,6 +26,7 @@ from tests.apptest_support import (
     shown,
     world_tokens,
 )
+from tests.backend_support import both_backends, open_store
 
 RUNS, INSIGHTS = "pages/4_Runs.py", "pages/3_Insights.py"
 IDS = [f"TR-{i:04d}" for i in range(200)]
@@ -47,9 +48,11 @@ def trend_labels(at: AppTest) -> list[str]:
 
 @pytest.fixture
 def folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A data folder of the test's own (the store, with @both_backends)."""
     return isolate(monkeypatch, tmp_path / "data")
 
 
+@both_backends
 def test_a_done_run_with_failures_says_so_and_lists_them(folder: Path) -> None:
     failed = {IDS[0]: "server_error", IDS[1]: "server_error", IDS[2]: "transport"}
     run_id = seed_run(folder, IDS, world_tokens(), failed=failed)
@@ -75,13 +78,15 @@ def test_a_clean_done_run_is_plain_done(folder: Path) -> None:
     assert not [d for d in at.dataframe if "error_code" in d.value.columns]
 
 
+@both_backends
 def test_a_running_run_counts_finished_customers_only(folder: Path) -> None:
     run_id = seed_run(folder, IDS[:100], world_tokens(), failed={IDS[0]: "transport"},
                       pending=IDS[60:], status=None)
     owner = subprocess.Popen(["sleep", "120"])  # another live process (say a CLI audit)
     try:
-        with sqlite3.connect(folder / DB_NAME) as db:
-            db.execute("UPDATE runs SET owner_pid=? WHERE id=?", (owner.pid, run_id))
+        with open_store(folder) as store, store.engine.begin() as conn:
+            conn.execute(update(runs_table).where(runs_table.c.id == run_id)
+                         .values(owner_pid=owner.pid))
         at = open_page(INSIGHTS, timeout=60, no_errors=True, run=str(run_id))
         assert ("Still running: figures count finished customers only "
                 "(of 60 finished; 40 pending).") in text(at)
@@ -145,6 +150,7 @@ def test_trend_per_series_readable_with_fifty_runs(folder: Path) -> None:
     assert [label.split()[0] for label in trend_labels(at)] == ["#51", "#52"]
 
 
+@both_backends
 def test_rename_archive_and_delete_a_run(folder: Path) -> None:
     seed_run(folder, IDS[:10], world_tokens(), options={"concurrency": 4, "rps": 10.0},
              rejects=[Reject(3, "=bad", "not an ID")])
@@ -173,16 +179,17 @@ def test_rename_archive_and_delete_a_run(folder: Path) -> None:
     ok(at.button(key="runs_delete").click().run())
     ok(at.button(key="runs_delete_confirm").click().run())
     assert list(at.dataframe[0].value["run"]) == [1]
-    with Store(folder / DB_NAME) as store:
+    with open_store(folder) as store:
         assert store.get_run(second) is None
 
 
+@both_backends
 def test_rejected_rows_download_neutralises_formulas(folder: Path) -> None:
     from ui.manage_view import rejects_csv
 
     run_id = seed_run(folder, IDS[:3], world_tokens(),
                       rejects=[Reject(3, "=HYPERLINK(1)", "not an ID"), Reject(9, "", "blank")])
-    with Store(folder / DB_NAME) as store:
+    with open_store(folder) as store:
         csv = rejects_csv(store, run_id).decode()
     assert csv.splitlines() == ["row,value,reason", "3,'=HYPERLINK(1),not an ID", "9,,blank"]
 
@@ -204,7 +211,8 @@ def test_an_invalid_option_blocks_start_and_is_named(
     ok(at.number_input(key=key).set_value(2).run())
     assert not at.error
     assert not at.button(key="bulk_start").disabled
-    assert not (folder / DB_NAME).exists() or not Store(folder / DB_NAME).list_runs()
+    with open_store(folder) as store:
+        assert store.list_runs() == []
 
 
 def test_the_run_panel_shows_the_options_used(folder: Path) -> None:
@@ -259,6 +267,7 @@ def test_segments_keep_time_order_mark_small_groups_and_draw_the_average(
             "1 group marked “small” has fewer than 30 customers") in caption
 
 
+@both_backends
 def test_customers_table_covers_the_whole_run_and_searches_it(folder: Path) -> None:
     ids = [f"CUS-{i:04d}" for i in range(2_500)]
     run_id = seed_run(folder, ids, {}, failed={"CUS-0003": "transport"})  # no tokens at all

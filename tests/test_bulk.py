@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from doku.simulator import (
     stop_simulator_process,
     world,
 )
+from tests.backend_support import SQLITE, backend_url, both_backends, open_store
 from tests.simulator_fixtures import MakeSimulator
 from tests.waiting import wait_until
 
@@ -71,10 +71,9 @@ def assert_matches_truth(store: Store, run_id: int, seed: int = 0) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "audit.sqlite3")
-    yield s
-    s.close()
+def store(backend_store: Store) -> Store:
+    """An empty store on each backend: the tests that use it run twice."""
+    return backend_store
 
 
 def test_run_fetches_everyone_and_matches_truth(store: Store, simulator: RunningSimulator) -> None:
@@ -252,7 +251,8 @@ def _audit_cmd(url: str, data_dir: Path, *args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
+@both_backends
+def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path, backend: str) -> None:
     source = tmp_path / "customers.txt"
     source.write_text("\n".join(ids(800, "K")) + "\n")
     # 8 workers at 30 ms: ~6 s for the victim, so a kill at 200 lands early on a loaded box
@@ -263,16 +263,16 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> Non
         db = killed_dir / "doku-audit.sqlite3"
 
         def done() -> int:
-            if not db.exists():
-                return 0
-            with Store(db) as s:
+            if backend == SQLITE and not db.exists():
+                return 0  # opening it here would create it
+            with open_store(killed_dir) as s:
                 run = s.get_run(1)
                 return 0 if run is None else run.fetched + run.failed
 
         wait_until(lambda: done() >= 200, 60, "200 results in the victim's store")
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        with Store(db) as s:
+        with open_store(killed_dir) as s:
             run = s.get_run(1)
             assert run is not None
             assert 0 < run.pending < 800
@@ -283,18 +283,22 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(tmp_path: Path) -> Non
         clean = _audit_cmd(url, clean_dir, str(source), "--concurrency", "16")
         out, err = clean.communicate(timeout=120)
         assert clean.returncode == 0, err
+        # SQLite: run 1 of its own folder; PostgreSQL: run 2 of the same database
+        clean_run = json.loads(out)["run_id"]
+        assert clean_run == (1 if backend == SQLITE else 2)
     finally:
         stop_simulator_process(proc)
-    with (
-        Store(killed_dir / "doku-audit.sqlite3") as a,
-        Store(clean_dir / "doku-audit.sqlite3") as b,
-    ):
-        assert stored(a, 1) == stored(b, 1)
+    with open_store(killed_dir) as a, open_store(clean_dir) as b:
+        assert stored(a, 1) == stored(b, clean_run)
         strip = lambda rows: [(r[0], r[1], r[3]) for r in rows]  # noqa: E731
-        assert strip(a.customer_rows(1)) == strip(b.customer_rows(1))
-        assert a.get_run(1).status == b.get_run(1).status == "done"  # type: ignore[union-attr]
+        assert strip(a.customer_rows(1)) == strip(b.customer_rows(clean_run))
+        resumed_run, clean_info = a.get_run(1), b.get_run(clean_run)
+        assert resumed_run is not None
+        assert clean_info is not None
+        assert resumed_run.status == clean_info.status == "done"
 
 
+@both_backends
 def test_store_failure_aborts_the_run_without_losing_written_results(
     tmp_path: Path, simulator: RunningSimulator
 ) -> None:
@@ -307,7 +311,7 @@ def test_store_failure_aborts_the_run_without_losing_written_results(
                 raise OSError(28, "No space left on device")
             super().record_fetched(*args, **kw)  # type: ignore[arg-type]
 
-    with FullDisk(tmp_path / "full.sqlite3") as store:
+    with FullDisk(url=backend_url(tmp_path)) as store:
         job = start_audit(store, parse_text("\n".join(ids(300))), settings_for(simulator.url),
                           AuditOptions(concurrency=4))
         p = job.wait(30)

@@ -15,6 +15,7 @@ from doku.engine.bulk import STOP_GRACE_S, AuditOptions
 from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
 from doku.engine.store import Store
+from tests.backend_support import backend_env, both_backends, open_store
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_bulk import ids, settings_for
 from tests.waiting import wait_until
@@ -23,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_stop_returns_within_the_grace_period_while_requests_hang(
-    tmp_path: Path, make_simulator: MakeSimulator
+    backend_store: Store, make_simulator: MakeSimulator
 ) -> None:
     hanging = make_simulator(hang_rate=1.0, hang_s=60)
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend_store
     job = start_audit(store, parse_text("\n".join(ids(10))), settings_for(hanging.url),
                       AuditOptions(concurrency=4, read_timeout_s=60))
     wait_until(lambda: hanging.stats["requests"] >= 4, 10, "4 requests in flight")
@@ -47,6 +48,7 @@ def test_stop_returns_within_the_grace_period_while_requests_hang(
     assert store.get_run(job.run_id).fetched == 10  # type: ignore[union-attr]
 
 
+@both_backends
 def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:
@@ -55,8 +57,7 @@ def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(
     source.write_text("\n".join(ids(50)) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
     env.update(DOKU_ENV="simulator", DOKU_BASE_URL=hanging.url, DOKU_DATA_DIR=str(tmp_path),
-               PYTHONPATH=str(ROOT))
-    db = tmp_path / "doku-audit.sqlite3"
+               PYTHONPATH=str(ROOT), **backend_env())
     proc = subprocess.Popen([sys.executable, "-m", "doku", "audit", str(source), "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -76,5 +77,5 @@ def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(
         "error: run 1 cancelled; resume with `doku audit --resume 1`"
     )
     assert out.startswith("run 1: cancelled; 50 customers, 0 fetched, 0 failed, 50 pending")
-    with Store(db) as store:
+    with open_store(tmp_path) as store:
         assert store.get_run(1).status == "cancelled"  # type: ignore[union-attr]

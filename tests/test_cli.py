@@ -17,8 +17,10 @@ import pytest
 
 from doku.cli.main import main
 from doku.cli.tokens import EMPTY_NOTE, SIMULATOR_NOTE
+from doku.settings import DATABASE_URL_KEY
 from doku.simulator import RunningSimulator
 from doku.simulator.world import tokens_for
+from tests.backend_support import both_backends, store_where
 
 SIM_SECRET = "SK-simulator-demo-only"
 
@@ -40,10 +42,11 @@ def doku(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No DOKU_* from the caller's environment, the store in tmp_path, and a working
-    directory without `.streamlit/secrets.toml`."""
+    """No DOKU_* from the caller's environment, the store in tmp_path (or the
+    `backend` fixture's DOKU_DATABASE_URL), and a working directory without
+    `.streamlit/secrets.toml`."""
     for key in list(os.environ):
-        if key.startswith("DOKU_"):
+        if key.startswith("DOKU_") and key != DATABASE_URL_KEY:
             monkeypatch.delenv(key)
     monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
@@ -153,6 +156,7 @@ def test_tokens_with_no_configuration_uses_embedded_simulator(
     assert "built-in simulator" in SIMULATOR_NOTE
 
 
+@both_backends
 def test_audit_json_summary_from_file_and_stdin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -181,6 +185,7 @@ def test_audit_json_summary_from_file_and_stdin(
     assert (summary["run_id"], summary["customers"], summary["duplicates"]) == (2, 3, 1)
 
 
+@both_backends
 def test_audit_text_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "ids.txt"
     f.write_text("T-1\nT-2\n")
@@ -209,6 +214,7 @@ def test_audit_unreadable_file_fails_with_one_line(
     assert lines[0].isprintable()
 
 
+@both_backends
 def test_audit_missing_file_and_unknown_run(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     r = doku(capsys, "audit", str(tmp_path / "nope.csv"))
@@ -218,7 +224,7 @@ def test_audit_missing_file_and_unknown_run(tmp_path: Path,
     assert "nope.csv" in r.err
     r = doku(capsys, "audit", "--resume", "42")
     assert (r.code, r.out) == (1, "")
-    assert r.err == f"error: no such run: run 42 is not in {tmp_path / 'doku-audit.sqlite3'}\n"
+    assert r.err == f"error: no such run: run 42 is not in {store_where(tmp_path)}\n"
 
 
 @pytest.mark.parametrize(("args", "line"), [
@@ -232,6 +238,7 @@ def test_audit_needs_exactly_one_source(args: list[str], line: str,
     assert (r.code, r.out, r.err) == (1, "", line + "\n")
 
 
+@both_backends
 def test_audit_wrong_credentials_stop_the_run(
     simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -263,6 +270,7 @@ def test_usage_mistakes_are_one_line(args: list[str], line: str,
     assert (r.code, r.out, r.err) == (2, "", line + " (see --help)\n")
 
 
+@both_backends
 def test_audit_where_every_customer_failed_exits_3_not_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -291,6 +299,7 @@ def test_audit_where_every_customer_failed_exits_3_not_done(
     (["--concurrency", "0"], "concurrency must be between 1 and 256, not 0"),
     (["--rps", "-1"], "rps must be a positive number (or none for no limit), not -1.0"),
 ])
+@both_backends
 def test_invalid_options_are_refused_before_a_run_is_created(
     tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -303,6 +312,7 @@ def test_invalid_options_are_refused_before_a_run_is_created(
     assert json.loads(r.out) == []  # no junk run left behind
 
 
+@both_backends
 def test_audit_lists_ids_that_look_like_two_in_one(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "ids.csv"

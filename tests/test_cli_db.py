@@ -14,7 +14,7 @@ import pytest
 from doku.engine.schema import DB_NAME
 from doku.engine.store import Store
 from doku.engine.versioning import HEAD
-from tests.backend_support import PG_ENV, fresh_pg_schema, needs_pg
+from tests.pg_cluster import SERVER_URL_ENV
 from tests.test_cli import Result, doku
 from tests.test_migrations import LEGACY_STORE
 
@@ -23,7 +23,7 @@ SECRET = "Pw$not-for-your-eyes"
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in [k for k in os.environ if k.startswith("DOKU_") and k != PG_ENV]:
+    for key in [k for k in os.environ if k.startswith("DOKU_") and k != SERVER_URL_ENV]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
@@ -121,17 +121,16 @@ def test_a_bad_or_unreachable_database_is_one_line_without_the_password(
 
 
 def test_status_and_upgrade_on_postgres(capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    with fresh_pg_schema(needs_pg()) as url:
-        monkeypatch.setenv("DOKU_DATABASE_URL", url)
-        before = _json(doku(capsys, "db", "status", "--json"))
-        store = str(before.pop("store"))
-        assert before == {"backend": "postgresql", "revision": None, "head": HEAD,
-                          "state": "empty", "upgrade_pending": True}
-        assert store.startswith("postgresql+psycopg://")
-        assert ":***@" in store
-        upgrade = doku(capsys, "db", "upgrade")
-        assert upgrade.out == f"created the store at {store} (revision {HEAD})\n"
-        password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
-        assert password not in upgrade.out + store
-        assert _json(doku(capsys, "db", "status", "--json"))["state"] == "current"
+                                        monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+    monkeypatch.setenv("DOKU_DATABASE_URL", pg_url)
+    before = _json(doku(capsys, "db", "status", "--json"))
+    store = str(before.pop("store"))
+    assert before == {"backend": "postgresql", "revision": None, "head": HEAD,
+                      "state": "empty", "upgrade_pending": True}
+    assert store.startswith("postgresql+psycopg://")
+    assert ":***@" in store
+    upgrade = doku(capsys, "db", "upgrade")
+    assert upgrade.out == f"created the store at {store} (revision {HEAD})\n"
+    password = pg_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    assert password not in upgrade.out + store
+    assert _json(doku(capsys, "db", "status", "--json"))["state"] == "current"

@@ -40,8 +40,10 @@ def _run(store: Store, scope: str | None, *, ids: list[str] = IDS, env: str = "s
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "doku-audit.sqlite3")
+def store(backend_store: Store) -> Store:
+    """An empty store on each backend (what `doku compare` opens with
+    DOKU_DATA_DIR=tmp_path): the tests that use it run twice."""
+    return backend_store
 
 
 def test_scopes() -> None:

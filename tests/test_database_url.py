@@ -19,7 +19,7 @@ from doku.engine.database import make_engine, parse_url, resolve, store_error
 from doku.engine.store import Store
 from doku.errors import ConfigurationError, StoreError
 from doku.settings import database_url
-from tests.backend_support import PG_ENV, fresh_pg_schema, needs_pg
+from tests.pg_cluster import SERVER_URL_ENV
 
 # Passwords with every awkward character; the prefix keeps one from matching some other
 # text of a message by chance (a one-letter password is in every message).
@@ -29,7 +29,7 @@ PASSWORDS = st.text(st.characters(exclude_categories=("Cs",)), min_size=0, max_s
 
 @pytest.fixture(autouse=True)
 def no_configured_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in [k for k in os.environ if k.startswith("DOKU_") and k != PG_ENV]:
+    for key in [k for k in os.environ if k.startswith("DOKU_") and k != SERVER_URL_ENV]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml
 
@@ -141,11 +141,10 @@ def test_sqlite_connections_are_set_up_for_concurrency(tmp_path: Path) -> None:
 
 
 def test_postgres_connections_are_pooled_named_and_logged_without_password(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, pg_url: str,
 ) -> None:
-    server = needs_pg()
     caplog.set_level(logging.INFO, logger="doku")
-    with fresh_pg_schema(server) as url, Store(url=url) as store:
+    with Store(url=pg_url) as store:
         password = store.location.url.password or ""
         with store.engine.connect() as conn:
             name = conn.exec_driver_sql("SHOW application_name").scalar()

@@ -7,6 +7,7 @@ worked out by hand from the table in its docstring.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,7 @@ from doku.analysis.frames import (
 from doku.engine.store import Store, resolve_run
 from doku.errors import InvalidInputError, NoSuchRunError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
+from tests.backend_support import backend_url
 
 DD, CC = DIRECT_DEBIT, CREDIT_CARD
 INJECTION_NAME = "=cmd|' /C calc'!A0"
@@ -36,7 +38,8 @@ def _t(cid: str, name: str | None, kind: str, issuer: str, brand: str | None, ti
 def build_small_store(path: str | Path = ":memory:", store_token_ids: bool = False) -> tuple[
     Store, int, int
 ]:
-    """Two runs (A, B) on one store; returns (store, run_a, run_b).
+    """Two runs (A, B) on one store (`path`: a SQLite file, `:memory:` or a database
+    URL); returns (store, run_a, run_b).
 
     Run A, attributes segment/city, 8 customers:
       C1 gold/Jakarta   fetched  DD BRI a1dd1, DD BRI a1dd2, CC BCA visa a1cc1
@@ -56,7 +59,7 @@ def build_small_store(path: str | Path = ":memory:", store_token_ids: bool = Fal
       C7 fetched DD BNI a7dd1                               (unchanged)
       C9 gold/Jakarta fetched CC BCA visa b9cc1             (only in B)
     """
-    store = Store(path)
+    store = Store(url=path) if "://" in str(path) else Store(path)
     attrs = {
         "C1": {"segment": "gold", "city": "Jakarta"},
         "C2": {"segment": "gold", "city": "Bandung"},
@@ -117,8 +120,29 @@ def build_small_store(path: str | Path = ":memory:", store_token_ids: bool = Fal
 
 
 @pytest.fixture
-def small() -> tuple[Store, int, int]:
-    return build_small_store()
+def small(backend: str, tmp_path: Path) -> Iterator[tuple[Store, int, int]]:  # noqa: ARG001
+    """The small store on each backend (`backend` parametrizes the tests using it)."""
+    store, a, b = build_small_store(backend_url(tmp_path))
+    with store:
+        yield store, a, b
+
+
+def test_frames_read_the_same_from_sqlite_and_postgresql(tmp_path: Path,
+                                                        pg_store_url: str) -> None:
+    """What aggregates, charts, exports, reports and comparisons are computed from does
+    not depend on the backend (those tests use SQLite's frames)."""
+    lite, a, b = build_small_store(tmp_path / "small.sqlite3", store_token_ids=True)
+    pg, pg_a, pg_b = build_small_store(pg_store_url, store_token_ids=True)
+    with lite, pg:
+        assert (pg_a, pg_b) == (a, b)
+        for run in (a, b):
+            want, got = load_run_frames(lite, run), load_run_frames(pg, run)
+            assert len(want.tokens) > 0
+            for frame in ("tokens", "customers", "errors"):
+                pd.testing.assert_frame_equal(getattr(got, frame), getattr(want, frame))
+            stamps = {"created_at": "", "started_at": "", "finished_at": ""}
+            assert got.run.to_dict() | stamps == want.run.to_dict() | stamps
+            assert got.attributes == want.attributes == ("segment", "city")
 
 
 def test_tokens_frame_columns_and_dtypes(small: tuple[Store, int, int]) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import update
 
 from doku.engine import jobs
 from doku.engine.store import Store
+from doku.engine.tables import runs
 
 
 def _run(store: Store, owner_pid: int | None) -> int:
@@ -19,8 +20,8 @@ def _run(store: Store, owner_pid: int | None) -> int:
         ids=["C1", "C2"], env="simulator", base_url=None, client_id="MCH-1", input_name="t"
     )
     store.set_status(run_id, "running")
-    with store._lock, store._db:  # another process's claim, as it would have written it
-        store._db.execute("UPDATE runs SET owner_pid=? WHERE id=?", (owner_pid, run_id))
+    with store.engine.begin() as conn:  # another process's claim, as it would have written it
+        conn.execute(update(runs).where(runs.c.id == run_id).values(owner_pid=owner_pid))
     return run_id
 
 
@@ -31,9 +32,10 @@ def _dead_pid() -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    monkeypatch.setattr(jobs, "_jobs", {})  # an empty registry, whatever ran before
-    return Store(tmp_path / "jobs.sqlite3")
+def store(backend_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """An empty store on each backend, and an empty registry whatever ran before."""
+    monkeypatch.setattr(jobs, "_jobs", {})
+    return backend_store
 
 
 def test_runs_of_gone_or_unknown_owners_become_interrupted(store: Store) -> None:

@@ -10,7 +10,7 @@ import re
 import shutil
 import sqlite3
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,11 +26,11 @@ from doku.engine.upgrade import alembic_config
 from doku.engine.versioning import BASELINE, CURRENT, EMPTY, HEAD, LEGACY, REVISIONS
 from doku.errors import StoreTooNewError
 from doku.models import DIRECT_DEBIT, Token
-from tests.backend_support import BACKENDS, store_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY_STORE = ROOT / "tests" / "data" / "legacy_store" / "doku-audit.sqlite3"
 LATER_COLUMNS = ("owner_host", "heartbeat_at")  # added by 0002
+LATER_TABLES = ("rate_limits",)  # added by 0003
 
 
 def unversion(db: Path, drop: Sequence[str] = ()) -> None:
@@ -39,15 +39,16 @@ def unversion(db: Path, drop: Sequence[str] = ()) -> None:
     with sqlite3.connect(db) as raw:
         for view in BI_VIEWS:
             raw.execute(f"DROP VIEW {view}")
-        raw.execute("DROP TABLE alembic_version")
+        for table in ("alembic_version", *LATER_TABLES):
+            raw.execute(f"DROP TABLE {table}")
         for column in (*LATER_COLUMNS, *drop):
             raw.execute(f"ALTER TABLE runs DROP COLUMN {column}")
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with store_url(request.param, tmp_path) as u:
-        yield u
+@pytest.fixture
+def url(store_url: str) -> str:
+    """An empty store on each backend (tests.pg_cluster's `store_url`)."""
+    return store_url
 
 
 @pytest.fixture

@@ -10,21 +10,22 @@ import pytest
 from doku.cli.main import main
 from doku.engine.schema import DB_NAME
 from doku.engine.store import Store
+from tests.backend_support import both_backends
 from tests.test_migrations import unversion
 
 
-def test_name_note_and_archive_round_trip(tmp_path: Path) -> None:
-    with Store(tmp_path / DB_NAME) as store:
-        run = store.create_run(ids=["C1"], env="simulator", base_url=None, client_id="M",
-                               input_name="t", name="  Nov \n month-end ", note=" first ")
-        info = store.get_run(run)
-        assert info is not None
-        assert (info.name, info.note, info.archived) == ("Nov month-end", "first", False)
-        store.annotate_run(run, name="x" * 500, note="")
-        store.set_archived(run)
-        info = store.get_run(run)
-        assert info is not None
-        assert (info.name, info.note, info.archived) == ("x" * 120, None, True)
+def test_name_note_and_archive_round_trip(backend_store: Store) -> None:
+    store = backend_store
+    run = store.create_run(ids=["C1"], env="simulator", base_url=None, client_id="M",
+                           input_name="t", name="  Nov \n month-end ", note=" first ")
+    info = store.get_run(run)
+    assert info is not None
+    assert (info.name, info.note, info.archived) == ("Nov month-end", "first", False)
+    store.annotate_run(run, name="x" * 500, note="")
+    store.set_archived(run)
+    info = store.get_run(run)
+    assert info is not None
+    assert (info.name, info.note, info.archived) == ("x" * 120, None, True)
 
 
 def test_a_store_from_before_the_columns_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -39,6 +40,7 @@ def test_a_store_from_before_the_columns_is_upgraded_in_place(tmp_path: Path) ->
     assert (info.input_name, info.name, info.archived) == ("old.csv", None, False)
 
 
+@both_backends
 def test_audit_name_and_note_show_in_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     for key in ("DOKU_ENV", "DOKU_BASE_URL", "DOKU_CLIENT_ID", "DOKU_SECRET_KEY"):

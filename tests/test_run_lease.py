@@ -10,13 +10,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from doku.engine import bulk
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
 from doku.engine.store import Store
+from doku.engine.tables import runs
 from doku.errors import NoSuchRunError, RunBusyError
+from tests.backend_support import backend_url, both_backends
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_bulk import ids, settings_for
 
@@ -27,9 +30,9 @@ def _running_by(store: Store, pid: int | None) -> int:
     run_id = store.create_run(
         ids=["C1", "C2"], env="simulator", base_url=None, client_id="MCH-1", input_name="t"
     )
-    with store._lock, store._db:  # as another process would have left it
-        store._db.execute("UPDATE runs SET status='running', owner_pid=? WHERE id=?",
-                          (pid, run_id))
+    with store.engine.begin() as conn:  # as another process would have left it
+        conn.execute(update(runs).where(runs.c.id == run_id)
+                     .values(status="running", owner_pid=pid))
     return run_id
 
 
@@ -39,8 +42,8 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_claim_refuses_a_run_held_by_a_live_process(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
+def test_claim_refuses_a_run_held_by_a_live_process(backend_store: Store) -> None:
+    store = backend_store
     held = _running_by(store, os.getppid())
     with pytest.raises(RunBusyError, match=rf"run {held} is already being fetched by process {os.getppid()}"):
         store.claim_run(held)
@@ -53,10 +56,10 @@ def test_claim_refuses_a_run_held_by_a_live_process(tmp_path: Path) -> None:
 
 
 def test_a_second_resume_in_this_process_is_refused_while_the_first_runs(
-    tmp_path: Path, make_simulator: MakeSimulator
+    backend_store: Store, make_simulator: MakeSimulator
 ) -> None:
     slow = make_simulator(latency_ms=100)
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend_store
     job = start_audit(store, parse_text("\n".join(ids(40))), settings_for(slow.url),
                       AuditOptions(concurrency=2))
     with pytest.raises(RunBusyError, match=rf"run {job.run_id} is already being fetched in this process"):
@@ -75,10 +78,10 @@ def test_a_second_resume_in_this_process_is_refused_while_the_first_runs(
 
 CLAIM = textwrap.dedent(
     """
-    import sys
+    import os, sys
     from doku.engine.store import Store
     from doku.errors import RunBusyError
-    store = Store(sys.argv[1])
+    store = Store(url=os.environ["CLAIM_STORE_URL"])  # not argv: it may hold a password
     sys.stdin.readline()  # both processes start claiming together
     try:
         store.claim_run(1)
@@ -90,13 +93,14 @@ CLAIM = textwrap.dedent(
 )
 
 
+@both_backends
 def test_two_processes_claiming_together_one_wins(tmp_path: Path) -> None:
-    db = tmp_path / "s.sqlite3"
-    with Store(db) as store:
+    url = backend_url(tmp_path)
+    with Store(url=url) as store:
         assert _running_by(store, None) == 1
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CLAIM_STORE_URL": url}
     procs = [
-        subprocess.Popen([sys.executable, "-c", CLAIM, str(db)], stdin=subprocess.PIPE,
+        subprocess.Popen([sys.executable, "-c", CLAIM], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=env)
         for _ in range(2)
     ]

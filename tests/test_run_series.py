@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from doku.analysis.comparison import previous_comparable, run_series, series_key
 from doku.analysis.labels import run_label, scope_label, type_label
 from doku.engine.store import Store
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 
-def _store(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "s.sqlite3")
+def _with_six_runs(store: Store) -> Store:
+    """Six runs: two series by input, one by name, one narrower scope."""
     for name, input_name, scope in ((None, "customers.csv", None),
                                     (None, "pasted text", None),
                                     ("Nov month-end", "customers.csv", None),
@@ -29,8 +27,8 @@ def test_type_and_run_labels() -> None:
     assert (scope_label(None), scope_label(CREDIT_CARD)) == ("all types", "Credit card")
 
 
-def test_series_group_by_name_else_input_and_scope(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_series_group_by_name_else_input_and_scope(backend_store: Store) -> None:
+    store = _with_six_runs(backend_store)
     runs = store.list_runs()
     info = {r.id: r for r in runs}
     label = run_label(info[3])
@@ -50,8 +48,8 @@ def test_series_group_by_name_else_input_and_scope(tmp_path: Path) -> None:
     assert series_key(info[2]) == "input: pasted text | all types | simulator"
 
 
-def test_customer_search_covers_the_whole_run_by_id_or_name(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
+def test_customer_search_covers_the_whole_run_by_id_or_name(backend_store: Store) -> None:
+    store = backend_store
     ids = [f"P{i:06}" for i in range(5_000)]
     run = store.create_run(ids=ids, env="simulator", base_url=None, client_id="M",
                            input_name="t")

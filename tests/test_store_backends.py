@@ -2,7 +2,7 @@
 with identical values, results replace each other, leases work across machines, and
 concurrent writers (threads, processes) never lose or duplicate a row.
 
-PostgreSQL cases run when DOKU_TEST_DATABASE_URL names a server (else they skip).
+Each test runs on a SQLite file and on a fresh PostgreSQL database (tests.pg_cluster).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -29,17 +28,16 @@ from doku.engine.tables import runs
 from doku.errors import NoSuchRunError, RunBusyError
 from doku.masking import fingerprint
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
-from tests.backend_support import BACKENDS, store_url
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_bulk import ids, settings_for
 from tests.test_jobs import _dead_pid
 from tests.waiting import wait_until
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with store_url(request.param, tmp_path) as u:
-        yield u
+@pytest.fixture
+def url(store_url: str) -> str:
+    """An empty store on each backend (tests.pg_cluster's `store_url`)."""
+    return store_url
 
 
 @pytest.fixture
@@ -208,10 +206,9 @@ def test_threads_writing_together_lose_nothing(store: Store) -> None:
     assert (info.fetched, info.pending, info.tokens) == (400, 0, sum(i % 4 for i in range(400)))
 
 
-def test_postgres_writers_do_not_wait_for_each_other(url: str) -> None:
-    if not url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers by design")
-    with Store(url=url) as store:
+def test_postgres_writers_do_not_wait_for_each_other(pg_url: str) -> None:
+    # PostgreSQL only: SQLite serialises writers by design.
+    with Store(url=pg_url) as store:
         run_id = _run(store, ["C1"])
         with store._lock:  # SQLite's process-wide lock: a PostgreSQL write never takes it
             writer = threading.Thread(

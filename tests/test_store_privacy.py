@@ -41,15 +41,15 @@ def test_an_existing_world_readable_store_is_tightened(tmp_path: Path) -> None:
     assert _mode(db) == 0o600
 
 
-def test_stored_error_texts_are_bounded(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.sqlite3") as store:
-        run = store.create_run(ids=["C1"], env="simulator", base_url=None, client_id="M",
-                               input_name="t")
-        store.record_failed(run, "C1", error_code="server_error", error_message="x" * 60_000,
-                            attempts=1, request_id="r" * 1_000)
-        store.set_status(run, "aborted", "y" * 60_000)
-        row = store.customer_rows(run)[0]
-        assert row[7] == "x" * 499 + "\u2026"
-        info = store.get_run(run)
-        assert info is not None
-        assert info.error == "y" * 499 + "\u2026"
+def test_stored_error_texts_are_bounded(backend_store: Store) -> None:
+    store = backend_store
+    run = store.create_run(ids=["C1"], env="simulator", base_url=None, client_id="M",
+                           input_name="t")
+    store.record_failed(run, "C1", error_code="server_error", error_message="x" * 60_000,
+                        attempts=1, request_id="r" * 1_000)
+    store.set_status(run, "aborted", "y" * 60_000)
+    row = store.customer_rows(run)[0]
+    assert row[7] == "x" * 499 + "\u2026"
+    info = store.get_run(run)
+    assert info is not None
+    assert info.error == "y" * 499 + "\u2026"
