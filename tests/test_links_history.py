@@ -8,6 +8,7 @@ the widgets unchanged, which is what the browser sends (tests/e2e checks the bro
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -25,6 +26,7 @@ from tests.apptest_support import (
     shown,
     world_tokens,
 )
+from ui import links
 from ui.insights_view import BRAND_KEY, BY_KEY, ISSUER_KEY, RUN_KEY, TYPE_KEY
 from ui.present import run_label
 
@@ -70,10 +72,12 @@ def view(at: AppTest) -> tuple[int, list[str], list[str], str]:
 
 
 def navigate(at: AppTest, query: dict[str, str]) -> AppTest:
-    """What Back/Forward does: rerun with that entry's query string, widgets untouched."""
+    """What Back/Forward does: rerun with that entry's query string, widgets untouched,
+    flagged as history navigation (as the frontend's popstate rerun is)."""
     at.query_params.clear()
     at.query_params.update(query)
-    return ok(at.run(), no_errors=True)
+    with mock.patch.object(links, "history_navigation", return_value=True):
+        return ok(at.run(), no_errors=True)
 
 
 def test_each_change_of_view_is_written_to_the_url(first_run: str) -> None:
@@ -182,3 +186,16 @@ def test_coming_back_from_another_page_opens_the_view_in_the_url() -> None:
     ok(at.switch_page(INSIGHTS).run(), no_errors=True)
     assert view(at) == (2, ["BCA"], [], "region")
     assert kpis(at) == BCA_2
+
+
+def test_a_rerun_carrying_the_url_before_the_last_write_keeps_the_view() -> None:
+    """Any rerun (not Back/Forward) sent before the browser applied the last write
+    carries the older query string: it must not be read as a view (it reset filters)."""
+    at = open_page(INSIGHTS, timeout=60, no_errors=True)
+    ok(at.multiselect(key=ISSUER_KEY).set_value(["BCA"]).run(), no_errors=True)
+    ok(at.multiselect(key=TYPE_KEY).set_value(["CREDIT_CARD"]).run(), no_errors=True)
+    at.query_params.clear()
+    at.query_params.update({ISSUER_KEY: "BCA"})  # the URL the type's write replaced
+    ok(at.run(), no_errors=True)
+    assert view(at)[1] == ["BCA"]
+    assert at.session_state[TYPE_KEY] == ["CREDIT_CARD"]

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from ui.present import escape_md, md_list
 
@@ -50,7 +51,16 @@ VIEW = "insights_url_view"  # the view (as `url_params`) when the last run ended
 HELD = "insights_url_held"  # {key: widget value} as last drawn
 SCOPE = "insights_url_scope"  # what the widgets drawn from now on belong to (the run)
 SCOPE_OF = "insights_url_scope_of"  # {key: the scope its value was last drawn in}
+# The URL the last write replaced. A rerun carrying it that is not Back/Forward comes
+# from a click sent before the browser applied the write: stale, not a view to read.
+REPLACED = "insights_url_replaced"
 V = TypeVar("V")
+
+
+def history_navigation() -> bool:
+    """Is this run the browser's Back/Forward? Streamlit's run context carries the flag
+    its frontend sends with a popstate rerun (internal: no public API says so)."""
+    return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
 
 
 def url_view() -> dict[str, list[str]]:
@@ -65,7 +75,8 @@ def begin() -> None:
     mounted = any(k in st.session_state for k in held)  # not after another page
     changed = any(k in st.session_state and st.session_state[k] != v for k, v in held.items())
     url = url_view()
-    seeding = not mounted or (not changed and url != st.session_state.get(SEEN))
+    stale = url == st.session_state.get(REPLACED) and not history_navigation()
+    seeding = not mounted or (not changed and url != st.session_state.get(SEEN) and not stale)
     if seeding:
         forget_notes()
         st.session_state[SEEN] = url  # now, in case this run is cut short by the next
@@ -136,6 +147,7 @@ def finish() -> None:
     if not seeding() and view != st.session_state.get(VIEW) and view != url:
         others = {k: st.query_params.get_all(k) for k in st.query_params if k not in url}
         st.query_params.from_dict({**others, **view})
+        st.session_state[REPLACED] = url
         url = view
     st.session_state[SEEN] = url
     st.session_state[VIEW] = view
