@@ -56,8 +56,14 @@ def metric_values(page: Page) -> dict[str, str]:
 
 
 def report(server: StreamlitServer, run_id: int) -> dict[str, Any]:
+    return doku_report(run_id, {"DOKU_DATA_DIR": str(server.data_dir)})
+
+
+def doku_report(run_id: int, store_env: dict[str, str]) -> dict[str, Any]:
+    """`doku report RUN --json` in a child process on the store `store_env` names
+    (by environment, so a database URL never reaches argv)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
-    env["DOKU_DATA_DIR"] = str(server.data_dir)
+    env.update(store_env)
     out = subprocess.run(
         [sys.executable, "-m", "doku", "report", str(run_id), "--json"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,

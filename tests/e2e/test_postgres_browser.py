@@ -5,36 +5,19 @@ nowhere in the page, the server log or a download."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, start_streamlit
-from tests.e2e.test_journey import metric_values, settle
+from tests.e2e.conftest import start_streamlit
+from tests.e2e.test_journey import doku_report, metric_values, settle
 
 pytestmark = pytest.mark.e2e
 
 IDS = [f"CUST-{10001 + i}" for i in range(120)]
-
-
-def report(database_url: str, run_id: int) -> dict[str, Any]:
-    """`doku report RUN --json` on the database (the URL goes by environment, never argv)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
-    env["DOKU_DATABASE_URL"] = database_url
-    out = subprocess.run(
-        [sys.executable, "-m", "doku", "report", str(run_id), "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
-    )
-    data: dict[str, Any] = json.loads(out.stdout)
-    return data
 
 
 def test_an_audit_on_postgresql_end_to_end(
@@ -61,7 +44,7 @@ def test_an_audit_on_postgresql_end_to_end(
         assert match
         run_id = int(match.group(1))
 
-        expected = report(pg_url, run_id)
+        expected = doku_report(run_id, {"DOKU_DATABASE_URL": pg_url})
         assert expected["customers"] == len(IDS)
         assert expected["fetched"] == len(IDS)
         link.click()
