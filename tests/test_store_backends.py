@@ -18,16 +18,15 @@ import pytest
 from sqlalchemy import update
 
 from doku.engine import jobs, lease
-from doku.engine.bulk import AuditOptions
-from doku.engine.inputs import parse_text
+from doku.engine.bulk import AuditOptions, BulkJob
 from doku.engine.lease import this_host
 from doku.engine.schema import Reject
-from doku.engine.service import start_audit
 from doku.engine.store import Store, resolve_run
 from doku.engine.tables import runs
 from doku.errors import NoSuchRunError, RunBusyError
 from doku.masking import fingerprint
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
+from doku.settings import SIMULATOR_CLIENT_ID
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_bulk import ids, settings_for
 from tests.test_jobs import _dead_pid
@@ -79,7 +78,8 @@ def test_a_run_reads_back_with_identical_values(store: Store) -> None:
         "attribute_columns": ["seg"], "customers": 3, "rejected": 1, "duplicates": 2,
         "blank_rows": 1, "store_token_ids": False, "error": None, "fetched": 1,
         "failed": 1, "pending": 1, "with_tokens": 1, "tokens": 2, "name": "Nov",
-        "note": "first", "archived": False,
+        "note": "first", "archived": False, "queued_at": None, "saved_audit_id": None,
+        "scheduled_for": None,
     }
     assert datetime.fromisoformat(info.created_at).tzinfo == timezone.utc
     assert store.customer_rows(run_id) == [
@@ -274,13 +274,18 @@ def test_a_big_input_goes_in_through_the_bulk_path(store: Store) -> None:
 def test_a_running_job_renews_its_lease_until_it_ends(
     store: Store, make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A run one process holds (SQLite's default; on PostgreSQL, resuming a run made
+    outside the queue): its lease renewed every HEARTBEAT_S. Queued runs renew their
+    fetchers' claims instead (tests/test_claims.py)."""
     monkeypatch.setattr(lease, "HEARTBEAT_S", 0.02)
     beats: list[int] = []
     renew = store.heartbeat
     monkeypatch.setattr(store, "heartbeat", lambda run_id: beats.append(run_id) or renew(run_id))
     slow = make_simulator(latency_ms=50)
-    job = start_audit(store, parse_text("\n".join(ids(400))), settings_for(slow.url),
-                      AuditOptions(concurrency=2))
+    run_id = store.create_run(ids=ids(400), env="simulator", base_url=slow.url,
+                              client_id=SIMULATOR_CLIENT_ID, input_name="t.csv")
+    job = BulkJob(store, run_id, ids(400), settings_for(slow.url),
+                  AuditOptions(concurrency=2)).start()
     wait_until(lambda: len(beats) >= 3, 30, "three heartbeats")
     assert job.wait(0).state == "running"
     job.cancel()

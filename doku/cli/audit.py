@@ -9,10 +9,19 @@ from typing import Any
 
 from doku.cli import render
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
+from doku.engine.connection import resolve
 from doku.engine.inputs import parse_path, parse_text
 from doku.engine.parsed import ParsedInput
 from doku.engine.schema import RunInfo
-from doku.engine.service import start_audit, start_resume, start_retry_failed
+from doku.engine.service import (
+    create_run,
+    live_workers,
+    queue_run,
+    start_audit,
+    start_resume,
+    start_retry_failed,
+    uses_queue,
+)
 from doku.engine.store import Store
 from doku.errors import ConfigurationError, InvalidInputError
 from doku.models import TOKEN_TYPES
@@ -48,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--name", help='a label for the run, e.g. "Nov month-end"')
     p.add_argument("--note", help="a note kept with the run")
+    p.add_argument("--queue-only", action="store_true",
+                   help="PostgreSQL store: put the run on the workers' queue and return "
+                   "(by default this process fetches it too, beside any `doku worker`)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", type=int, metavar="RUN_ID",
                    help="fetch the customers of a run that have no result yet")
@@ -115,13 +127,13 @@ def _start(args: argparse.Namespace, store: Store, settings: Settings) -> BulkJo
         if not args.file:
             raise ConfigurationError("give a FILE (or - for stdin), --resume or --retry-failed")
         return start_audit(store, _read_input(args), settings, _options(args),
-                           name=args.name, note=args.note)
+                           name=args.name, note=args.note, fetcher="cli")
     if args.file:
         raise ConfigurationError("give either FILE or --resume/--retry-failed, not both")
     overrides = {"concurrency": args.concurrency, "rps": args.rps,
                  "max_attempts": args.max_attempts, "read_timeout_s": args.timeout}
     start = start_resume if args.resume is not None else start_retry_failed
-    return start(store, again, settings, **overrides)
+    return start(store, again, settings, fetcher="cli", **overrides)
 
 
 def summary(
@@ -182,10 +194,34 @@ def _exit_status(snap: Progress, info: RunInfo, embedded: bool) -> int:
     return 0
 
 
+def _queue_only(args: argparse.Namespace, store: Store, settings: Settings) -> int:
+    """`--queue-only`: record the run for the workers and say so (run id on stdout)."""
+    if not uses_queue(store):
+        raise ConfigurationError(
+            f"--queue-only needs a PostgreSQL store with `doku worker`s; {store.where} is "
+            "SQLite, where `doku audit` fetches the run itself")
+    if args.resume is not None or args.retry_failed is not None or not args.file:
+        raise ConfigurationError("--queue-only takes a FILE (a new run)")
+    settings = resolve(settings)
+    run_id = create_run(store, _read_input(args), settings, _options(args), name=args.name,
+                        note=args.note, queued=True)
+    queue_run(store, run_id)
+    if args.json:
+        render.emit_json({"run_id": run_id, "status": "queued"}, indent=None)
+    else:
+        render.emit(f"run {run_id}: queued for the workers")
+    if not live_workers(store):
+        render.note("no `doku worker` is running on this store; the run waits for one")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = load_settings()
     embedded = settings.uses_simulator and settings.base_url is None
+    if args.queue_only:
+        with Store() as store:
+            return _queue_only(args, store, settings)
     with Store() as store:
         job = _start(args, store, settings)
         snap = _follow(job, args.quiet)

@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-rate", type=float, default=d.drop_rate)
     p.add_argument("--max-clock-skew", type=float, default=d.max_clock_skew_s, help="seconds")
     p.add_argument("--replay-capacity", type=int, default=d.replay_capacity)
+    p.add_argument("--request-log", metavar="PATH", default=None,
+                   help="append one line per customer request (ID, received, answered, "
+                   "status): who fetched what when")
 
 
 def _secret_key(args: argparse.Namespace) -> tuple[str, bool]:
@@ -100,6 +103,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
             drop_rate=args.drop_rate,
             max_clock_skew_s=args.max_clock_skew,
             replay_capacity=args.replay_capacity,
+            request_log=args.request_log,
         )
     except ValueError as exc:
         raise ConfigurationError(f"sandbox: {exc}") from None

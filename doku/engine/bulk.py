@@ -10,18 +10,33 @@ the run at once instead of failing every customer.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from doku.client.retry import RetryPolicy
 from doku.client.tokens import TokenClient
-from doku.engine import lease
+from doku.engine.audit_model import (  # re-exported: callers import them from here
+    AUTH_FAILURES_TO_ABORT,
+    MAX_ATTEMPTS,
+    MAX_CONCURRENCY,
+    MAX_TIMEOUT_S,
+    AuditOptions,
+    Progress,
+    _Counters,
+)
+from doku.engine.claims import CLAIM_LEASE_S
 from doku.engine.ratelimit import pacer_for
+from doku.engine.sources import (
+    ABORTED,
+    CANCELLED,
+    DETACHED,
+    EXHAUSTED,
+    ClaimedCustomers,
+    CustomerSource,
+    FixedCustomers,
+)
 from doku.engine.store import Store
 from doku.errors import (
     AuthenticationError,
@@ -31,97 +46,18 @@ from doku.errors import (
     NoSuchRunError,
     RunBusyError,
 )
-from doku.models import TOKEN_TYPES
 from doku.settings import Settings
 
+__all__ = [
+    "AUTH_FAILURES_TO_ABORT", "MAX_ATTEMPTS", "MAX_CONCURRENCY", "MAX_TIMEOUT_S",
+    "STOP_GRACE_S", "AuditOptions", "BulkJob", "Progress", "check_settings_match",
+    "options_for", "start_resume", "start_retry_failed",
+]
 logger = logging.getLogger(__name__)
-# After this many authentication failures in a row (with no success in between)
-# the credentials are wrong, not the customers.
-AUTH_FAILURES_TO_ABORT = 3
-MAX_CONCURRENCY = 256
-MAX_ATTEMPTS = 20
-MAX_TIMEOUT_S = 600.0
 STOP_GRACE_S = 1.5  # how long `stop` waits for requests in flight
 # Runs with a live BulkJob in this process (the store's claim covers other processes).
 _active_lock = threading.Lock()
 _active: set[int] = set()
-
-
-@dataclass(frozen=True)
-class AuditOptions:
-    concurrency: int = 8
-    rps: float | None = None
-    token_type: str | None = None
-    store_token_ids: bool = False
-    max_attempts: int = 4
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        """Every option is checked here, before a run is recorded: a bad value must
-        never leave an aborted run behind (ValueError naming the option)."""
-        problem = _option_problem(self)
-        if problem is not None:
-            raise ValueError(problem)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _option_problem(o: AuditOptions) -> str | None:
-    if isinstance(o.concurrency, bool) or not 1 <= o.concurrency <= MAX_CONCURRENCY:
-        return f"concurrency must be between 1 and {MAX_CONCURRENCY}, not {o.concurrency}"
-    if o.rps is not None and not (math.isfinite(o.rps) and o.rps > 0):
-        return f"rps must be a positive number (or none for no limit), not {o.rps}"
-    if o.token_type is not None and o.token_type not in TOKEN_TYPES:
-        return f"token type must be one of {', '.join(TOKEN_TYPES)}, not {o.token_type!r}"
-    if not 1 <= o.max_attempts <= MAX_ATTEMPTS:
-        return f"max attempts must be between 1 and {MAX_ATTEMPTS}, not {o.max_attempts}"
-    for name in ("connect_timeout_s", "read_timeout_s"):
-        value = getattr(o, name)
-        if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
-            label = name.removesuffix("_s").replace("_", " ")
-            return f"{label} must be between 0 and {MAX_TIMEOUT_S:g} seconds, not {value}"
-    return None
-
-
-@dataclass(frozen=True)
-class Progress:
-    run_id: int
-    state: str  # running | done | cancelled | aborted
-    total: int  # customers this job fetches
-    done: int  # reached a terminal state in this job
-    fetched: int
-    failed: int
-    tokens: int
-    elapsed_s: float
-    rate: float  # customers/second over the last few seconds
-    eta_s: float | None
-    error: str | None = None
-    retries: int = 0
-    rate_limited_pauses: int = 0
-    # Tokens DOKU listed twice in one answer (kept once; counted here, not stored).
-    duplicate_tokens: int = 0
-
-    @property
-    def remaining(self) -> int:
-        return self.total - self.done
-
-    @property
-    def finished(self) -> bool:
-        return self.state != "running"
-
-
-@dataclass
-class _Counters:
-    done: int = 0
-    fetched: int = 0
-    failed: int = 0
-    tokens: int = 0
-    retries: int = 0
-    duplicate_tokens: int = 0
-    auth_streak: int = 0
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
 
 
 class BulkJob:
@@ -136,6 +72,7 @@ class BulkJob:
         options: AuditOptions,
         *,
         client_factory: Callable[..., TokenClient] | None = None,
+        source: CustomerSource | None = None,
     ) -> None:
         if settings.base_url is None:
             # Refuse here rather than record a run that aborts on its first request.
@@ -145,7 +82,8 @@ class BulkJob:
             )
         self.store = store
         self.run_id = run_id
-        self.ids = list(ids)
+        # The customers: `ids` of a run this process holds, or a shared source.
+        self.source: CustomerSource = source or FixedCustomers(store, run_id, ids)
         self.settings = settings
         self.options = options
         self.cancel_event = threading.Event()
@@ -158,21 +96,34 @@ class BulkJob:
         self._error: str | None = None
         self._started = 0.0
         self._ended: float | None = None
-        self._next = 0
+        self._detached = False
+        self._settling = False
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
+    @classmethod
+    def shared(cls, store: Store, run_id: int, settings: Settings, options: AuditOptions,
+               *, kind: str, worker_id: str | None = None,
+               lease_s: float = CLAIM_LEASE_S,
+               client_factory: Callable[..., TokenClient] | None = None) -> BulkJob:
+        """A fetcher joining a queued run beside any others (`doku.engine.claims`)."""
+        source = ClaimedCustomers(store, run_id, kind=kind, concurrency=options.concurrency,
+                                  worker_id=worker_id, lease_s=lease_s)
+        return cls(store, run_id, (), settings, options, client_factory=client_factory,
+                   source=source)
+
     # -- control --------------------------------------------------------------------
     def start(self) -> BulkJob:
         """Claim the run (RunBusyError when a live job, here or in another process,
-        holds it) and start fetching in a background thread."""
+        holds it; a shared run registers this fetcher instead) and start fetching in a
+        background thread."""
         with _active_lock:
             if self.run_id in _active:
                 raise RunBusyError(
                     f"run {self.run_id} is already being fetched in this process"
                 )
-            self.store.claim_run(self.run_id)
+            self.source.begin()
             _active.add(self.run_id)
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"audit-{self.run_id}",
@@ -196,9 +147,15 @@ class BulkJob:
         self.cancel()
         snap = self.wait(grace_s)
         if not snap.finished:
-            self._finish("cancelled", None)
+            self._finish(CANCELLED, None)
             snap = self.snapshot()
         return snap
+
+    def detach(self, grace_s: float = STOP_GRACE_S) -> Progress:
+        """Leave a shared run to its other fetchers (a worker shutting down): stop like
+        `stop`, give back the customers in hand, leave the run's status alone."""
+        self._detached = True
+        return self.stop(grace_s)
 
     def wait(self, timeout: float | None = None) -> Progress:
         self._finished.wait(timeout)
@@ -212,10 +169,15 @@ class BulkJob:
             window = [t for t in c.recent if t >= end - 5.0]
             span = min(5.0, elapsed)
             rate = len(window) / span if span > 0.2 else 0.0
-            remaining = len(self.ids) - c.done
+            total = self.source.total
+            done = c.done
+            if self.source.shared and self._state == "running":
+                # A shared run's progress is everyone's: the store's pending count.
+                done = max(done, total - (self.source.pending() or 0))
+            remaining = total - done
             eta = remaining / rate if rate > 0 and self._state == "running" else None
             return Progress(
-                self.run_id, self._state, len(self.ids), c.done, c.fetched, c.failed,
+                self.run_id, self._state, total, done, c.fetched, c.failed,
                 c.tokens, elapsed, rate, eta, self._error, c.retries, self.pacer.pauses,
                 c.duplicate_tokens,
             )
@@ -224,19 +186,14 @@ class BulkJob:
     def _beat(self) -> None:
         """Renew the run's lease until the job finishes, so fetchers on other machines
         see it held (a timer beside the workers: no extra write per result)."""
-        while not self._finished.wait(lease.HEARTBEAT_S):
+        while not self._finished.wait(self.source.beat_every):
             try:
-                self.store.heartbeat(self.run_id)
+                self.source.beat()
             except DokuError as exc:  # the store is unreachable: the workers will say so
                 logger.warning("run %s: lease not renewed: %s", self.run_id, exc)
 
     def _take(self) -> str | None:
-        with self._lock:
-            if self._next >= len(self.ids) or self.cancel_event.is_set():
-                return None
-            cid = self.ids[self._next]
-            self._next += 1
-            return cid
+        return self.source.take(self.cancel_event)
 
     def _abort(self, message: str) -> None:
         with self._lock:
@@ -256,12 +213,12 @@ class BulkJob:
                 pacer=self.pacer,
             )
         except (DokuError, ValueError) as exc:
-            self._finish("aborted", str(exc))
+            self._finish(ABORTED, str(exc))
             return
         workers = [
             threading.Thread(target=self._worker, args=(client,), daemon=True,
                              name=f"audit-{self.run_id}-w{i}")
-            for i in range(min(opts.concurrency, max(1, len(self.ids))))
+            for i in range(min(opts.concurrency, max(1, self.source.total)))
         ]
         for w in workers:
             w.start()
@@ -269,17 +226,28 @@ class BulkJob:
             w.join()
         client.close()
         if self._error is not None:
-            self._finish("aborted", self._error)
-        elif self.cancel_event.is_set() and self._c.done < len(self.ids):
-            self._finish("cancelled", None)
-        elif self.store.pending_ids(self.run_id):
-            self._finish("cancelled", None)  # an earlier part of the run never finished
+            self._finish(ABORTED, self._error)
+        elif self.cancel_event.is_set() and self._left() > 0:
+            self._finish(CANCELLED, None)
         else:
-            self._finish("done", None)
+            self._finish(EXHAUSTED, None)
 
-    def _finish(self, state: str, error: str | None) -> None:
+    def _left(self) -> int:
+        """Customers still without a result: the run's (shared) or this job's."""
+        pending = self.source.pending()
+        return pending if pending is not None else self.source.total - self._c.done
+
+    def _finish(self, outcome: str, error: str | None) -> None:
+        """Let the source settle the run (`doku.engine.sources`), once."""
+        with self._lock:
+            if self._settling:
+                return  # `stop` settled it already; a late thread changes nothing
+            self._settling = True
+        if outcome == CANCELLED and self._detached:
+            outcome = DETACHED
+        state = "aborted"
         try:
-            self.store.set_status(self.run_id, state, error)
+            state = self.source.end(outcome, error)
         finally:
             with _active_lock:
                 _active.discard(self.run_id)
@@ -369,16 +337,31 @@ def options_for(store: Store, run_id: int, **overrides: Any) -> AuditOptions:
     return AuditOptions(**saved)
 
 
-def start_resume(store: Store, run_id: int, settings: Settings, **overrides: Any) -> BulkJob:
-    """Fetch only the customers of `run_id` without a terminal state."""
+def start_resume(store: Store, run_id: int, settings: Settings, *, fetcher: str = "api",
+                 **overrides: Any) -> BulkJob:
+    """Fetch only the customers of `run_id` without a terminal state. A queued run
+    (`doku.engine.claims`) goes back to the queue and this process joins it as
+    `fetcher` (the caller puts it on the workers' queue: `doku.engine.service`)."""
     check_settings_match(store, run_id, settings)
     opts = options_for(store, run_id, **overrides)
+    if _is_queued(store, run_id):
+        store.requeue_run(run_id, failed=False)
+        return BulkJob.shared(store, run_id, settings, opts, kind=fetcher).start()
     return BulkJob(store, run_id, store.pending_ids(run_id), settings, opts).start()
 
 
-def start_retry_failed(store: Store, run_id: int, settings: Settings,
-                       **overrides: Any) -> BulkJob:
-    """Refetch only the failed customers of `run_id` (their results are replaced)."""
+def start_retry_failed(store: Store, run_id: int, settings: Settings, *,
+                       fetcher: str = "api", **overrides: Any) -> BulkJob:
+    """Refetch only the failed customers of `run_id` (their results are replaced; on a
+    queued run they become pending again, for every fetcher)."""
     check_settings_match(store, run_id, settings)
     opts = options_for(store, run_id, **overrides)
+    if _is_queued(store, run_id):
+        store.requeue_run(run_id, failed=True)
+        return BulkJob.shared(store, run_id, settings, opts, kind=fetcher).start()
     return BulkJob(store, run_id, store.failed_ids(run_id), settings, opts).start()
+
+
+def _is_queued(store: Store, run_id: int) -> bool:
+    run = store.get_run(run_id)
+    return run is not None and run.queued_at is not None

@@ -49,6 +49,7 @@ class Lease:
     pid: int | None
     host: str | None
     heartbeat_at: str | None
+    queued: bool = False  # fetched by the queue's fetchers: held while any of them beats
 
     @property
     def local(self) -> bool:
@@ -57,7 +58,10 @@ class Lease:
     def held_elsewhere(self, now: datetime | None = None) -> bool:
         """Whether another live fetcher holds the run: another live process here, or a
         fetcher on another machine whose heartbeat is fresh. This process is never
-        "elsewhere" (its own job registry knows what it runs)."""
+        "elsewhere" (its own job registry knows what it runs). A queued run is held
+        while its fetchers' heartbeat (`doku.engine.claims`) is fresh, wherever they are."""
+        if self.queued:
+            return heartbeat_fresh(self.heartbeat_at, now)
         if self.local:
             return self.pid is not None and self.pid != os.getpid() and process_alive(self.pid)
         return heartbeat_fresh(self.heartbeat_at, now)
@@ -65,5 +69,7 @@ class Lease:
     def holder(self) -> str:
         """Who holds it, for messages: `process 123` (on this machine) or
         `process 123 on host-b`."""
+        if self.queued:
+            return "the queue's workers"
         who = f"process {self.pid}"
         return who if self.local else f"{who} on {self.host}"

@@ -26,7 +26,7 @@ _RUN_FIELDS = (
     "id", "created_at", "started_at", "finished_at", "status", "env", "base_url",
     "client_id", "input_name", "token_type", "options", "attribute_columns", "customers",
     "rejected", "duplicates", "blank_rows", "store_token_ids", "error", "name", "note",
-    "archived",
+    "archived", "queued_at", "saved_audit_id", "scheduled_for",
 )
 
 
@@ -64,7 +64,7 @@ _RUNS_WITH_COUNTS = _runs_with_counts()
 def run_info(row: Sequence[Any]) -> RunInfo:
     (rid, created, started, finished, status, env, base_url, client_id, input_name,
      token_type, options, attr_cols, n_customers, rejected, duplicates, blank_rows,
-     store_ids, error, name, note, archived,
+     store_ids, error, name, note, archived, queued_at, saved_audit_id, scheduled_for,
      fetched, failed, pending, with_tokens, tokens) = row
     return RunInfo(
         id=rid, created_at=created, started_at=started, finished_at=finished,
@@ -75,6 +75,7 @@ def run_info(row: Sequence[Any]) -> RunInfo:
         store_token_ids=bool(store_ids), error=error, fetched=int(fetched),
         failed=int(failed), pending=int(pending), with_tokens=int(with_tokens),
         tokens=int(tokens), name=name, note=note, archived=bool(archived),
+        queued_at=queued_at, saved_audit_id=saved_audit_id, scheduled_for=scheduled_for,
     )
 
 

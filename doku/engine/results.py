@@ -28,6 +28,7 @@ _MARK_FETCHED = (
         error_kind=None, error_message=None, http_status=None,
         request_id=bindparam("b_request"), attempts=_c.attempts + bindparam("b_attempts"),
         latency_ms=bindparam("b_latency"), fetched_at=bindparam("b_at"),
+        claimed_by=None, claim_until=None,
     )
     .returning(_c.seq)
 )
@@ -39,7 +40,7 @@ _MARK_FAILED = (
         n_credit_card=None, error_kind=bindparam("b_code"),
         error_message=bindparam("b_message"), http_status=bindparam("b_status"),
         request_id=bindparam("b_request"), attempts=_c.attempts + bindparam("b_attempts"),
-        latency_ms=None, fetched_at=bindparam("b_at"),
+        latency_ms=None, fetched_at=bindparam("b_at"), claimed_by=None, claim_until=None,
     )
     .returning(_c.seq)
 )

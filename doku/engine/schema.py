@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 DB_NAME = "doku-audit.sqlite3"
-RUN_STATES = ("running", "done", "cancelled", "aborted", "interrupted")
+# queued: waiting for the queue's workers (PostgreSQL); the rest as before.
+RUN_STATES = ("queued", "running", "done", "cancelled", "aborted", "interrupted")
 FETCHED = "fetched"
 FAILED = "failed"
 
@@ -55,6 +56,9 @@ class RunInfo:
     name: str | None = None  # the analyst's own label ("Nov month-end")
     note: str | None = None
     archived: bool = False  # hidden from pickers and trends, kept for the record
+    queued_at: str | None = None  # fetched by the queue's workers (doku.engine.claims)
+    saved_audit_id: int | None = None  # a run of this saved audit (its series)
+    scheduled_for: str | None = None  # the schedule slot it was fired for
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from doku.engine import bulk
+from doku.engine import bulk, jobs
 from doku.engine.bulk import AuditOptions, BulkJob
+from doku.engine.claims import WorkerInfo
 from doku.engine.connection import resolve
+from doku.engine.database import POSTGRESQL
 from doku.engine.inputs import ParsedInput
 from doku.engine.schema import Reject
 from doku.engine.store import Store
@@ -30,11 +32,15 @@ def create_run(
     *,
     name: str | None = None,
     note: str | None = None,
+    queued: bool = False,
+    saved_audit_id: int | None = None,
+    scheduled_for: str | None = None,
 ) -> int:
     """Record the run with every valid customer pending and every rejected row kept.
 
     `settings` should be resolved (`doku.engine.connection.resolve`): the run
-    records its base URL.
+    records its base URL. `queued`, `saved_audit_id`, `scheduled_for`: see
+    `doku.engine.store.Store.create_run`.
     """
     if not parsed.ids:
         raise InvalidInputError(
@@ -57,6 +63,9 @@ def create_run(
         name=name,
         note=note,
         store_token_ids=options.store_token_ids,
+        queued=queued,
+        saved_audit_id=saved_audit_id,
+        scheduled_for=scheduled_for,
     )
 
 
@@ -68,25 +77,78 @@ def start_audit(
     *,
     name: str | None = None,
     note: str | None = None,
+    fetcher: str = "api",
 ) -> BulkJob:
     """Create the run and start fetching all its customers; returns the running job.
 
-    Unresolved settings are resolved first (`doku.engine.connection.resolve`), so a
-    configuration problem raises here and records no run.
+    On PostgreSQL the run is queued for the team's workers and this process joins it
+    as one more fetcher (`fetcher`: cli | api | dashboard), so it finishes with or
+    without workers and survives this process. Unresolved settings are resolved first
+    (`doku.engine.connection.resolve`), so a configuration problem raises here and
+    records no run.
     """
     settings = resolve(settings)
-    run_id = create_run(store, parsed, settings, options, name=name, note=note)
+    queued = uses_queue(store)
+    run_id = create_run(store, parsed, settings, options, name=name, note=note, queued=queued)
+    if queued:
+        queue_run(store, run_id)
+        return BulkJob.shared(store, run_id, settings, options, kind=fetcher).start()
     return BulkJob(store, run_id, parsed.ids, settings, options).start()
 
 
-def start_resume(store: Store, run_id: int, settings: Settings, **overrides: Any) -> BulkJob:
+def uses_queue(store: Store) -> bool:
+    """Whether runs of this store go through the workers' queue (PostgreSQL)."""
+    return store.backend == POSTGRESQL
+
+
+def queue_run(store: Store, run_id: int) -> bool:
+    """Put a queued run on the workers' queue (PostgreSQL only)."""
+    from doku.engine import queue
+
+    return queue.enqueue(store, run_id)
+
+
+def live_workers(store: Store) -> list[WorkerInfo]:
+    """The `doku worker` processes alive now (heartbeat within their lease)."""
+    return [w for w in store.workers() if w.kind == "worker" and w.alive()]
+
+
+def launch_run(store: Store, run_id: int, settings: Settings, *, fetcher: str = "dashboard",
+               join: bool | None = None) -> BulkJob | None:
+    """Fetch a recorded run: on SQLite in this process (returns the job, registered in
+    `doku.engine.jobs`); on PostgreSQL on the workers' queue, this process joining it
+    when `join` (None: only when no worker is alive, so nothing waits for one)."""
+    settings = resolve(settings)
+    if not uses_queue(store):
+        opts = bulk.options_for(store, run_id)
+        job = BulkJob(store, run_id, store.pending_ids(run_id), settings, opts).start()
+        return jobs.register(job)
+    queue_run(store, run_id)
+    if join is None:
+        join = not live_workers(store)
+    if not join:
+        return None
+    opts = bulk.options_for(store, run_id)
+    return jobs.register(BulkJob.shared(store, run_id, settings, opts, kind=fetcher).start())
+
+
+def start_resume(store: Store, run_id: int, settings: Settings, *, fetcher: str = "api",
+                 **overrides: Any) -> BulkJob:
     """Fetch only the customers of `run_id` without a terminal state (settings resolved
-    first; `overrides`: concurrency, rps, ... as in `doku.engine.bulk.options_for`)."""
-    return bulk.start_resume(store, run_id, resolve(settings), **overrides)
+    first; `overrides`: concurrency, rps, ... as in `doku.engine.bulk.options_for`). A
+    queued run goes back on the workers' queue and this process joins it."""
+    job = bulk.start_resume(store, run_id, resolve(settings), fetcher=fetcher, **overrides)
+    if job.source.shared:
+        queue_run(store, run_id)
+    return job
 
 
 def start_retry_failed(
-    store: Store, run_id: int, settings: Settings, **overrides: Any
+    store: Store, run_id: int, settings: Settings, *, fetcher: str = "api", **overrides: Any
 ) -> BulkJob:
     """Refetch only the failed customers of `run_id` (settings resolved first)."""
-    return bulk.start_retry_failed(store, run_id, resolve(settings), **overrides)
+    job = bulk.start_retry_failed(store, run_id, resolve(settings), fetcher=fetcher,
+                                  **overrides)
+    if job.source.shared:
+        queue_run(store, run_id)
+    return job

@@ -26,16 +26,18 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import URL
 
+from doku.engine.claims import StoreClaims
 from doku.engine.database import resolve
 from doku.engine.lease import Lease, this_host
 from doku.engine.results import StoreResults
+from doku.engine.saved import StoreSaved
+from doku.engine.schedules import StoreSchedules
 from doku.engine.schema import RUN_STATES, Reject, RunInfo, clip_error, stored_labels, utc_iso
-from doku.engine.slots import StoreSendSlots
 from doku.engine.tables import runs
 from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 
 
-class Store(StoreResults, StoreSendSlots):
+class Store(StoreResults, StoreClaims, StoreSaved, StoreSchedules):
     """Open (creating or upgrading it as needed) the store: `url` (a database URL)
     wins; `path` is a SQLite file (`:memory:` for a private in-memory store); neither:
     the configured one (`doku.engine.database.resolve`).
@@ -73,8 +75,16 @@ class Store(StoreResults, StoreSendSlots):
         store_token_ids: bool = False,
         name: str | None = None,
         note: str | None = None,
+        queued: bool = False,
+        saved_audit_id: int | None = None,
+        scheduled_for: str | None = None,
     ) -> int:
         """Record a run and its input customers (no results yet); returns the run id.
+
+        `queued`: the queue's workers fetch it (`doku.engine.claims`): it starts as
+        'queued' with no owner. `saved_audit_id` / `scheduled_for`: the saved audit it
+        re-audits and the schedule slot that fired it (a slot makes one run: a second
+        insert for the same slot raises IntegrityError, wrapped as a StoreError).
 
         Attributes come either per customer (`attributes`: id -> {column: value}) or
         column-wise (`attribute_values`: column -> values parallel to `ids`, as
@@ -94,13 +104,16 @@ class Store(StoreResults, StoreSendSlots):
             return json.dumps(row, ensure_ascii=False)
 
         run_name, run_note = stored_labels(name, note)
+        now = utc_iso()
         new_run = insert(runs).values(
-            created_at=utc_iso(), status="running", env=env, base_url=base_url,
+            created_at=now, status="queued" if queued else "running", env=env, base_url=base_url,
             client_id=client_id, input_name=input_name, token_type=token_type,
             options=json.dumps(dict(options or {}), sort_keys=True),
             attribute_columns=json.dumps(list(attribute_columns)), customers=len(ids),
             rejected=len(rejects), duplicates=duplicates, blank_rows=blank_rows,
             store_token_ids=int(store_token_ids), name=run_name, note=run_note,
+            queued_at=now if queued else None, saved_audit_id=saved_audit_id,
+            scheduled_for=scheduled_for,
         ).returning(runs.c.id)
         with self._write() as conn:
             run_id = int(conn.execute(new_run).scalar_one())
@@ -132,13 +145,14 @@ class Store(StoreResults, StoreSendSlots):
         run is read under the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT
         ... FOR UPDATE), so of two processes claiming together exactly one sees it free."""
         lease_of = select(runs.c.status, runs.c.owner_pid, runs.c.owner_host,
-                          runs.c.heartbeat_at).where(runs.c.id == run_id).with_for_update()
+                          runs.c.heartbeat_at, runs.c.queued_at,
+                          ).where(runs.c.id == run_id).with_for_update()
         with self._write() as conn:
             row = conn.execute(lease_of).one_or_none()
             if row is None:
                 raise NoSuchRunError(f"run {run_id} is not in {self.where}")
-            status, pid, host, heartbeat_at = row
-            lease = Lease(run_id, pid, host, heartbeat_at)
+            status, pid, host, heartbeat_at, queued_at = row
+            lease = Lease(run_id, pid, host, heartbeat_at, queued_at is not None)
             if status == "running" and lease.held_elsewhere():
                 raise RunBusyError(
                     f"run {run_id} is already being fetched by {lease.holder()}; "
@@ -175,12 +189,14 @@ class Store(StoreResults, StoreSendSlots):
     def running_leases(self) -> list[Lease]:
         """The lease of every run stored as running, by run id."""
         statement = (
-            select(runs.c.id, runs.c.owner_pid, runs.c.owner_host, runs.c.heartbeat_at)
+            select(runs.c.id, runs.c.owner_pid, runs.c.owner_host, runs.c.heartbeat_at,
+                   runs.c.queued_at)
             .where(runs.c.status == "running")
             .order_by(runs.c.id)
         )
         with self._read() as conn:
-            return [Lease(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(statement)]
+            return [Lease(int(r[0]), r[1], r[2], r[3], r[4] is not None)
+                    for r in conn.execute(statement)]
 
     def delete_run(self, run_id: int) -> None:
         with self._write() as conn:

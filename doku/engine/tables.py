@@ -62,6 +62,12 @@ runs = Table(
     # The lease of a running run: which machine holds it and when it last said so.
     Column("owner_host", Text),
     Column("heartbeat_at", Text),
+    # 0004: a run fetched by the queue's workers (`doku.engine.claims`) rather than by
+    # one process; and a run of a saved audit (its series), fired for one schedule slot.
+    Column("queued_at", Text),
+    Column("saved_audit_id", Integer),
+    Column("scheduled_for", Text),
+    Index("runs_by_schedule_slot", "saved_audit_id", "scheduled_for", unique=True),
     sqlite_autoincrement=True,  # ids are never reused, as in the first schema
 )
 
@@ -84,6 +90,9 @@ customers = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("latency_ms", LATENCY),
     Column("fetched_at", Text),
+    # 0004: which worker holds this pending customer, until when (store clock, epoch s).
+    Column("claimed_by", Text),
+    Column("claim_until", DOUBLE),
     PrimaryKeyConstraint("run_id", "seq"),
     Index("customers_by_id", "run_id", "customer_id", unique=True),
     Index("customers_by_status", "run_id", "status"),
@@ -122,6 +131,61 @@ rate_limits = Table(
     Column("next_at", DOUBLE, nullable=False),  # the next free send time
     Column("paused_until", DOUBLE, nullable=False, server_default=text("0")),  # after a 429
     Column("updated_at", DOUBLE, nullable=False),  # the clock at the last slot taken
+)
+
+# 0004: the fetchers working on queued runs (`doku worker`, a dashboard or CLI joining a
+# run), each renewing `heartbeat_at` (store clock, epoch seconds) while it lives.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Text, primary_key=True),  # host:pid:random
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("kind", Text, nullable=False),  # worker | dashboard | cli | api
+    Column("started_at", Text, nullable=False),
+    Column("heartbeat_at", DOUBLE, nullable=False),
+    Column("run_id", Integer),  # the run it fetches now, if any
+    Column("concurrency", Integer, nullable=False, server_default=text("0")),
+)
+
+# 0004: a named customer list kept in the store, re-audited on demand or on a schedule.
+saved_audits = Table(
+    "saved_audits",
+    metadata,
+    Column("id", Integer, primary_key=True, nullable=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text),
+    Column("input_name", Text, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("attribute_columns", Text, nullable=False, server_default=text("'[]'")),
+    Column("token_type", Text),
+    Column("options", Text, nullable=False, server_default=text("'{}'")),
+    sqlite_autoincrement=True,
+)
+
+saved_customers = Table(
+    "saved_customers",
+    metadata,
+    Column("saved_audit_id", Integer, ForeignKey("saved_audits.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("attributes", Text),
+    PrimaryKeyConstraint("saved_audit_id", "seq"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, nullable=True),
+    Column("saved_audit_id", Integer, ForeignKey("saved_audits.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("cron", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text),
+    Column("last_slot", Text),  # the last slot fired (ISO-8601 UTC), None: never
+    sqlite_autoincrement=True,
 )
 
 # Read-only views for BI tools (created by migration 0002; see the README).

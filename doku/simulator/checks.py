@@ -85,6 +85,16 @@ def _bad(message: str) -> tuple[HTTPStatus, Any]:
     }
 
 
+def customer_of(body: bytes) -> str | None:
+    """The customer ID a request body names, if it names one (for the request log)."""
+    try:
+        customer = json.loads(body.decode("utf-8")).get("customer")
+        value = customer.get("id") if isinstance(customer, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def answer(cfg: SimulatorConfig, body: bytes) -> tuple[HTTPStatus, Any]:
     """200 with the customer's tokens (a JSON value), or 400 with DOKU's error object."""
     try:

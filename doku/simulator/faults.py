@@ -39,6 +39,10 @@ class SimulatorConfig:
     drop_rate: float = 0.0
     max_clock_skew_s: float = 300.0
     replay_capacity: int = 100_000
+    # A file the simulator appends one line per customer request to: customer ID,
+    # received and answered (epoch seconds), status - how tests see who fetched what
+    # when (several workers, one rate limit). Loopback test data only.
+    request_log: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -114,6 +118,7 @@ CLI_FLAGS = {
     "drop_rate": "--drop-rate",
     "max_clock_skew_s": "--max-clock-skew",
     "replay_capacity": "--replay-capacity",
+    "request_log": "--request-log",
 }
 
 

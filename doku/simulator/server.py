@@ -53,6 +53,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,7 +66,7 @@ from doku.client.signing import (
     utc_now,
 )
 from doku.settings import TOKENS_PATH
-from doku.simulator.checks import answer, check_request
+from doku.simulator.checks import answer, check_request, customer_of
 from doku.simulator.faults import failure_status, planned_fault
 from doku.simulator.state import _Seen, _State
 
@@ -182,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._request_id = headers.get("Request-Id", "") if headers is not None else ""
         self._target = urlsplit(getattr(self, "path", "")).path
         self._responded = False
+        self._received = time.time()
+        self._logged_customer: str | None = None
+        self._status = 0
 
     def _dispatch(self) -> None:
         self._begin()
@@ -205,6 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 self._tokens(body)
+                if self._logged_customer is not None:
+                    state.log_request(self._logged_customer, self._received, time.time(),
+                                      self._status)
         except OSError:
             self.close_connection = True
             raise
@@ -252,6 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if refusal is not None:
             return self._error(*refusal)
+        if state.config.request_log:
+            self._logged_customer = customer_of(body)
 
         earlier = state.claim(request_id, hashlib.sha256(body).digest())
         if earlier is not None:
@@ -347,6 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
         wrong_signature: bool = False,
     ) -> None:
         """Headers and body in one write (see the module docstring on Nagle)."""
+        self._status = status.value
         state = self._state
         cfg = state.config
         stamp = format_timestamp(utc_now())

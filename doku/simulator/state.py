@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -74,6 +75,19 @@ class _State:
         self.bucket = _TokenBucket(rps) if rps is not None else None
         self._rng = random.Random(config.seed)
         self._rng_lock = threading.Lock()
+        self._log_lock = threading.Lock()
+        self._log = (open(config.request_log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+                     if config.request_log else None)
+
+    def log_request(self, customer_id: str, received: float, answered: float,
+                    status: int) -> None:
+        """One line of the request log (`SimulatorConfig.request_log`), if kept:
+        customer ID (JSON string), received, answered, status, tab-separated."""
+        if self._log is None:
+            return
+        line = f"{json.dumps(customer_id)}\t{received:.6f}\t{answered:.6f}\t{status}\n"
+        with self._log_lock:
+            self._log.write(line)
 
     def delay_s(self) -> float:
         cfg = self.config

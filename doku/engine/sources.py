@@ -1,0 +1,188 @@
+"""Where a bulk job's customers come from, and what its end means for the run.
+
+- `FixedCustomers`: a list given up front, the run held by this one process (its
+  lease, `doku.engine.lease`) - the embedded SQLite default, resume and retry.
+- `ClaimedCustomers`: a queued run shared by any number of fetchers (`doku worker`,
+  a dashboard or a CLI joining it): small batches claimed from the store under a
+  lease (`doku.engine.claims`), so one run is split between machines and a fetcher
+  that dies only delays its batch.
+
+`doku.engine.bulk.BulkJob` asks its source for the next customer, renews the
+source's lease on a timer and, when its threads are done, lets the source settle the
+run's status (`end`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+from doku.engine import lease
+from doku.engine.claims import CLAIM_BATCH, CLAIM_LEASE_S
+from doku.engine.store import Store
+
+logger = logging.getLogger(__name__)
+
+# How a job's threads stopped: every customer taken, a user's cancel, an abort (its
+# error says why), or a fetcher leaving a shared run to the others (a worker's shutdown).
+EXHAUSTED, CANCELLED, ABORTED, DETACHED = "exhausted", "cancelled", "aborted", "detached"
+WAIT_FOR_OTHERS_S = 0.5  # polling while other fetchers hold a shared run's last customers
+PENDING_CACHE_S = 1.0  # how stale a shared run's pending count in a progress may be
+
+
+class CustomerSource(Protocol):
+    shared: bool
+    total: int  # customers this job set out to settle
+    beat_every: float
+
+    def begin(self) -> None: ...
+    def take(self, stop: threading.Event) -> str | None: ...
+    def beat(self) -> None: ...
+    def pending(self) -> int | None: ...
+    def end(self, outcome: str, error: str | None) -> str: ...
+
+
+class FixedCustomers:
+    """The given customers of a run this process holds alone."""
+
+    shared = False
+
+    def __init__(self, store: Store, run_id: int, ids: Sequence[str]) -> None:
+        self.store, self.run_id = store, run_id
+        self.ids = list(ids)
+        self.total = len(self.ids)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    @property
+    def beat_every(self) -> float:
+        return lease.HEARTBEAT_S
+
+    def begin(self) -> None:
+        self.store.claim_run(self.run_id)  # RunBusyError when another fetcher holds it
+
+    def take(self, stop: threading.Event) -> str | None:
+        with self._lock:
+            if self._next >= len(self.ids) or stop.is_set():
+                return None
+            self._next += 1
+            return self.ids[self._next - 1]
+
+    def beat(self) -> None:
+        self.store.heartbeat(self.run_id)
+
+    def pending(self) -> None:
+        return None
+
+    def end(self, outcome: str, error: str | None) -> str:
+        if outcome == ABORTED:
+            state = "aborted"
+        elif outcome != EXHAUSTED or self.store.pending_ids(self.run_id):
+            state = "cancelled"  # stopped, or an earlier part of the run never finished
+        else:
+            state = "done"
+        self.store.set_status(self.run_id, state, error)
+        return state
+
+
+class ClaimedCustomers:
+    """Batches of a queued run claimed from the store, shared with other fetchers.
+
+    `worker_id`: the fetcher's registration (`doku worker` registers once for all the
+    runs it takes); without one the source registers itself as `kind` and leaves when
+    it ends. `lease_s`: how long its claims outlive it if it dies (renewed every
+    lease / 3 while it lives)."""
+
+    shared = True
+
+    def __init__(self, store: Store, run_id: int, *, kind: str, concurrency: int,
+                 worker_id: str | None = None, lease_s: float = CLAIM_LEASE_S,
+                 batch: int | None = None) -> None:
+        self.store, self.run_id, self.kind = store, run_id, kind
+        self.concurrency = concurrency
+        self.worker_id = worker_id
+        self._own_worker = worker_id is None
+        self.lease_s = lease_s
+        self.beat_every = lease_s / 3
+        # Small batches: enough to keep the threads busy between two claims, few
+        # enough that the end of a run is spread over every fetcher.
+        self.batch = batch or max(4, min(concurrency, CLAIM_BATCH * 2))
+        self.total = 0
+        self.closed = False  # the run stopped taking fetchers (see closed_status)
+        self.closed_status: str | None = None  # then: its status (None: deleted)
+        self._buffer: deque[str] = deque()
+        self._exhausted = False
+        self._lock = threading.Lock()
+        self._pending_at = (0.0, 0)
+
+    @property
+    def worker(self) -> str:
+        assert self.worker_id is not None, "begin() registers the fetcher"
+        return self.worker_id
+
+    def begin(self) -> None:
+        if self.worker_id is None:
+            self.worker_id = self.store.register_worker(self.kind, self.concurrency)
+        self.store.worker_heartbeat(self.worker, self.run_id, self.lease_s)
+        run = self.store.get_run(self.run_id)
+        self.total = run.pending if run is not None else 0
+
+    def take(self, stop: threading.Event) -> str | None:
+        with self._lock:
+            while not self._buffer:
+                if stop.is_set() or self._exhausted:
+                    return None
+                claim = self.store.claim_batch(self.run_id, self.worker, self.batch,
+                                               self.lease_s)
+                if not claim.open:
+                    self.closed, self.closed_status = True, claim.status
+                    self._exhausted = True
+                elif claim.customer_ids:
+                    self._buffer.extend(claim.customer_ids)
+                elif claim.pending == 0:
+                    self._exhausted = True
+                else:  # others hold the rest: they finish, or their claims run out
+                    stop.wait(WAIT_FOR_OTHERS_S)
+            return self._buffer.popleft()
+
+    def beat(self) -> None:
+        self.store.worker_heartbeat(self.worker, self.run_id, self.lease_s)
+
+    def pending(self) -> int | None:
+        """The run's customers still without a result (any fetcher's), at most
+        PENDING_CACHE_S old."""
+        at, count = self._pending_at
+        if time.monotonic() - at > PENDING_CACHE_S:
+            run = self.store.get_run(self.run_id)
+            count = run.pending if run is not None else 0
+            self._pending_at = (time.monotonic(), count)
+        return count
+
+    def end(self, outcome: str, error: str | None) -> str:
+        try:
+            if outcome == ABORTED:
+                self.store.set_status(self.run_id, "aborted", error)
+                return "aborted"
+            if outcome == CANCELLED:
+                self.store.set_status(self.run_id, "cancelled", error)
+                return "cancelled"
+            if outcome == DETACHED:
+                return "cancelled"  # this fetcher left; the run goes on without it
+            if self.closed:  # cancelled, aborted, finished or deleted by someone else
+                return self.closed_status or "aborted"
+            self.store.finish_queued_run(self.run_id)  # False: another fetcher did it
+            return "done"
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._buffer.clear()
+        if self._own_worker and self.worker_id is not None:
+            self.store.unregister_worker(self.worker_id)
+        elif self.worker_id is not None:
+            self.store.release_claims(self.worker_id)
