@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from doku.engine.bulk import AuditOptions
+from doku.engine.connection import connect
 from doku.engine.inputs import parse_text
 from doku.engine.ratelimit import TeamPacer
 from doku.engine.service import start_audit
@@ -67,3 +70,19 @@ def test_a_store_that_fails_aborts_the_run_and_keeps_its_customers_pending(
         assert progress.error.startswith(
             f"the team's rate limit (DOKU_RATE_LIMIT): cannot use the store at {db}: ")
         assert store.pending_ids(job.run_id) == CUSTOMERS
+
+
+def test_a_single_lookup_takes_a_team_slot_too(
+    tmp_path: Path, make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DOKU_DATABASE_URL", raising=False)
+    sim = make_simulator()
+    with connect(team_settings(sim.url, 50.0), pool_size=1) as client:
+        assert isinstance(client.pacer, TeamPacer)
+        client.get_tokens("CUST-0001")
+        client.get_tokens("CUST-0002")
+        assert client.pacer.slots == 2
+    with Store(tmp_path / "doku-audit.sqlite3") as store, store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT client_id FROM rate_limits").all()
+    assert rows == [(SIMULATOR_CLIENT_ID,)]  # the team's schedule, in the configured store

@@ -36,7 +36,7 @@ from doku.engine.lease import this_host
 from doku.engine.schema import utc_iso
 from doku.engine.slots import StoreSendSlots
 
-CLAIM_BATCH = 16  # customers a fetcher claims at a time
+CLAIM_BATCH = 16  # customers a fetcher claims at a time, at least (sources: 2 x threads)
 CLAIM_LEASE_S = 30.0  # a claim's life without renewal; renewed every lease / 3
 # Statuses a fetcher may take customers from (interrupted: every fetcher was gone).
 CLAIMABLE_RUN_STATES = ("queued", "running", "interrupted")

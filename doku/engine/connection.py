@@ -71,8 +71,37 @@ def resolve(settings: Settings | None = None) -> Settings:
 
 
 def connect(settings: Settings | None = None, **client_options: Any) -> TokenClient:
-    """A TokenClient for the configured environment (see TokenClient for options)."""
-    return TokenClient(resolve(settings), **client_options)
+    """A TokenClient for the configured environment (see TokenClient for options).
+
+    With DOKU_RATE_LIMIT set, its requests take the team's send slots in the configured
+    store like every bulk run's (`doku.engine.ratelimit`): single lookups count
+    against the same budget."""
+    settings = resolve(settings)
+    if settings.rate_limit is not None and "pacer" not in client_options:
+        client_options["pacer"] = _team_pacer(settings)
+    return TokenClient(settings, **client_options)
+
+
+_team_stores: dict[str, Any] = {}  # store key -> Store, one per process, for lookups
+
+
+def _team_pacer(settings: Settings) -> Any:
+    """A pacer on the team's schedule in the configured store (opened once per
+    process: lookups come one at a time, from a page or a command)."""
+    from doku.client.pacing import SharedPacer
+    from doku.engine.database import resolve as resolve_store
+    from doku.engine.ratelimit import TeamPacer
+    from doku.engine.store import Store
+
+    location = resolve_store()
+    with _lock:
+        store = _team_stores.get(location.key)
+        if store is None:
+            store = _team_stores[location.key] = Store(url=location.url) \
+                if location.path is None else Store(location.path)
+            atexit.register(store.close)
+    assert settings.rate_limit is not None
+    return TeamPacer(store, settings.client_id, settings.rate_limit, SharedPacer())
 
 
 def describe(settings: Settings) -> dict[str, str]:

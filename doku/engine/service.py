@@ -152,3 +152,49 @@ def start_retry_failed(
     if job.source.shared:
         queue_run(store, run_id)
     return job
+
+
+def launch_rerun(store: Store, run_id: int, settings: Settings, *, retry: bool,
+                 fetcher: str = "dashboard", join: bool | None = None) -> BulkJob | None:
+    """Resume (pending customers) or retry (failed customers) a run. A queued run goes
+    back on the workers' queue and this process joins it when `join` (None: only when
+    no worker is alive); any other run is fetched here (returns the job, registered in
+    `doku.engine.jobs`; RunBusyError when another fetcher holds it)."""
+    run = store.get_run(run_id)
+    if run is not None and run.queued_at is not None and uses_queue(store):
+        if join is None:
+            join = not live_workers(store)
+        if not join:
+            bulk.check_settings_match(store, run_id, settings)
+            store.requeue_run(run_id, failed=retry)
+            queue_run(store, run_id)
+            return None
+    start = start_retry_failed if retry else start_resume
+    return jobs.register(start(store, run_id, settings, fetcher=fetcher))
+
+
+def cancel_run(store: Store, run_id: int) -> None:
+    """Stop a run wherever it is fetched: a job of this process stops taking customers;
+    a queued run is marked cancelled, so every worker stops claiming its customers
+    (requests in flight still land). Resume picks it up again."""
+    job = jobs.get(run_id)
+    if job is not None and not job.snapshot().finished:
+        job.cancel()
+    run = store.get_run(run_id)
+    if run is not None and run.queued_at is not None and run.status in ("queued", "running"):
+        store.set_status(run_id, "cancelled")
+
+
+def submit_audit(store: Store, parsed: ParsedInput, settings: Settings,
+                 options: AuditOptions, *, name: str | None = None,
+                 note: str | None = None, fetcher: str = "dashboard") -> tuple[int, BulkJob | None]:
+    """The dashboard's start: on SQLite `start_audit` (fetched in this process); on
+    PostgreSQL the run is queued for the workers and this process fetches it only when
+    no worker is alive, so a page never waits on one. Returns (run id, job or None)."""
+    if not uses_queue(store):
+        job = jobs.register(start_audit(store, parsed, settings, options, name=name,
+                                        note=note, fetcher=fetcher))
+        return job.run_id, job
+    settings = resolve(settings)
+    run_id = create_run(store, parsed, settings, options, name=name, note=note, queued=True)
+    return run_id, launch_run(store, run_id, settings, fetcher=fetcher)

@@ -37,7 +37,9 @@ PENDING_CACHE_S = 1.0  # how stale a shared run's pending count in a progress ma
 class CustomerSource(Protocol):
     shared: bool
     total: int  # customers this job set out to settle
-    beat_every: float
+
+    @property
+    def beat_every(self) -> float: ...
 
     def begin(self) -> None: ...
     def take(self, stop: threading.Event) -> str | None: ...
@@ -75,8 +77,8 @@ class FixedCustomers:
     def beat(self) -> None:
         self.store.heartbeat(self.run_id)
 
-    def pending(self) -> None:
-        return None
+    def pending(self) -> int | None:
+        return None  # this job's own count is the whole story
 
     def end(self, outcome: str, error: str | None) -> str:
         if outcome == ABORTED:
@@ -108,9 +110,10 @@ class ClaimedCustomers:
         self._own_worker = worker_id is None
         self.lease_s = lease_s
         self.beat_every = lease_s / 3
-        # Small batches: enough to keep the threads busy between two claims, few
-        # enough that the end of a run is spread over every fetcher.
-        self.batch = batch or max(4, min(concurrency, CLAIM_BATCH * 2))
+        # Small batches: twice the threads, so a claim (one round trip, by the thread
+        # that found the buffer empty) leaves the others busy; few enough that the end
+        # of a run is spread over every fetcher.
+        self.batch = batch or max(CLAIM_BATCH, min(2 * concurrency, 4 * CLAIM_BATCH))
         self.total = 0
         self.closed = False  # the run stopped taking fetchers (see closed_status)
         self.closed_status: str | None = None  # then: its status (None: deleted)
