@@ -97,7 +97,8 @@ def one_config(store_url: str, sim_url: str, log: Path, *, workers: int, concurr
                   "the run to finish")
             elapsed = time.monotonic() - started
             info = store.get_run(run)
-            assert info is not None and info.fetched == n, info
+            if info is None or info.fetched != n:
+                raise SystemExit(f"the run did not fetch every customer: {info}")
     finally:
         _stop_workers(procs)
     times = _received(log, prefix)

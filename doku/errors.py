@@ -68,6 +68,13 @@ class NoSuchRunError(InvalidInputError):
     kind = "no such run"
 
 
+class NoSuchSavedAuditError(InvalidInputError):
+    """A saved audit name or id (or schedule id) that names none in the store."""
+
+    code = "no_such_saved_audit"
+    kind = "no such saved audit"
+
+
 class AuthenticationError(DokuError):
     code = "authentication"
     kind = "authentication rejected"

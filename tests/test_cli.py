@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from doku.cli.main import main
+from doku.cli.main import COMMANDS, main
 from doku.cli.tokens import EMPTY_NOTE, SIMULATOR_NOTE
 from doku.settings import DATABASE_URL_KEY
 from doku.simulator import RunningSimulator
@@ -260,8 +260,8 @@ def test_audit_wrong_credentials_stop_the_run(
     (["tokens"], "error: doku tokens: the following arguments are required: CUSTOMER_ID"),
     (["tokens", "C1", "--type", "X"], "error: doku tokens: argument --type: invalid choice: "
                                       "'X' (choose from 'DIRECT_DEBIT', 'CREDIT_CARD')"),
-    (["bogus"], "error: doku: argument COMMAND: invalid choice: 'bogus' (choose from 'tokens', "
-                "'audit', 'runs', 'export', 'report', 'compare', 'sandbox', 'db')"),
+    (["bogus"], "error: doku: argument COMMAND: invalid choice: 'bogus' (choose from "
+                + ", ".join(repr(name) for name in COMMANDS) + ")"),
     ([], "error: doku: the following arguments are required: COMMAND"),
 ])
 def test_usage_mistakes_are_one_line(args: list[str], line: str,

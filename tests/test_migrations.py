@@ -83,7 +83,7 @@ def test_revisions_are_alembics_own() -> None:
     assert script.get_current_head() == HEAD
 
 
-def _not_procrastinates(name: str | None, kind: str, parents: object) -> bool:
+def _not_procrastinates(name: str | None, kind: str, parents: object) -> bool:  # noqa: ARG001
     """Procrastinate's own tables (PostgreSQL, migration 0004) are not doku's."""
     return not (kind == "table" and (name or "").startswith("procrastinate_"))
 

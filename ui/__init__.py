@@ -38,10 +38,14 @@ Streamlit:
               per aggregate, run comparison
   columns     column configurations of the tables
   run_panel   the live run panel (progress fragment, Cancel / Resume / Retry failed)
+  queue_view  the workers' queue: who fetches a queued run, the Queue and workers
+              section (PostgreSQL; one caption on SQLite)
   links       Insights in the URL: widgets bound to query parameters, what a link
               asks for that is not here reported, the share link
   lookup_view, bulk_view, insights_view, customers_view, runs_view, manage_view,
-  home_view   sections and widget groups of one page each (customers_view: the
+  home_view, saved_view
+              sections and widget groups of one page each (customers_view: the
               Insights customer search; manage_view: name, note, archive, delete of
-              a run; home_view: the simulator's world control)
+              a run; home_view: the simulator's world control; saved_view: saved
+              audits, their runs on demand and their schedules)
 """

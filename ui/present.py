@@ -26,6 +26,7 @@ LOOKUP = "pages/1_Customer_lookup.py"
 BULK = "pages/2_Bulk_audit.py"
 INSIGHTS = "pages/3_Insights.py"
 RUNS = "pages/4_Runs.py"
+SAVED = "pages/5_Saved_audits.py"
 PAGE_LINKS = (
     (LOOKUP, "Customer lookup", ":material/person_search:",
      "One customer's stored tokens, straight from DOKU."),
@@ -35,6 +36,8 @@ PAGE_LINKS = (
      "Uptake, issuers, brands and segments of a run, with filters and downloads."),
     (RUNS, "Runs", ":material/history:",
      "Every audit run: resume or retry one, or compare two."),
+    (SAVED, "Saved audits", ":material/bookmarks:",
+     "Customer lists kept to audit again, now or on a schedule."),
 )
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FILE = ROOT / "samples" / "customers.csv"
@@ -42,6 +45,7 @@ SAMPLE_FILE = ROOT / "samples" / "customers.csv"
 # Run status -> (label, colour, icon) of its badge.
 STATUS_BADGE: dict[str, tuple[str, str, str | None]] = {
     "done": ("Done", "green", ":material/check_circle:"),
+    "queued": ("Queued", "gray", ":material/schedule:"),
     "running": ("Running", "blue", ":material/sync:"),
     "cancelled": ("Cancelled", "orange", ":material/cancel:"),
     "interrupted": ("Interrupted", "orange", ":material/pause_circle:"),

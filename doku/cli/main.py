@@ -41,6 +41,10 @@ COMMANDS: dict[str, CommandSpec] = {
     "compare": CommandSpec("doku.cli.compare", "compare two stored runs"),
     "sandbox": CommandSpec("doku.cli.sandbox", "run the local DOKU simulator"),
     "db": CommandSpec("doku.cli.db", "the store's schema version; upgrade it"),
+    "saved": CommandSpec("doku.cli.saved", "customer lists kept to audit again"),
+    "schedule": CommandSpec("doku.cli.schedule", "run saved audits on a cron schedule"),
+    "worker": CommandSpec("doku.cli.worker", "fetch queued audits from a PostgreSQL store"),
+    "queue": CommandSpec("doku.cli.queue", "queued and running audits, and their workers"),
 }
 
 
