@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import bulk_view, chrome, state
 from ui.bulk_input import UPLOAD_LIMIT_MB
+from ui.queue_view import queue_section
 from ui.run_panel import run_panel
 
 settings = chrome.page_setup(
@@ -56,21 +57,22 @@ with chrome.guard():
 
     # -- 2. options and start --
     live = state.live_job(store)
+    one_at_a_time = live is not None and not state.queues(store)  # SQLite: no queue
     with st.container(border=True):
         st.subheader(":material/tune: 2. Options")
         options = bulk_view.options_row()
-        if live is not None:
+        if one_at_a_time and live is not None:
             st.caption(f"Run #{live.run_id:d} is in progress: start another when it is done.")
         start = st.button(
             "Start audit",
             key="bulk_start",
             type="primary",
             icon=":material/play_arrow:",
-            disabled=parsed is None or options is None or live is not None,
+            disabled=parsed is None or options is None or one_at_a_time,
         )
         if start and parsed is not None and options is not None:
-            job = state.launch_audit(store, parsed, settings, options)
-            st.session_state["bulk_run_id"] = job.run_id
+            started, _ = state.launch_audit(store, parsed, settings, options)
+            st.session_state["bulk_run_id"] = started
             st.rerun()
 
     # -- 3. the run --
@@ -81,3 +83,4 @@ with chrome.guard():
         with st.container(border=True):
             st.subheader(":material/monitoring: 3. Run")
             run_panel(store, run_id, settings, prefix="bulk")
+    queue_section(store, in_expander=True)

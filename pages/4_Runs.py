@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import chrome, data, manage_view, runs_view, state
 from ui.present import run_label
+from ui.queue_view import queue_section
 from ui.run_panel import run_panel
 
 TREND_RUNS = 50
@@ -23,6 +24,7 @@ with chrome.guard():
     by_id = {r.id: r for r in runs}
     ids = [r.id for r in runs if not r.archived]  # archived runs leave compare and trend
     runs_view.history(runs)
+    queue_section(store)  # what the workers are doing (SQLite: one caption)
 
     # -- one run: status and actions --
     with st.container(border=True):

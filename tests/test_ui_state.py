@@ -23,14 +23,15 @@ def test_two_sessions_starting_together_get_one_run(
     slow = make_simulator(latency_ms=50)
     store = Store(tmp_path / "s.sqlite3")
     barrier = threading.Barrier(2)
-    started: list[BulkJob] = []
+    started: list[BulkJob | None] = []
     refused: list[RunBusyError] = []
 
     def press_start(prefix: str) -> None:
         barrier.wait()
         try:
-            started.append(state.launch_audit(store, parse_text("\n".join(ids(20, prefix))),
-                                              settings_for(slow.url), AuditOptions()))
+            _, job = state.launch_audit(store, parse_text("\n".join(ids(20, prefix))),
+                                        settings_for(slow.url), AuditOptions())
+            started.append(job)
         except RunBusyError as exc:
             refused.append(exc)
 
@@ -41,10 +42,12 @@ def test_two_sessions_starting_together_get_one_run(
         t.join(30)
     assert len(started) == 1
     assert len(refused) == 1
-    run_id = started[0].run_id
+    job = started[0]
+    assert job is not None  # SQLite: fetched in this process
+    run_id = job.run_id
     assert str(refused[0]) == (f"run already live: run {run_id} is already live; "
                                "wait for it to finish or cancel it")
     assert [r.id for r in store.list_runs()] == [run_id]  # no second run recorded
     with pytest.raises(RunBusyError, match=f"run {run_id} is already being fetched"):
         state.launch_rerun(store, run_id, settings_for(slow.url), retry=False)
-    assert started[0].wait(30).state == "done"
+    assert job.wait(30).state == "done"

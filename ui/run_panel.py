@@ -1,6 +1,8 @@
 """The status panel of one run, shared by Bulk audit and Runs: live progress while its
-job runs (a fragment refreshed every second, only then) with Cancel; afterwards its
-figures, Resume / Retry failed when they apply, and a link to its Insights."""
+job runs here (a fragment refreshed every second, only then) with Cancel; a queued run
+the workers fetch shows its progress from the store (every 2 s, only while it is queued
+or running) and who fetches it; afterwards its figures, Resume / Retry failed when they
+apply, and a link to its Insights."""
 
 from __future__ import annotations
 
@@ -29,26 +31,36 @@ from ui.present import (
     run_label,
     uptake_of,
 )
-from ui.state import launch_rerun, live_job
+from ui.queue_view import is_queued_live, queued_note
+from ui.state import cancel, launch_rerun, live_job
 
 REFRESH = "1s"
+QUEUE_REFRESH = "2s"  # a queued run's progress is read from the store
 CANCELLING = "Cancelling: waiting for requests in flight…"
 
 
 def run_panel(store: Store, run_id: int, settings: Settings | None, *, prefix: str) -> None:
     """Widget keys are `{prefix}_cancel`, `{prefix}_resume` and `{prefix}_retry`."""
     live = live_job(store, run_id) is not None
+    queued = not live and is_queued_live(store.get_run(run_id))
+    every = REFRESH if live else QUEUE_REFRESH if queued else None
 
-    @st.fragment(run_every=REFRESH if live else None)
+    @st.fragment(run_every=every)
     def panel() -> None:
         with guard("The run status"):
             current = live_job(store, run_id)
             if current is not None:
-                _progress(current.snapshot(), current, prefix)
+                _progress(current.snapshot(), current, store, prefix)
                 return
-            if live:  # it just finished: one full rerun shows the results
+            run = store.get_run(run_id)
+            if is_queued_live(run) and run is not None:
+                _queued_progress(store, run, prefix)
+                if not queued:  # it was just queued: refresh from now on
+                    st.rerun()
+                return
+            if live or queued:  # it just finished: one full rerun shows the results
                 st.rerun()
-            _finished(store, run_id, settings, prefix)
+            _finished(store, run_id, run, settings, prefix)
 
     panel()
 
@@ -63,7 +75,7 @@ def progress_notes(snap: Progress) -> str:
     return " · ".join(notes) + ". You can switch pages; the run keeps going."
 
 
-def _progress(snap: Progress, job: BulkJob, prefix: str) -> None:
+def _progress(snap: Progress, job: BulkJob, store: Store, prefix: str) -> None:
     frac = snap.done / snap.total if snap.total else 1.0
     st.progress(
         min(1.0, frac),
@@ -80,12 +92,37 @@ def _progress(snap: Progress, job: BulkJob, prefix: str) -> None:
     if job.cancel_event.is_set():
         st.caption(CANCELLING)
     elif st.button("Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:"):
-        job.cancel()
+        cancel(store, job.run_id)  # a queued run: its other fetchers stop too
         st.caption(CANCELLING)
 
 
-def _finished(store: Store, run_id: int, settings: Settings | None, prefix: str) -> None:
-    run = store.get_run(run_id)
+def _queued_progress(store: Store, run: RunInfo, prefix: str) -> None:
+    """A run the workers' queue fetches (none of it here): counts from the store."""
+    done = run.fetched + run.failed
+    frac = done / run.customers if run.customers else 1.0
+    where = "waiting in the queue" if run.status == "queued" else "fetched by the queue"
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**Run {escape_md(run_label(run))}** · queued {fmt_time(run.queued_at)}")
+        run_status_badge(run)
+    st.progress(
+        min(1.0, frac),
+        text=f"Run #{run.id:d}: {done:,} of {run.customers:,} customers "
+        f"({frac * 100:.0f} %) · {where}",
+    )
+    with st.container(horizontal=True):
+        st.metric("Done", fmt_int(done), border=True)
+        st.metric("Failed", fmt_int(run.failed), border=True)
+        st.metric("Remaining", fmt_int(run.pending), border=True)
+    st.markdown(queued_note(store, run))
+    st.caption("You can switch pages or close this one; the workers keep going.")
+    if st.button("Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:",
+                 help="Every worker stops taking its customers; requests in flight land"):
+        cancel(store, run.id)
+        st.rerun()
+
+
+def _finished(store: Store, run_id: int, run: RunInfo | None, settings: Settings | None,
+              prefix: str) -> None:
     if run is None:
         st.caption(f"Run #{run_id:d} no longer exists.")
         return

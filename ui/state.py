@@ -12,12 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from doku.engine import database, jobs
+from doku.engine import database, jobs, service
 from doku.engine.bulk import AuditOptions, BulkJob
 from doku.engine.database import Location
 from doku.engine.inputs import ParsedInput
 from doku.engine.schema import DB_NAME
-from doku.engine.service import start_audit, start_resume, start_retry_failed
 from doku.engine.store import Store
 from doku.errors import RunBusyError
 from doku.settings import Settings
@@ -96,28 +95,45 @@ def jobs_progress(store: Store) -> tuple[tuple[int, str, int], ...]:
     )
 
 
-# Sessions share one server process: starts are serialised, so two sessions pressing
-# Start together get one run and one "already live" message, never two parallel runs.
+# Sessions share one server process: starts are serialised, so on SQLite two sessions
+# pressing Start together get one run and one "already live" message, never two
+# parallel runs. On PostgreSQL runs queue for the workers: any number may wait.
 _start_lock = threading.Lock()
+
+
+def queues(store: Store) -> bool:
+    """Whether this store's runs go through the workers' queue (PostgreSQL)."""
+    return service.uses_queue(store)
 
 
 def launch_audit(
     store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions
-) -> BulkJob:
-    """Record a run of `parsed` and fetch it in the background (RunBusyError while
-    another run of this store is live)."""
+) -> tuple[int, BulkJob | None]:
+    """Record a run of `parsed` and have it fetched: (run id, the job fetching it in
+    this process, or None when it waits for the workers' queue). On SQLite it is
+    fetched here, one live run at a time (RunBusyError while another is live)."""
     with _start_lock:
-        live = live_job(store)
-        if live is not None:
-            raise RunBusyError(
-                f"run {live.run_id} is already live; wait for it to finish or cancel it"
-            )
-        return jobs.register(start_audit(store, parsed, settings, options))
+        if not queues(store):
+            live = live_job(store)
+            if live is not None:
+                raise RunBusyError(
+                    f"run {live.run_id} is already live; wait for it to finish or cancel it"
+                )
+        return service.submit_audit(store, parsed, settings, options, fetcher="dashboard")
 
 
-def launch_rerun(store: Store, run_id: int, settings: Settings, *, retry: bool) -> BulkJob:
-    """Resume (pending customers) or retry (failed customers) a run in the background;
-    RunBusyError when the run is already being fetched, here or by another process."""
-    start = start_retry_failed if retry else start_resume
+def launch_rerun(store: Store, run_id: int, settings: Settings, *,
+                 retry: bool) -> BulkJob | None:
+    """Resume (pending customers) or retry (failed customers) a run: fetched here (the
+    job), or a queued run put back on the workers' queue (None). RunBusyError when the
+    run is already being fetched, here or by another process."""
     with _start_lock:
-        return jobs.register(start(store, run_id, settings))
+        return service.launch_rerun(store, run_id, settings, retry=retry,
+                                    fetcher="dashboard")
+
+
+def cancel(store: Store, run_id: int) -> None:
+    """Stop a run wherever it is fetched: this process's job stops taking customers, and
+    a queued run is marked cancelled so every worker stops claiming (their requests in
+    flight still land)."""
+    service.cancel_run(store, run_id)
