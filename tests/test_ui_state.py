@@ -51,3 +51,22 @@ def test_two_sessions_starting_together_get_one_run(
     with pytest.raises(RunBusyError, match=f"run {run_id} is already being fetched"):
         state.launch_rerun(store, run_id, settings_for(slow.url), retry=False)
     assert job.wait(30).state == "done"
+
+
+def test_the_schedule_clock_starts_once_the_store_has_a_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOKU_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DOKU_DATABASE_URL", raising=False)
+    settings = settings_for("http://127.0.0.1:9")
+    assert state.ensure_schedule_clock(settings) is None  # no schedule: no thread
+    store = state.get_store()
+    store.save_audit(parse_text("S-1"), "Monthly")
+    store.add_schedule("Monthly", "0 2 1 * *")
+    assert state.ensure_schedule_clock(settings) is None  # checked a moment ago
+    monkeypatch.setattr(state, "CLOCK_CHECK_S", 0.0)
+    clock = state.ensure_schedule_clock(settings)
+    assert clock is not None
+    assert state.ensure_schedule_clock(settings) is clock  # one per process and store
+    clock.stop()
+    assert clock.fired == []  # nothing due yet: the first slot is next month

@@ -21,6 +21,7 @@ from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 from doku.errors import ConfigurationError, DokuError
 from doku.settings import Settings, load_settings, normalize_secrets
+from ui import state
 from ui.advice import error_text, error_title
 from ui.data import list_runs
 from ui.present import APP_TITLE, BULK, badge, badge_label, escape_md, run_badge
@@ -73,6 +74,9 @@ def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings |
     st.title(escape_md(title))
     if intro:
         st.caption(escape_md(intro, 1000))
+    if settings is not None:
+        with guard("The schedule clock"):
+            state.ensure_schedule_clock(settings)
     if problem is not None:
         show_error(problem)
     elif settings is not None and settings.uses_simulator:

@@ -8,6 +8,7 @@ every result is in the store as it arrives, so a restart loses only what was in 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -18,6 +19,7 @@ from doku.engine.database import Location
 from doku.engine.inputs import ParsedInput
 from doku.engine.schema import DB_NAME
 from doku.engine.store import Store
+from doku.engine.ticker import ScheduleTicker
 from doku.errors import RunBusyError
 from doku.settings import Settings
 
@@ -137,3 +139,32 @@ def cancel(store: Store, run_id: int) -> None:
     a queued run is marked cancelled so every worker stops claiming (their requests in
     flight still land)."""
     service.cancel_run(store, run_id)
+
+
+# -- the schedule clock ------------------------------------------------------------------------
+# One ScheduleTicker per process and store, started once the store has a schedule (a
+# store without any never pays for a thread); checked at most every CLOCK_CHECK_S.
+CLOCK_CHECK_S = 60.0
+_clocks: dict[str, ScheduleTicker] = {}
+_clock_checked: dict[str, float] = {}
+_clock_lock = threading.Lock()
+
+
+def ensure_schedule_clock(settings: Settings) -> ScheduleTicker | None:
+    """Keep saved audits' schedules firing while this dashboard runs (on SQLite the only
+    clock besides a system cron; on PostgreSQL one more beside the workers: a slot
+    fires once however many clocks see it)."""
+    key = data_folder()
+    with _clock_lock:
+        if key in _clocks:
+            return _clocks[key]
+        if time.monotonic() - _clock_checked.get(key, -CLOCK_CHECK_S) < CLOCK_CHECK_S:
+            return None
+        _clock_checked[key] = time.monotonic()
+    store = store_for(key)
+    if not store.schedules():
+        return None
+    with _clock_lock:
+        if key not in _clocks:
+            _clocks[key] = ScheduleTicker(store, settings).start()
+        return _clocks[key]
