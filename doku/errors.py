@@ -61,6 +61,13 @@ class InvalidInputError(DokuError):
     kind = "invalid input"
 
 
+class NotAllowedError(DokuError):
+    """An action the signed-in user's role does not include (refused server-side)."""
+
+    code = "not_allowed"
+    kind = "not allowed"
+
+
 class NoSuchRunError(InvalidInputError):
     """A run id (or `latest`) that names no run in the store."""
 

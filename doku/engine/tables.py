@@ -188,5 +188,21 @@ schedules = Table(
     sqlite_autoincrement=True,
 )
 
+# 0005: the audit trail, append-only (the store's triggers refuse UPDATE and DELETE).
+trail = Table(
+    "trail",
+    metadata,
+    Column("id", Integer, primary_key=True, nullable=True),
+    Column("at", Text, nullable=False),  # ISO-8601 UTC
+    Column("actor", Text, nullable=False),  # e-mail address, OS user or DOKU_ACTOR
+    Column("via", Text, nullable=False),  # oidc | local | cli | api | worker
+    Column("role", Text),
+    Column("action", Text, nullable=False),
+    Column("object", Text),  # "run 12", "schedule 3", a customer fingerprint, ...
+    Column("detail", Text, nullable=False, server_default=text("'{}'")),  # JSON
+    Index("trail_by_time", "at"),
+    sqlite_autoincrement=True,
+)
+
 # Read-only views for BI tools (created by migration 0002; see the README).
 BI_VIEWS = ("bi_runs", "bi_customers", "bi_tokens", "bi_latest_customer_results")
