@@ -17,7 +17,7 @@ import streamlit as st
 from doku.analysis.filters import Filters
 from doku.engine.schema import RunInfo
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
-from ui import data, links
+from ui import data, insights_series, links
 from ui.chrome import run_status_badge
 from ui.keys import NO_FILTERS, RunRef, make_filters
 from ui.present import (
@@ -195,3 +195,4 @@ def kpis(summary: dict[str, Any], run: RunInfo) -> None:
                   "retry them on the Runs page.")
     if running and summary["pending"]:
         st.caption(f"Still running: figures count finished customers only ({of}).")
+    insights_series.section(run)  # a saved audit's run: this period against the last

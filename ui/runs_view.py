@@ -1,10 +1,11 @@
-"""Runs: the history table and what a comparison of two runs shows."""
+"""Runs: the history table, what a comparison of two runs shows, and a series' trend."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from doku.analysis import charts
@@ -15,8 +16,10 @@ from doku.analysis.comparison import (
     run_series,
     run_trend,
 )
+from doku.analysis.frames import STR_DTYPE
+from doku.analysis.series import period_of
 from doku.engine.schema import RunInfo
-from ui import columns
+from ui import columns, series_view, state
 from ui.present import escape_md, fmt_int, fmt_share, history_frame, run_label, shorten, spelled
 
 CHANGE_ROWS = 500
@@ -107,9 +110,12 @@ def comparison_tables(cmp: Comparison) -> None:
 
 
 # -- trend, one series at a time -------------------------------------------------------------
-def series_name(key: str) -> str:
-    """A series as a picker shows it: "Nov month-end", "customers.csv · all types ·
-    simulator" (plain text)."""
+def series_name(key: str, series: Sequence[RunInfo]) -> str:
+    """A series as a picker shows it: "Weekly uptake · saved audit", "Nov month-end",
+    "customers.csv · all types · simulator" (plain text)."""
+    saved = series_view.series_title(key, list(series))
+    if saved is not None:
+        return saved
     for prefix in ("name: ", "input: "):
         if key.startswith(prefix):
             key = key[len(prefix):]
@@ -119,19 +125,28 @@ def series_name(key: str) -> str:
 def trend_chart(series: Sequence[RunInfo], name: str, last: int) -> Any:
     """Uptake and tokens of one series' last `last` runs (the library's chart keeps 50
     runs readable: slanted labels, overlapping ones dropped)."""
-    return charts.trend_chart(run_trend(list(series)[-last:]), title=series_name(name))
+    shown = sorted(series, key=lambda r: r.id)[-last:]
+    trend = run_trend(shown)
+    # Labelled by period, as the table below: a scheduled run by its slot's day.
+    trend["run_label"] = pd.Series([f"#{r.id:d} {period_of(r)}" for r in shown],
+                                   dtype=STR_DTYPE)
+    return charts.trend_chart(trend, title=series_name(name, series))
 
 
 def trend(runs: Sequence[RunInfo], last: int) -> None:
-    """Pick a series (runs that can be compared), then its trend."""
-    series = {k: v for k, v in run_series(runs).items() if len(v) >= 2}
-    if not series:
-        st.caption("A trend needs two runs of the same series (same name, or same input "
-                   "and type scope).")
+    """Pick a series (runs that can be compared; saved audits' first), then its trend
+    and its last periods, each against the run before it."""
+    found = run_series(runs)
+    keys = sorted((k for k, v in found.items() if len(v) >= 2),
+                  key=lambda k: not k.startswith("saved: "))  # stable: else as found
+    if not keys:
+        st.caption("A trend needs two runs of the same series (the same saved audit, the "
+                   "same name, or the same input and type scope).")
         return
-    names = list(series)
-    name = st.selectbox("Series", names, key="runs_series", width=560,
-                        format_func=lambda k: f"{series_name(k)} ({len(series[k]):,} runs)")
-    st.altair_chart(trend_chart(series[name], name, last), theme=None,
+    key = st.selectbox("Series", keys, key="runs_series", width=560,
+                       format_func=lambda k: f"{series_name(k, found[k])} "
+                       f"({len(found[k]):,} runs)")
+    st.altair_chart(trend_chart(found[key], key, last), theme=None,
                     alt=f"Uptake and tokens per run of one series, last {last} runs",
                     key="runs_trend")
+    series_view.periods(state.get_store(), found[key], key)

@@ -307,9 +307,13 @@ def comparison_by(cmp: Comparison, by: str) -> pd.DataFrame:
 
 # -- series of comparable runs -----------------------------------------------------------
 def series_key(run: RunInfo) -> str:
-    """Which series a run belongs to: its name when it has one ("Nov month-end" and
-    "Dec month-end" are different series unless named alike), else its input and token
-    type scope (a 3-ID paste and a 50k file never share a trend)."""
+    """Which series a run belongs to: the saved audit it re-audits (whatever its runs
+    are named: renaming the saved audit does not split its series), else its name when
+    it has one ("Nov month-end" and "Dec month-end" are different series unless named
+    alike), else its input and token type scope (a 3-ID paste and a 50k file never share
+    a trend)."""
+    if run.saved_audit_id is not None:
+        return f"saved: {run.saved_audit_id:d}"
     if run.name:
         return f"name: {run.name}"
     return f"input: {run.input_name} | {run.token_type or 'all types'} | {run.env}"
