@@ -233,9 +233,12 @@ class BulkJob:
             self._finish(EXHAUSTED, None)
 
     def _left(self) -> int:
-        """Customers still without a result: the run's (shared) or this job's."""
-        pending = self.source.pending()
-        return pending if pending is not None else self.source.total - self._c.done
+        """Customers still without a result: the run's (shared; read now) or this
+        job's."""
+        if self.source.shared:
+            run = self.store.get_run(self.run_id)
+            return run.pending if run is not None else 0
+        return self.source.total - self._c.done
 
     def _finish(self, outcome: str, error: str | None) -> None:
         """Let the source settle the run (`doku.engine.sources`), once."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
@@ -31,7 +30,6 @@ logger = logging.getLogger(__name__)
 # error says why), or a fetcher leaving a shared run to the others (a worker's shutdown).
 EXHAUSTED, CANCELLED, ABORTED, DETACHED = "exhausted", "cancelled", "aborted", "detached"
 WAIT_FOR_OTHERS_S = 0.5  # polling while other fetchers hold a shared run's last customers
-PENDING_CACHE_S = 1.0  # how stale a shared run's pending count in a progress may be
 
 
 class CustomerSource(Protocol):
@@ -120,7 +118,7 @@ class ClaimedCustomers:
         self._buffer: deque[str] = deque()
         self._exhausted = False
         self._lock = threading.Lock()
-        self._pending_at = (0.0, 0)
+        self._pending = 0
 
     @property
     def worker(self) -> str:
@@ -132,7 +130,7 @@ class ClaimedCustomers:
             self.worker_id = self.store.register_worker(self.kind, self.concurrency)
         self.store.worker_heartbeat(self.worker, self.run_id, self.lease_s)
         run = self.store.get_run(self.run_id)
-        self.total = run.pending if run is not None else 0
+        self.total = self._pending = run.pending if run is not None else 0
 
     def take(self, stop: threading.Event) -> str | None:
         with self._lock:
@@ -141,6 +139,7 @@ class ClaimedCustomers:
                     return None
                 claim = self.store.claim_batch(self.run_id, self.worker, self.batch,
                                                self.lease_s)
+                self._pending = claim.pending
                 if not claim.open:
                     self.closed, self.closed_status = True, claim.status
                     self._exhausted = True
@@ -154,16 +153,15 @@ class ClaimedCustomers:
 
     def beat(self) -> None:
         self.store.worker_heartbeat(self.worker, self.run_id, self.lease_s)
+        run = self.store.get_run(self.run_id)
+        if run is not None:
+            self._pending = run.pending
 
     def pending(self) -> int | None:
-        """The run's customers still without a result (any fetcher's), at most
-        PENDING_CACHE_S old."""
-        at, count = self._pending_at
-        if time.monotonic() - at > PENDING_CACHE_S:
-            run = self.store.get_run(self.run_id)
-            count = run.pending if run is not None else 0
-            self._pending_at = (time.monotonic(), count)
-        return count
+        """The run's customers still without a result (any fetcher's), as of this
+        fetcher's last claim or heartbeat: never a store call, so a progress poll (the
+        CLI's main thread, where Ctrl+C lands) never waits on the store."""
+        return self._pending
 
     def end(self, outcome: str, error: str | None) -> str:
         try:
