@@ -118,6 +118,14 @@ class Worker:
             except DokuError as exc:
                 logger.warning("worker heartbeat failed: %s", exc)
 
+    def _say_idle(self) -> None:
+        """Tell the store at once that this worker is free (not at the next beat)."""
+        assert self.worker_id is not None
+        try:
+            self.store.worker_heartbeat(self.worker_id, None, self.config.lease_s)
+        except DokuError as exc:
+            logger.warning("worker heartbeat failed: %s", exc)
+
     # -- tasks (Procrastinate runs these sync bodies in a thread) ----------------------------
     def _fetch_run(self, context: Any, run_id: int) -> str:
         if self._stopping.is_set():  # taken as this worker stops: back for another
@@ -149,6 +157,7 @@ class Worker:
         finally:
             with self._lock:
                 self._job, self._run_id = None, None
+            self._say_idle()
         logger.info("run %s: %s (%s fetched here)", run_id, snap.state, snap.fetched)
         return f"run {run_id}: {snap.state}"
 
