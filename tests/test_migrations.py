@@ -33,7 +33,8 @@ LATER_COLUMNS = ("owner_host", "heartbeat_at",  # added by 0002
                  "queued_at", "saved_audit_id", "scheduled_for")  # added by 0004
 LATER_CUSTOMER_COLUMNS = ("claimed_by", "claim_until")  # added by 0004
 LATER_TABLES = ("rate_limits",  # added by 0003
-                "schedules", "saved_customers", "saved_audits", "workers")  # 0004
+                "schedules", "saved_customers", "saved_audits", "workers",  # 0004
+                "trail")  # 0005 (its append-only triggers go with it)
 
 
 def unversion(db: Path, drop: Sequence[str] = ()) -> None:
@@ -97,7 +98,7 @@ def test_a_new_store_is_migrated_to_head_and_matches_the_tables(url: str) -> Non
             if store.backend == "postgresql":  # every primary key is NOT NULL there
                 assert sorted(d[0][:4] for d in drift) == [
                     ("modify_nullable", None, table, "id")
-                    for table in ("runs", "saved_audits", "schedules")]
+                    for table in ("runs", "saved_audits", "schedules", "trail")]
             else:
                 assert drift == []
             for view in BI_VIEWS:

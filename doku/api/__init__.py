@@ -15,6 +15,11 @@ up on the Runs page and in `doku runs`, and vice versa.
 Token IDs are payment credentials: frames show them masked (first and last 4
 characters) unless `reveal=True`; a stored run has raw IDs at all only when it was
 started with `store_token_ids=True`.
+
+The audit trail records what is done here as DOKU_ACTOR or the OS user (via "api"):
+lookups (`fetch_tokens`), audits started, resumed, retried and cancelled (Ctrl-C),
+and every `reveal=True` that returns raw token IDs. When the trail cannot be written
+the call raises StoreError and returns nothing.
 """
 
 from __future__ import annotations
@@ -27,15 +32,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from doku.access import process_actor
 from doku.analysis.comparison import Comparison, compare_runs
 from doku.analysis.frames import RunFrames, load_run_frames, tokens_frame_from_tokens
 from doku.api.progress import ProgressCallback, follow, make_reporter
 from doku.api.sources import Source, parse_source
 from doku.engine import service
 from doku.engine.bulk import AuditOptions, BulkJob
-from doku.engine.connection import connect
+from doku.engine.lookups import lookup_tokens
 from doku.engine.schema import DB_NAME
 from doku.engine.store import Store, resolve_run
+from doku.engine.trail import REVEAL
 from doku.errors import DokuError, InvalidInputError
 from doku.masking import mask_token_id
 from doku.models import validate_token_type
@@ -63,6 +70,8 @@ def fetch_tokens(
     *,
     reveal: bool = False,
     settings: Settings | None = None,
+    store: StoreRef | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """One customer's tokens as a DataFrame, one row per token.
 
@@ -72,6 +81,10 @@ def fetch_tokens(
     unknown customer ID, so an empty frame means either. `frame.attrs` holds the
     answer's request_id, latency_ms and signature_verified.
 
+    Recorded in the audit trail of the store (store= / data_dir= as for `audit`;
+    default the configured one): a lookup, the customer by fingerprint, and
+    reveal=True as a reveal.
+
     >>> import doku
     >>> tokens = doku.fetch_tokens("CUST-0001")
     >>> tokens["token_id"].tolist()[0]
@@ -80,8 +93,10 @@ def fetch_tokens(
     ['4bc187a24c60fc88977604d170eea4a5']
     """
     # An interactive lookup: a 429's Retry-After is honoured up to 10 s.
-    with connect(settings, pool_size=1, max_retry_after_s=10.0) as client:
-        result = client.get_tokens(customer_id, type)
+    with _opened(store, data_dir) as db:
+        result = lookup_tokens(customer_id, type, settings=settings, reveal=reveal, store=db,
+                               actor=process_actor("api"), pool_size=1,
+                               max_retry_after_s=10.0)
     frame = tokens_frame_from_tokens(result.tokens, reveal=reveal)
     frame.attrs.update(
         request_id=result.request_id,
@@ -152,7 +167,8 @@ def audit(
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
     with _opened(store, data_dir) as db:
-        job = service.start_audit(db, parsed, settings or load_settings(), options)
+        job = service.start_audit(db, parsed, settings or load_settings(), options,
+                                  actor=process_actor("api"))
         return _complete(db, job, progress, reveal)
 
 
@@ -182,7 +198,8 @@ def resume(
     with _opened(store, data_dir) as db:
         info = resolve_run(db, run)
         start = service.start_retry_failed if retry_failed else service.start_resume
-        job = start(db, info.id, settings or load_settings(), concurrency=concurrency, rps=rps)
+        job = start(db, info.id, settings or load_settings(), concurrency=concurrency, rps=rps,
+                    actor=process_actor("api"))
         return _complete(db, job, progress, reveal)
 
 
@@ -267,9 +284,17 @@ def _opened(store: StoreRef | None, data_dir: str | os.PathLike[str] | None) -> 
 
 
 def _frames(db: Store, run_id: int, reveal: bool) -> RunFrames:
+    """The run's frames, token IDs masked unless `reveal`; raw IDs returned are
+    recorded in the audit trail first (REVEAL)."""
     frames = load_run_frames(db, run_id)
     tokens = frames.tokens
-    if reveal or "token_id" not in tokens.columns:
+    if "token_id" not in tokens.columns:
+        return frames
+    if reveal:
+        raw = int(tokens["token_id"].notna().sum())
+        if raw:
+            db.record_event(process_actor("api"), REVEAL, f"run {run_id}",
+                            {"what": "token IDs in a loaded run", "rows": raw})
         return frames
     masked = [mask_token_id(t) if isinstance(t, str) else None for t in tokens["token_id"]]
     tokens = tokens.assign(token_id=pd.Series(masked, index=tokens.index,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from doku.engine.bulk import BulkJob, Progress
+from doku.engine.service import record_stopped
 
 ProgressCallback = Callable[[Progress], object]
 
@@ -20,7 +21,8 @@ REFRESH_S = 0.5  # progress refresh interval
 def follow(job: BulkJob, report: _Reporter) -> Progress:
     """Poll until the job ends. Ctrl-C (or a progress callback that raises) stops the
     job within about 2 s (`BulkJob.stop`; further Ctrl-Cs meanwhile are ignored), so
-    the run is stored as cancelled before the store closes; then the exception goes on."""
+    the run is stored as cancelled (and the cancel recorded in the audit trail) before
+    the store closes; then the exception goes on."""
     try:
         while True:
             snap = job.wait(REFRESH_S)
@@ -28,7 +30,7 @@ def follow(job: BulkJob, report: _Reporter) -> Progress:
             if snap.finished:
                 return snap
     except BaseException as exc:
-        snap = _stop_ignoring_interrupts(job)
+        snap = record_stopped(job, _stop_ignoring_interrupts(job))
         if isinstance(exc, KeyboardInterrupt):
             report.update(snap)
         if snap.state == "cancelled":

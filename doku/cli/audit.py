@@ -1,4 +1,8 @@
-"""`doku audit FILE|- ...`, `--resume RUN_ID`, `--retry-failed RUN_ID`."""
+"""`doku audit FILE|- ...`, `--resume RUN_ID`, `--retry-failed RUN_ID`.
+
+Starting, resuming, retrying and (Ctrl+C) cancelling a run each add one audit trail
+entry, as DOKU_ACTOR or the OS user (`doku.engine.service` records them).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from doku.access import Actor, process_actor
 from doku.cli import render
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
 from doku.engine.connection import resolve
@@ -18,8 +23,10 @@ from doku.engine.service import (
     live_workers,
     queue_run,
     start_audit,
+    start_event,
     start_resume,
     start_retry_failed,
+    stop_job,
     uses_queue,
 )
 from doku.engine.store import Store
@@ -76,7 +83,7 @@ def _bar(p: Progress) -> str:
             f"failed {p.failed}  {p.rate:6.1f}/s  {eta} ")
 
 
-def _follow(job: BulkJob, quiet: bool) -> Progress:
+def _follow(job: BulkJob, quiet: bool, actor: Actor) -> Progress:
     show = not quiet and sys.stderr.isatty()
     try:
         while True:
@@ -86,7 +93,8 @@ def _follow(job: BulkJob, quiet: bool) -> Progress:
             if snap.finished:
                 break
     except KeyboardInterrupt:
-        snap = job.stop()  # returns within ~2 s whatever the requests in flight do
+        # Returns within ~2 s whatever the requests in flight do; recorded as a cancel.
+        snap = stop_job(job, actor=actor)
     if show:
         render.end_status()
     return snap
@@ -120,20 +128,21 @@ def _options(args: argparse.Namespace) -> AuditOptions:
         raise InvalidInputError(str(exc)) from None
 
 
-def _start(args: argparse.Namespace, store: Store, settings: Settings) -> BulkJob:
+def _start(args: argparse.Namespace, store: Store, settings: Settings,
+           actor: Actor) -> BulkJob:
     """A new run from FILE, or the rest (or the failures) of a stored one."""
     again = args.resume if args.resume is not None else args.retry_failed
     if again is None:
         if not args.file:
             raise ConfigurationError("give a FILE (or - for stdin), --resume or --retry-failed")
         return start_audit(store, _read_input(args), settings, _options(args),
-                           name=args.name, note=args.note, fetcher="cli")
+                           name=args.name, note=args.note, fetcher="cli", actor=actor)
     if args.file:
         raise ConfigurationError("give either FILE or --resume/--retry-failed, not both")
     overrides = {"concurrency": args.concurrency, "rps": args.rps,
                  "max_attempts": args.max_attempts, "read_timeout_s": args.timeout}
     start = start_resume if args.resume is not None else start_retry_failed
-    return start(store, again, settings, fetcher="cli", **overrides)
+    return start(store, again, settings, fetcher="cli", actor=actor, **overrides)
 
 
 def summary(
@@ -203,8 +212,10 @@ def _queue_only(args: argparse.Namespace, store: Store, settings: Settings) -> i
     if args.resume is not None or args.retry_failed is not None or not args.file:
         raise ConfigurationError("--queue-only takes a FILE (a new run)")
     settings = resolve(settings)
-    run_id = create_run(store, _read_input(args), settings, _options(args), name=args.name,
-                        note=args.note, queued=True)
+    parsed, options = _read_input(args), _options(args)
+    run_id = create_run(store, parsed, settings, options, name=args.name, note=args.note,
+                        queued=True, event=start_event(process_actor("cli"), parsed, options,
+                                                       queued=True))
     queue_run(store, run_id)
     if args.json:
         render.emit_json({"run_id": run_id, "status": "queued"}, indent=None)
@@ -222,9 +233,10 @@ def run(args: argparse.Namespace) -> int:
     if args.queue_only:
         with Store() as store:
             return _queue_only(args, store, settings)
+    actor = process_actor("cli")
     with Store() as store:
-        job = _start(args, store, settings)
-        snap = _follow(job, args.quiet)
+        job = _start(args, store, settings, actor)
+        snap = _follow(job, args.quiet, actor)
         info = store.get_run(job.run_id)
     assert info is not None
     elapsed = time.monotonic() - started

@@ -45,6 +45,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "schedule": CommandSpec("doku.cli.schedule", "run saved audits on a cron schedule"),
     "worker": CommandSpec("doku.cli.worker", "fetch queued audits from a PostgreSQL store"),
     "queue": CommandSpec("doku.cli.queue", "queued and running audits, and their workers"),
+    "trail": CommandSpec("doku.cli.trail", "who did what: the append-only audit trail"),
 }
 
 

@@ -8,18 +8,21 @@ by this process (SQLite; PostgreSQL when no `doku worker` is alive) or by the wo
 job, with a progress line on a terminal, and Ctrl+C stops them all (their customers
 stay pending: `doku audit --resume RUN_ID`). A run the workers fetch is reported as
 queued, or followed in the store with `--wait`.
+
+Adding, removing and running a saved audit, and Ctrl+C cancelling its runs, each add
+one audit trail entry as DOKU_ACTOR or the OS user (`process_actor`), recorded by the
+engine (`doku.engine.saved`, `doku.engine.firing`, `doku.engine.service`).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 import threading
 import time
 from typing import Any
 
+from doku.access import Actor, process_actor
 from doku.cli import render
 from doku.cli.audit import EXIT_FAILED_CUSTOMERS, summary
 from doku.cli.audit import _options as audit_options
@@ -27,7 +30,7 @@ from doku.cli.audit import _read_input as read_input
 from doku.engine.bulk import BulkJob, Progress
 from doku.engine.firing import run_saved
 from doku.engine.saved import SavedAudit
-from doku.engine.service import launch_run
+from doku.engine.service import launch_run, stop_job
 from doku.engine.store import Store
 from doku.models import TOKEN_TYPES
 from doku.settings import Settings, load_settings
@@ -103,7 +106,8 @@ def _add(args: argparse.Namespace, store: Store) -> int:
     parsed = read_input(args)
     options = audit_options(args)
     kept = {k: v for k, v in options.to_dict().items() if k != "token_type"}
-    saved_id = store.save_audit(parsed, args.name, kept, options.token_type, actor())
+    saved_id = store.save_audit(parsed, args.name, kept, options.token_type,
+                                actor=process_actor("cli"))
     saved = store.saved_audit(saved_id)
     if args.json:
         render.emit_json(saved_row(saved))
@@ -130,7 +134,7 @@ def _list(args: argparse.Namespace, store: Store) -> int:
 
 def _run(args: argparse.Namespace, store: Store) -> int:
     launcher = Launcher()
-    run_saved(store, args.name, load_settings(), launch=launcher)
+    run_saved(store, args.name, load_settings(), launch=launcher, actor=launcher.actor)
     rows = launcher.follow(store, quiet=args.quiet, wait=args.wait)
     if args.json:
         render.emit_json(rows[0] if rows else {}, indent=None)
@@ -140,7 +144,7 @@ def _run(args: argparse.Namespace, store: Store) -> int:
 
 
 def _remove(args: argparse.Namespace, store: Store) -> int:
-    removed = store.remove_saved_audit(args.name)
+    removed = store.remove_saved_audit(args.name, actor=process_actor("cli"))
     schedules = {0: "", 1: " and its schedule"}.get(
         removed.schedules, f" and its {removed.schedules} schedules")
     render.emit(f"removed saved audit {removed.name!r}{schedules}; its runs stay in the store")
@@ -149,31 +153,20 @@ def _remove(args: argparse.Namespace, store: Store) -> int:
 
 
 # -- launched runs, followed to their end (`saved run`, `schedule fire`) ---------------
-ACTOR_KEY = "DOKU_ACTOR"
 POLL_S = 1.0  # how often --wait reads a queued run's progress from the store
 FINISHED = frozenset({"done", "cancelled", "aborted", "interrupted"})
 STOPPED = frozenset({"cancelled", "aborted", "interrupted"})
 
 
-def actor() -> str | None:
-    """Who is acting, as saved audits and schedules record it: $DOKU_ACTOR, else the
-    OS user (None when neither is known)."""
-    named = os.environ.get(ACTOR_KEY, "").strip()
-    if named:
-        return named
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return None
-
-
 class Launcher:
     """`launch` for `doku.engine.firing`: `launch_run` as the CLI, keeping the jobs
-    this process started (run id -> job, None for a run left to the workers)."""
+    this process started (run id -> job, None for a run left to the workers). `actor`:
+    who is acting (DOKU_ACTOR or the OS user), for the trail."""
 
     def __init__(self) -> None:
         self.jobs: dict[int, BulkJob | None] = {}
         self.started = time.monotonic()
+        self.actor = process_actor("cli")
 
     def __call__(self, store: Store, run_id: int, settings: Settings) -> BulkJob | None:
         job = launch_run(store, run_id, settings, fetcher="cli")
@@ -184,7 +177,8 @@ class Launcher:
         """Wait for this process's jobs (and, with `wait`, the workers' runs); then
         each run's summary (`doku audit --json`'s keys, and `saved_audit_id` and
         `scheduled_for`), in launch order."""
-        snaps = _follow_jobs([j for j in self.jobs.values() if j is not None], quiet)
+        snaps = _follow_jobs([j for j in self.jobs.values() if j is not None], quiet,
+                             self.actor)
         queued = [rid for rid, job in self.jobs.items() if job is None]
         if wait and queued:
             _poll(store, queued, quiet)
@@ -213,7 +207,7 @@ def _bar(snaps: list[Progress]) -> str:
     return f"{runs}: {done:,}/{total:,} customers, {failed:,} failed "
 
 
-def _follow_jobs(jobs: list[BulkJob], quiet: bool) -> dict[int, Progress]:
+def _follow_jobs(jobs: list[BulkJob], quiet: bool, actor: Actor) -> dict[int, Progress]:
     show = not quiet and sys.stderr.isatty()
     snaps = {job.run_id: job.snapshot() for job in jobs}
     try:
@@ -222,8 +216,8 @@ def _follow_jobs(jobs: list[BulkJob], quiet: bool) -> dict[int, Progress]:
                 snaps[job.run_id] = job.wait(0.5 / len(jobs))
             if show:
                 render.status(_bar(list(snaps.values())))
-    except KeyboardInterrupt:
-        snaps = {job.run_id: job.stop() for job in jobs}  # each returns within ~2 s
+    except KeyboardInterrupt:  # each stops within ~2 s; each cancel is recorded
+        snaps = {job.run_id: stop_job(job, actor=actor) for job in jobs}
     if show:
         render.end_status()
     return snaps

@@ -4,6 +4,8 @@
 Times are UTC. On PostgreSQL the `doku worker`s fire schedules by themselves; on the
 SQLite default a system cron runs `doku schedule fire` (every few minutes, say): each
 call fires what is due then, only the latest missed slot of a schedule, never twice.
+Adding, removing and firing (one entry per run made) are recorded in the audit trail
+as DOKU_ACTOR or the OS user.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
+from doku.access import process_actor
 from doku.cli import render
-from doku.cli.saved import Launcher, actor, exit_status, print_runs
+from doku.cli.saved import Launcher, exit_status, print_runs
 from doku.engine.firing import fire_due
 from doku.engine.schedules import Schedule, iso, parse_iso
 from doku.engine.store import Store
@@ -59,7 +62,7 @@ def schedule_row(schedule: Schedule) -> dict[str, Any]:
 
 
 def _add(args: argparse.Namespace, store: Store) -> int:
-    schedule_id = store.add_schedule(args.name, args.cron, actor())
+    schedule_id = store.add_schedule(args.name, args.cron, actor=process_actor("cli"))
     [schedule] = [s for s in store.schedules() if s.id == schedule_id]
     if args.json:
         render.emit_json(schedule_row(schedule))
@@ -82,7 +85,7 @@ def _list(args: argparse.Namespace, store: Store) -> int:
 
 
 def _remove(args: argparse.Namespace, store: Store) -> int:
-    store.remove_schedule(args.id)
+    store.remove_schedule(args.id, actor=process_actor("cli"))
     render.emit(f"removed schedule {args.id}")
     return 0
 
@@ -97,7 +100,8 @@ def _fire(args: argparse.Namespace, store: Store) -> int:
         render.error(f"schedule {schedule.id} ({schedule.saved_audit!r}) did not fire: {exc}")
 
     launcher = Launcher()
-    fire_due(store, load_settings(), now=now, launch=launcher, on_error=on_error)
+    fire_due(store, load_settings(), now=now, launch=launcher, on_error=on_error,
+             actor=launcher.actor)
     rows = launcher.follow(store, quiet=args.quiet, wait=args.wait)
     if args.json:
         render.emit_json({"now": iso(now), "runs": rows, "errors": errors}, indent=None)

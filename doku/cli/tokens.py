@@ -1,6 +1,8 @@
 """`doku tokens CUSTOMER_ID [--type T] [--json] [--reveal]`: one customer's tokens.
 
-Stays light (no pandas): a single lookup should start fast.
+Each lookup is recorded in the audit trail (`doku.engine.lookups`); when it cannot be
+written, the command fails and shows nothing. Stays light (no pandas): a single lookup
+should start fast.
 """
 
 from __future__ import annotations
@@ -8,12 +10,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from doku.access import process_actor
 from doku.cli import render
-from doku.engine.connection import connect
+from doku.engine.lookups import lookup_tokens
 from doku.models import TOKEN_FIELDS, TOKEN_TYPES
 from doku.settings import Settings, load_settings
 
-DESCRIPTION = "One customer's stored tokens, as DOKU answers them (token IDs masked)."
+DESCRIPTION = (
+    "One customer's stored tokens, as DOKU answers them (token IDs masked). Recorded in "
+    "the audit trail (`doku trail`) as DOKU_ACTOR or the OS user, the customer by "
+    "fingerprint; --reveal is recorded too. If the trail cannot be written the lookup "
+    "fails and nothing is shown."
+)
 EMPTY_NOTE = (
     "no tokens: DOKU answers the same for a customer without tokens and for an unknown customer ID"
 )
@@ -25,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("customer_id", metavar="CUSTOMER_ID")
     p.add_argument("--type", choices=TOKEN_TYPES, dest="token_type", help="only this type")
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.add_argument("--reveal", action="store_true", help="show full token IDs")
+    p.add_argument("--reveal", action="store_true",
+                   help="show full token IDs (recorded in the audit trail)")
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:
@@ -41,8 +50,9 @@ def _embedded(settings: Settings) -> bool:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     # Someone is waiting at the terminal: a 429's Retry-After is honoured up to 10 s.
-    with connect(settings, pool_size=1, max_retry_after_s=LOOKUP_MAX_RETRY_AFTER_S) as client:
-        result = client.get_tokens(args.customer_id, args.token_type)
+    result = lookup_tokens(args.customer_id, args.token_type, settings=settings,
+                           reveal=args.reveal, actor=process_actor("cli"), pool_size=1,
+                           max_retry_after_s=LOOKUP_MAX_RETRY_AFTER_S)
     rows = [t.to_dict(reveal=args.reveal) for t in result.tokens]
     if _embedded(settings):
         render.note(SIMULATOR_NOTE)  # only on success: a failure stays one line

@@ -19,11 +19,13 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from doku.access import Actor
 from doku.engine.access import StoreAccess
 from doku.engine.audit_model import AuditOptions
 from doku.engine.parsed import ParsedInput
 from doku.engine.schema import MAX_NAME, utc_iso
 from doku.engine.tables import runs, saved_audits, saved_customers, schedules
+from doku.engine.trail import SAVED_ADD, SAVED_REMOVE, Event, acting, insert_event
 from doku.errors import InvalidInputError, NoSuchSavedAuditError
 
 
@@ -143,11 +145,19 @@ class StoreSaved(StoreAccess):
         options: Mapping[str, Any] | None = None,
         token_type: str | None = None,
         created_by: str | None = None,
+        *,
+        actor: Actor | None = None,
     ) -> int:
         """Keep `parsed`'s customers (and attributes) under `name`, with the options its
         runs will use (`audit_options`); returns its id. InvalidInputError for a name
         that is not valid (`saved_name`) or taken, options that are not, or an input
-        without a valid customer."""
+        without a valid customer.
+
+        The audit trail's entry (by `actor`, default this process's) goes in with it;
+        `created_by` defaults to `actor`'s name."""
+        who = acting(actor)
+        if created_by is None and actor is not None:  # a caller naming no actor keeps None
+            created_by = actor.name
         clean = saved_name(name)
         audit_options(options or {}, token_type)  # refused now, not when it fires
         if not parsed.ids:
@@ -182,6 +192,10 @@ class StoreSaved(StoreAccess):
                 ((saved_id, seq, cid, attributes_json(seq))
                  for seq, cid in enumerate(parsed.ids)),
             )
+            insert_event(conn, Event(who, SAVED_ADD, f"saved audit {saved_id}", {
+                "name": clean, "customers": len(parsed.ids), "input": parsed.source,
+                "token_type": token_type,
+                "store_token_ids": bool((options or {}).get("store_token_ids", False))}))
         return saved_id
 
     def saved_audits(self) -> list[SavedAudit]:
@@ -221,10 +235,12 @@ class StoreSaved(StoreAccess):
             total_rows=len(ids),
         )
 
-    def remove_saved_audit(self, ref: str | int) -> SavedAudit:
+    def remove_saved_audit(self, ref: str | int, *, actor: Actor | None = None) -> SavedAudit:
         """Remove a saved audit, its list and its schedules; returns what it was. Its
         runs stay in the store, no longer in a series (their saved_audit_id is
-        cleared here: `runs` has no foreign key to it)."""
+        cleared here: `runs` has no foreign key to it). The audit trail's entry (by
+        `actor`, default this process's) goes in the same transaction."""
+        who = acting(actor)
         saved = self.saved_audit(ref)
         with self._write() as conn:
             conn.execute(update(runs).where(runs.c.saved_audit_id == saved.id)
@@ -232,5 +248,10 @@ class StoreSaved(StoreAccess):
             conn.execute(delete(schedules).where(schedules.c.saved_audit_id == saved.id))
             conn.execute(delete(saved_customers)
                          .where(saved_customers.c.saved_audit_id == saved.id))
-            conn.execute(delete(saved_audits).where(saved_audits.c.id == saved.id))
+            gone = conn.execute(delete(saved_audits).where(saved_audits.c.id == saved.id))
+            if not gone.rowcount:  # removed by someone else meanwhile
+                raise NoSuchSavedAuditError(f"saved audit {saved.id} is not in {self.where}")
+            insert_event(conn, Event(who, SAVED_REMOVE, f"saved audit {saved.id}", {
+                "name": saved.name, "customers": saved.customers,
+                "schedules": saved.schedules}))
         return saved

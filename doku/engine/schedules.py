@@ -27,10 +27,12 @@ from croniter import (  # type: ignore[import-untyped]
 )
 from sqlalchemy import delete, insert, or_, select, update
 
+from doku.access import Actor
 from doku.engine.access import StoreAccess
 from doku.engine.saved import find_saved_id
 from doku.engine.schema import utc_iso
 from doku.engine.tables import runs, saved_audits, schedules
+from doku.engine.trail import SCHEDULE_ADD, SCHEDULE_REMOVE, Event, acting, insert_event
 from doku.errors import InvalidInputError, NoSuchSavedAuditError
 
 CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
@@ -163,13 +165,20 @@ _LISTED = (
 
 class StoreSchedules(StoreAccess):
     def add_schedule(self, saved_ref: str | int, cron: str,
-                     created_by: str | None = None) -> int:
+                     created_by: str | None = None, *, actor: Actor | None = None) -> int:
         """Run the saved audit `saved_ref` (name or id) at every slot of `cron` (UTC)
         from now on; returns the schedule's id. InvalidInputError for an expression
-        that is not valid (`check_cron`) or one the saved audit already has."""
+        that is not valid (`check_cron`) or one the saved audit already has. The audit
+        trail's entry (by `actor`, default this process's) goes in with it;
+        `created_by` defaults to `actor`'s name."""
+        who = acting(actor)
+        if created_by is None and actor is not None:  # a caller naming no actor keeps None
+            created_by = actor.name
         clean = check_cron(cron)
         with self._write() as conn:
             saved_id = find_saved_id(conn, saved_ref, self.where)
+            name = conn.execute(select(saved_audits.c.name)
+                                .where(saved_audits.c.id == saved_id)).scalar_one()
             same = select(schedules.c.id).where(schedules.c.saved_audit_id == saved_id,
                                                 schedules.c.cron == clean)
             existing = conn.execute(same).scalar()
@@ -180,7 +189,10 @@ class StoreSchedules(StoreAccess):
                 saved_audit_id=saved_id, cron=clean, created_at=utc_iso(),
                 created_by=created_by,
             ).returning(schedules.c.id))
-            return int(added.scalar_one())
+            schedule_id = int(added.scalar_one())
+            insert_event(conn, Event(who, SCHEDULE_ADD, f"schedule {schedule_id}", {
+                "cron": clean, "saved_audit": name, "saved_audit_id": saved_id}))
+            return schedule_id
 
     def schedules(self, now: datetime | None = None,
                   saved_id: int | None = None) -> list[Schedule]:
@@ -195,12 +207,17 @@ class StoreSchedules(StoreAccess):
         return [Schedule(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6],
                          next_slot(r[3], after)) for r in rows]
 
-    def remove_schedule(self, schedule_id: int) -> None:
-        """NoSuchSavedAuditError when there is no such schedule."""
+    def remove_schedule(self, schedule_id: int, *, actor: Actor | None = None) -> None:
+        """NoSuchSavedAuditError when there is no such schedule. The audit trail's entry
+        (by `actor`, default this process's) goes in the same transaction."""
+        who = acting(actor)
         with self._write() as conn:
+            row = conn.execute(_LISTED.where(schedules.c.id == schedule_id)).one_or_none()
             gone = conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
-            if not gone.rowcount:
+            if row is None or not gone.rowcount:
                 raise NoSuchSavedAuditError(f"schedule {schedule_id} is not in {self.where}")
+            insert_event(conn, Event(who, SCHEDULE_REMOVE, f"schedule {schedule_id}", {
+                "cron": row.cron, "saved_audit": row.name, "saved_audit_id": row.saved_audit_id}))
 
     def claim_slot(self, schedule_id: int, slot: str) -> bool:
         """Mark `slot` fired for the schedule, if it is later than the one it last

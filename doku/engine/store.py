@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import URL
 
+from doku.access import Actor
 from doku.engine.claims import StoreClaims
 from doku.engine.database import resolve
 from doku.engine.lease import Lease, this_host
@@ -34,7 +35,7 @@ from doku.engine.saved import StoreSaved
 from doku.engine.schedules import StoreSchedules
 from doku.engine.schema import RUN_STATES, Reject, RunInfo, clip_error, stored_labels, utc_iso
 from doku.engine.tables import runs
-from doku.engine.trail import StoreTrail
+from doku.engine.trail import RUN_DELETE, Event, StoreTrail, acting, insert_event
 from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 
 
@@ -79,8 +80,13 @@ class Store(StoreResults, StoreClaims, StoreSaved, StoreSchedules, StoreTrail):
         queued: bool = False,
         saved_audit_id: int | None = None,
         scheduled_for: str | None = None,
+        event: Event | None = None,
     ) -> int:
         """Record a run and its input customers (no results yet); returns the run id.
+
+        `event`: the audit trail entry of whatever made the run (an audit started, a
+        saved audit run, a schedule fired), added in the run's own transaction and
+        naming it ("run N") unless it names its object itself.
 
         `queued`: the queue's workers fetch it (`doku.engine.claims`): it starts as
         'queued' with no owner. `saved_audit_id` / `scheduled_for`: the saved audit it
@@ -126,6 +132,8 @@ class Store(StoreResults, StoreClaims, StoreSaved, StoreSchedules, StoreTrail):
                 conn, "rejects", ("run_id", "row", "value", "reason"),
                 ((run_id, r.row, r.value, r.reason) for r in rejects),
             )
+            if event is not None:
+                insert_event(conn, event, object=f"run {run_id}")
         return run_id
 
     def set_status(self, run_id: int, status: str, error: str | None = None) -> None:
@@ -199,9 +207,23 @@ class Store(StoreResults, StoreClaims, StoreSaved, StoreSchedules, StoreTrail):
             return [Lease(int(r[0]), r[1], r[2], r[3], r[4] is not None)
                     for r in conn.execute(statement)]
 
-    def delete_run(self, run_id: int) -> None:
+    def delete_run(self, run_id: int, *, actor: Actor | None = None) -> bool:
+        """Delete a run with its customers, tokens and rejects; False when there was no
+        such run. The audit trail's entry (by `actor`, default this process's: see
+        `doku.engine.trail.acting`) is added in the same transaction: no deletion
+        without its record."""
+        who = acting(actor)
+        what = select(runs.c.name, runs.c.input_name, runs.c.customers, runs.c.created_at,
+                      runs.c.store_token_ids).where(runs.c.id == run_id)
         with self._write() as conn:
+            row = conn.execute(what).one_or_none()
+            if row is None:
+                return False
             conn.execute(delete(runs).where(runs.c.id == run_id))
+            insert_event(conn, Event(who, RUN_DELETE, f"run {run_id}", {
+                "name": row.name, "input": row.input_name, "customers": row.customers,
+                "created_at": row.created_at, "raw_token_ids": bool(row.store_token_ids)}))
+        return True
 
 
 _RENEW = (

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from doku.access import Actor
 from doku.engine.firing import fire_due
 from doku.engine.service import launch_run
 from doku.engine.store import Store
@@ -25,6 +26,7 @@ from doku.settings import Settings
 logger = logging.getLogger(__name__)
 
 TICK_S = 30.0
+CLOCK_ACTOR = Actor("schedule clock", "dashboard")  # who fired a schedule, in the trail
 Now = Callable[[], datetime]
 
 
@@ -47,7 +49,8 @@ class ScheduleTicker:
     def tick(self) -> list[int]:
         """Fire what is due now; the runs are launched in this process (or queued)."""
         try:
-            fired = fire_due(self.store, self.settings, now=self._now(), launch=_launch)
+            fired = fire_due(self.store, self.settings, now=self._now(), launch=_launch,
+                             actor=CLOCK_ACTOR)
         except DokuError as exc:  # the store is unreachable: try again next tick
             logger.warning("schedules not checked: %s", exc)
             return []

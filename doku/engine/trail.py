@@ -17,16 +17,18 @@ Mixed into `doku.engine.store.Store`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
-from doku.access import Actor
+from doku.access import Actor, process_actor
 from doku.engine.access import StoreAccess
 from doku.engine.schema import utc_iso
 from doku.engine.tables import trail
+from doku.errors import StoreError
 from doku.masking import fingerprint
 
 # The actions the trail knows (a typo must not create a new kind of entry).
@@ -71,6 +73,43 @@ class TrailEntry:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One entry to add: who, which action, to what (None: the caller names it, e.g.
+    the "run N" a new run gets), and short scalar details (`clean_detail`)."""
+
+    actor: Actor
+    action: str
+    object: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:  # never silently a new kind of entry
+            raise ValueError(f"unknown trail action {self.action!r}")
+
+
+def acting(actor: Actor | None, via: str = "api") -> Actor:
+    """`actor`, or this process's (DOKU_ACTOR, else the OS user) when None: every
+    engine function that records takes an optional actor and defaults this way."""
+    return actor if actor is not None else process_actor(via)
+
+
+def insert_event(conn: Connection, event: Event, *, object: str | None = None,
+                 at: str | None = None) -> int:
+    """Add `event` inside the caller's transaction (so the action and its entry are
+    committed, or rolled back, together); `object` is used when the event names none.
+    Returns the entry's id."""
+    actor = event.actor
+    named = event.object if event.object is not None else object
+    row = {
+        "at": at or utc_iso(), "actor": _clip(actor.name), "via": _clip(actor.via),
+        "role": actor.role.label if actor.role is not None else None,
+        "action": event.action, "object": None if named is None else _clip(named),
+        "detail": json.dumps(clean_detail(event.detail), ensure_ascii=False, sort_keys=True),
+    }
+    return int(conn.execute(insert(trail).values(**row).returning(trail.c.id)).scalar_one())
+
+
 def customer_ref(customer_id: str, *, raw: bool = False) -> str:
     """How the trail names a customer: its fingerprint (default) or, when configured,
     the ID itself."""
@@ -103,17 +142,17 @@ class StoreTrail(StoreAccess):
                      detail: Mapping[str, Any] | None = None, *, at: str | None = None) -> int:
         """Add one entry; returns its id. ValueError for an action the trail does not
         know (never silently a new kind)."""
-        if action not in ACTIONS:
-            raise ValueError(f"unknown trail action {action!r}")
-        row = {
-            "at": at or utc_iso(), "actor": _clip(actor.name), "via": actor.via,
-            "role": actor.role.label if actor.role is not None else None, "action": action,
-            "object": None if object is None else _clip(object),
-            "detail": json.dumps(clean_detail(detail), ensure_ascii=False, sort_keys=True),
-        }
-        with self._write() as conn:
-            return int(conn.execute(insert(trail).values(**row).returning(trail.c.id))
-                       .scalar_one())
+        return self.record_events([Event(actor, action, object, detail)], at=at)[0]
+
+    def record_events(self, events: Sequence[Event], *, at: str | None = None) -> list[int]:
+        """Add `events` in one transaction (a lookup and its reveal: both or neither);
+        their ids. A store that cannot take them raises StoreError saying the trail
+        could not be written: the caller must not go on with the action unrecorded."""
+        try:
+            with self._write() as conn:
+                return [insert_event(conn, event, at=at) for event in events]
+        except StoreError as exc:
+            raise StoreError(f"the audit trail could not be written: {exc.message}") from None
 
     def trail(self, *, since: str | None = None, action: str | None = None,
               actor: str | None = None, limit: int = DEFAULT_LIMIT) -> list[TrailEntry]:

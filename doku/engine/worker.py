@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from doku.access import Actor
 from doku.engine import queue
 from doku.engine.bulk import BulkJob, check_settings_match, options_for
 from doku.engine.claims import CLAIM_LEASE_S, CLAIMABLE_RUN_STATES
+from doku.engine.lease import this_host
 from doku.engine.store import Store
 from doku.errors import ConfigurationError, DokuError, RunBusyError
 from doku.settings import Settings
@@ -172,4 +174,5 @@ class Worker:
             return queue.defer_fetch(context.app, run_id)
 
         now = datetime.fromtimestamp(timestamp, timezone.utc)
-        return self._fire_due(self.store, self.settings, now=now, launch=launch)
+        actor = Actor(self.worker_id or this_host(), "worker")
+        return self._fire_due(self.store, self.settings, now=now, launch=launch, actor=actor)
