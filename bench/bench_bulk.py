@@ -1,12 +1,21 @@
 """Bulk audit throughput against the simulator (in its own process), as ratios.
 
-1. 2,000 customers, concurrency 16, 50 ms latency: throughput as a fraction of the
-   physical limit 16 / 0.05 s = 320 customers/s (goal >= 0.90), and the speed-up over
-   the naive serial loop of `requests.post` an analyst would write.
-2. Simulator rate limit R/s, client --rps R: sustained rate as a fraction of R
-   (goal >= 0.90) and how many 429s it took.
+1. The grid: simulator latency L in {20, 50, 200, 500} ms x concurrency C in {16, 64,
+   256}; each point is 3 short audits of C x k customers (k rounds, about 2 seconds of
+   ideal time), reported as min/median/max of throughput / (C / L), the physical limit
+   (goals: >= 0.95, and >= 0.90 at L = 20 ms, C = 16).
+2. Client CPU per customer at L = 0 (the whole bulk engine in this process: workers,
+   signing, verification, parsing and the store; goal <= 0.35 ms), min/median/max of
+   3 audits; and the two transports side by side on one thread (`TokenClient` over
+   `requests`, `LeanTokenClient` that the engine uses).
+3. The speed-up over the naive serial loop of `requests.post` an analyst would write,
+   and a simulator rate limit R/s with client --rps R (sustained fraction of R).
 
-Usage: python -m bench.bench_bulk [--customers N] [--serial N] [--rate R]
+The machine (CPU model, cores) and the 1-minute load average next to each point are
+printed: on a shared machine the load explains most of the spread.
+
+Usage: python -m bench.bench_bulk [--runs 3] [--latencies 20,50,200,500]
+       [--concurrencies 16,64,256] [--seconds 2.0]
 The last line printed is one JSON object with the figures.
 """
 
@@ -14,6 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -21,7 +34,9 @@ from pathlib import Path
 
 import requests
 
+from doku.client.lean import LeanTokenClient
 from doku.client.signing import sign_request, timestamp
+from doku.client.tokens import TokenClient
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
@@ -34,6 +49,29 @@ from doku.settings import (
     Settings,
 )
 from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
+
+MAX_CUSTOMERS_PER_RUN = 3000  # keeps the CPU-bound points (L = 20 ms, C = 256) short
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def settings_for(url: str) -> Settings:
+    return Settings("simulator", SIMULATOR_CLIENT_ID, SecretKey(SIMULATOR_SECRET_KEY), url)
 
 
 def naive_serial(url: str, ids: list[str]) -> float:
@@ -50,60 +88,149 @@ def naive_serial(url: str, ids: list[str]) -> float:
     return len(ids) / (time.perf_counter() - started)
 
 
-def audit(url: str, ids: list[str], options: AuditOptions, folder: Path) -> tuple[float, int]:
-    settings = Settings("simulator", SIMULATOR_CLIENT_ID, SecretKey(SIMULATOR_SECRET_KEY), url)
+def audit(url: str, ids: list[str], options: AuditOptions,
+          folder: Path) -> tuple[float, float, int]:
+    """(customers/s, CPU seconds of this process, retries) for one whole audit."""
     with Store(folder / f"{uuid.uuid4().hex}.sqlite3") as store:
+        cpu0 = time.process_time()
         started = time.perf_counter()
-        job = start_audit(store, parse_text("\n".join(ids)), settings, options)
+        job = start_audit(store, parse_text("\n".join(ids)), settings_for(url), options)
         p = job.wait()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
         assert p.state == "done", p
         assert p.fetched == len(ids), p
-        return len(ids) / elapsed, p.retries
+        return len(ids) / elapsed, cpu, p.retries
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
+            "max": round(max(values), 3)}
+
+
+def grid_point(url: str, latency_ms: float, concurrency: int, runs: int, seconds: float,
+               folder: Path) -> dict[str, object]:
+    """`runs` audits of whole rounds (C customers each), as fractions of C / L."""
+    latency_s = latency_ms / 1000
+    rounds = max(2, math.ceil(seconds / latency_s))
+    rounds = max(1, min(rounds, MAX_CUSTOMERS_PER_RUN // concurrency))
+    ids = [f"GRID-{i:07d}" for i in range(concurrency * rounds)]
+    limit = concurrency / latency_s
+    fractions, loads = [], []
+    for _ in range(runs):
+        loads.append(load())
+        rate, _, _ = audit(url, ids, AuditOptions(concurrency=concurrency), folder)
+        fractions.append(rate / limit)
+    return {"latency_ms": latency_ms, "concurrency": concurrency, "customers": len(ids),
+            "limit_per_s": round(limit, 1), "fraction": spread(fractions),
+            "load": spread(loads)}
+
+
+def transport_cpu(url: str, calls: int) -> dict[str, float]:
+    """CPU ms per get_tokens on one thread, each transport, alternating twice."""
+    best: dict[str, float] = {}
+    for cls in (TokenClient, LeanTokenClient, TokenClient, LeanTokenClient):
+        with cls(settings_for(url), pool_size=1) as client:
+            client.get_tokens("CUST-0001")  # connect before the clock starts
+            cpu0 = time.process_time()
+            for i in range(calls):
+                client.get_tokens(f"CUST-{i % 3000:04d}")
+            ms = 1000 * (time.process_time() - cpu0) / calls
+        best[cls.__name__] = round(min(ms, best.get(cls.__name__, math.inf)), 3)
+    return best
+
+
+def cpu_at_zero_latency(runs: int, customers: int, folder: Path) -> dict[str, object]:
+    url, proc = start_simulator_process(SimulatorConfig(latency_ms=0))
+    try:
+        ids = [f"CPU-{i:07d}" for i in range(customers)]
+        audit(url, ids[:300], AuditOptions(concurrency=16), folder)  # warm-up
+        per_customer, loads = [], []
+        for _ in range(runs):
+            loads.append(load())
+            _, cpu, _ = audit(url, ids, AuditOptions(concurrency=16), folder)
+            per_customer.append(1000 * cpu / customers)
+        transports = transport_cpu(url, 1500)
+    finally:
+        stop_simulator_process(proc)
+    return {"engine_cpu_ms_per_customer": spread(per_customer), "load": spread(loads),
+            "transport_cpu_ms_per_request": transports}
+
+
+def print_grid(points: list[dict[str, object]]) -> None:
+    print("fraction of C/L (min/median/max of runs), load average during the runs")
+    for p in points:
+        f, ld = p["fraction"], p["load"]
+        assert isinstance(f, dict)
+        assert isinstance(ld, dict)
+        print(f"  L={p['latency_ms']:>4g} ms C={p['concurrency']:>4} "
+              f"({p['customers']} customers, limit {p['limit_per_s']:g}/s): "
+              f"{f['min']:.3f} / {f['median']:.3f} / {f['max']:.3f}   "
+              f"load {ld['min']:.1f}-{ld['max']:.1f}", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--customers", type=int, default=2000)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--latency-ms", type=float, default=50.0)
-    ap.add_argument("--serial", type=int, default=100, help="customers for the serial loop")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--latencies", default="20,50,200,500", help="ms, comma-separated")
+    ap.add_argument("--concurrencies", default="16,64,256")
+    ap.add_argument("--seconds", type=float, default=2.0, help="ideal time of one run")
+    ap.add_argument("--cpu-customers", type=int, default=2000)
+    ap.add_argument("--serial", type=int, default=60, help="customers for the serial loop")
     ap.add_argument("--rate", type=float, default=100.0, help="simulator rate limit R/s")
-    ap.add_argument("--rate-customers", type=int, default=1000)
+    ap.add_argument("--rate-customers", type=int, default=300)
     args = ap.parse_args()
-    ids = [f"BENCH-{i:07d}" for i in range(args.customers)]
-    limit = args.concurrency / (args.latency_ms / 1000)
+    latencies = [float(x) for x in args.latencies.split(",")]
+    concurrencies = [int(x) for x in args.concurrencies.split(",")]
+    print(f"machine: {machine()}; load average {load():.1f} at start", flush=True)
+    points: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        url, proc = start_simulator_process(SimulatorConfig(latency_ms=args.latency_ms))
-        try:
-            audit(url, ids[:200], AuditOptions(concurrency=args.concurrency), folder)  # warm-up
-            rate, _ = audit(url, ids, AuditOptions(concurrency=args.concurrency), folder)
-            serial = naive_serial(url, ids[: args.serial])
-        finally:
-            stop_simulator_process(proc)
-        print(f"bulk: {rate:.1f} customers/s at concurrency {args.concurrency}, "
-              f"{args.latency_ms:.0f} ms latency = {rate / limit:.3f} of the limit {limit:.0f}/s")
-        print(f"naive serial requests.post loop: {serial:.1f} customers/s; "
-              f"speed-up {rate / serial:.1f}x")
+        cpu = cpu_at_zero_latency(args.runs, args.cpu_customers, folder)
+        c, ld = cpu["engine_cpu_ms_per_customer"], cpu["load"]
+        assert isinstance(c, dict)
+        assert isinstance(ld, dict)
+        print(f"client CPU per customer at L=0, C=16 (whole engine incl. store): "
+              f"{c['min']:.3f} / {c['median']:.3f} / {c['max']:.3f} ms   "
+              f"load {ld['min']:.1f}-{ld['max']:.1f}")
+        print(f"transport CPU per request, one thread: {cpu['transport_cpu_ms_per_request']}",
+              flush=True)
+        serial = 0.0
+        for latency_ms in latencies:
+            url, proc = start_simulator_process(SimulatorConfig(latency_ms=latency_ms))
+            try:
+                audit(url, [f"WARM-{i}" for i in range(256)],
+                      AuditOptions(concurrency=max(concurrencies)), folder)
+                for concurrency in concurrencies:
+                    points.append(grid_point(url, latency_ms, concurrency, args.runs,
+                                             args.seconds, folder))
+                    print_grid(points[-1:])
+                if latency_ms == 50 and args.serial:
+                    serial = naive_serial(url, [f"SER-{i}" for i in range(args.serial)])
+            finally:
+                stop_simulator_process(proc)
+        if serial:
+            p50 = next(p for p in points if p["latency_ms"] == 50)
+            frac = p50["fraction"]
+            assert isinstance(frac, dict)
+            rate16 = frac["median"] * float(str(p50["limit_per_s"]))
+            print(f"naive serial requests.post loop at 50 ms: {serial:.1f} customers/s; "
+                  f"bulk at C={p50['concurrency']} is {rate16 / serial:.1f}x that")
 
-        config = SimulatorConfig(latency_ms=args.latency_ms, rate_limit_rps=args.rate)
+        config = SimulatorConfig(latency_ms=50, rate_limit_rps=args.rate)
         url, proc = start_simulator_process(config)
         try:
-            limited, retries = audit(
-                url, ids[: args.rate_customers],
-                AuditOptions(concurrency=args.concurrency, rps=args.rate), folder)
+            limited, _, retries = audit(
+                url, [f"RATE-{i}" for i in range(args.rate_customers)],
+                AuditOptions(concurrency=16, rps=args.rate), folder)
         finally:
             stop_simulator_process(proc)
         print(f"rate-limited simulator at {args.rate:.0f}/s with --rps {args.rate:.0f}: "
               f"{limited:.1f} customers/s = {limited / args.rate:.3f} of R; "
               f"{retries} retries after 429s")
     print(json.dumps({
-        "customers": args.customers, "concurrency": args.concurrency,
-        "latency_ms": args.latency_ms, "limit_per_s": limit,
-        "bulk_per_s": round(rate, 1), "fraction_of_limit": round(rate / limit, 3),
-        "serial_per_s": round(serial, 1), "speedup_vs_serial": round(rate / serial, 1),
-        "rate_limit": args.rate, "rate_limited_per_s": round(limited, 1),
+        "machine": machine(), "grid": points, "cpu": cpu,
+        "serial_per_s": round(serial, 1), "rate_limit": args.rate,
         "fraction_of_rate_limit": round(limited / args.rate, 3), "retries_429": retries,
     }))
 

@@ -9,19 +9,30 @@ first. The physical limit is clients / latency (32 / 0.05 s = 640/s); the goal i
 least 300/s. The simulator runs in a child process because client and server threads in
 one process would share one GIL (see performance-notes.md). The last line printed is
 one JSON object with the figures.
+
+--ceiling measures the simulator's own ceiling at 0 ms latency with a load generator
+that is not the project's client: one thread, non-blocking keep-alive sockets and
+requests signed before the clock starts (so its cost per request is a fraction of any
+HTTP client's), next to the bulk engine's rate against the same simulator. Goal: the
+simulator's ceiling at least twice the client's, so it never limits a benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import selectors
+import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 if not __package__:  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +40,9 @@ if not __package__:  # run as a script: make the checkout importable
 import requests
 from requests.adapters import HTTPAdapter
 
+from bench.bench_bulk import audit  # the engine's figure, measured the same way
 from doku.client.signing import sign_request, timestamp, verify_response
+from doku.engine.bulk import AuditOptions
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.simulator import (
     SimulatorConfig,
@@ -38,6 +51,99 @@ from doku.simulator import (
 )
 
 GOAL_RPS = 300.0
+CEILING_CONNECTIONS = (16, 64, 256)
+
+
+def signed_request_bytes(host: str, customer_id: str) -> bytes:
+    """One complete keep-alive HTTP/1.1 request, signed, with a fresh Request-Id."""
+    body = json.dumps({"customer": {"id": customer_id}}, separators=(",", ":")).encode()
+    rid, stamp = str(uuid.uuid4()), timestamp()
+    sig = sign_request(SIMULATOR_SECRET_KEY, SIMULATOR_CLIENT_ID, rid, stamp, TOKENS_PATH, body)
+    head = (f"POST {TOKENS_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Client-Id: {SIMULATOR_CLIENT_ID}\r\nRequest-Id: {rid}\r\n"
+            f"Request-Timestamp: {stamp}\r\nSignature: {sig}\r\n\r\n")
+    return head.encode() + body
+
+
+def _answer_length(buffer: bytes) -> int | None:
+    """Bytes of the first whole answer in `buffer` (None: not all there yet)."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    length = 0
+    for line in buffer[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    total = end + 4 + length
+    return total if len(buffer) >= total else None
+
+
+def raw_load(url: str, connections: int, requests_total: int) -> dict[str, float]:
+    """Answers/s the simulator gives a minimal client: pre-signed requests over
+    `connections` keep-alive sockets driven by one selector loop."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    pending = [signed_request_bytes(f"{host}:{port}", f"CUST-{10000 + i % 3000}")
+               for i in range(requests_total)]
+    sel = selectors.DefaultSelector()
+    buffers: dict[socket.socket, bytes] = {}
+    for _ in range(connections):
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ)
+        buffers[sock] = b""
+    started = time.perf_counter()
+    cpu0 = time.process_time()
+    ok = answered = 0
+    for sock in buffers:
+        sock.sendall(pending.pop())
+    in_flight = connections
+    while in_flight:
+        for key, _ in sel.select(timeout=10):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("simulator closed a keep-alive connection")
+            buffers[sock] += chunk
+            while (size := _answer_length(buffers[sock])) is not None:
+                answered += 1
+                ok += buffers[sock].startswith(b"HTTP/1.1 200") or buffers[sock].startswith(
+                    b"HTTP/1.0 200")
+                buffers[sock] = buffers[sock][size:]
+                if pending:
+                    sock.sendall(pending.pop())
+                else:
+                    in_flight -= 1
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
+    for sock in buffers:
+        sel.unregister(sock)
+        sock.close()
+    assert ok == answered == requests_total, (ok, answered)
+    return {"connections": connections, "rps": round(answered / elapsed, 1),
+            "generator_cpu_ms_per_request": round(1000 * cpu / answered, 3)}
+
+
+def ceiling(requests_total: int) -> dict[str, object]:
+    """The simulator's ceiling (raw load, several connection counts) vs the bulk
+    engine's rate against the same simulator, both at 0 ms latency."""
+    url, proc = start_simulator_process(SimulatorConfig(latency_ms=0))
+    try:
+        raw_load(url, 16, 500)  # warm-up
+        raw = [raw_load(url, n, requests_total) for n in CEILING_CONNECTIONS]
+        with tempfile.TemporaryDirectory() as tmp:
+            ids = [f"CEIL-{i:07d}" for i in range(requests_total)]
+            audit(url, ids[:300], AuditOptions(concurrency=16), Path(tmp))
+            client_rps, _, _ = audit(url, ids, AuditOptions(concurrency=16), Path(tmp))
+    finally:
+        stop_simulator_process(proc)
+    best = max(float(r["rps"]) for r in raw)
+    return {"raw": raw, "simulator_ceiling_rps": best, "bulk_engine_rps": round(client_rps, 1),
+            "ratio": round(best / client_rps, 2), "meets_2x": best >= 2 * client_rps}
 
 
 def one_request(session: requests.Session, url: str, customer_id: str) -> str:
@@ -141,7 +247,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds")
     parser.add_argument("--requests", type=int, default=3000, help="stop after this many")
+    parser.add_argument("--ceiling-requests", type=int, default=4000,
+                        help="requests per ceiling measurement (0: skip it)")
     args = parser.parse_args(argv)
+    if args.ceiling_requests:
+        ceil = ceiling(args.ceiling_requests)
+        for r in ceil["raw"]:  # type: ignore[attr-defined]
+            print(f"simulator ceiling at 0 ms, raw load over {r['connections']} keep-alive "
+                  f"connections: {r['rps']}/s (generator CPU "
+                  f"{r['generator_cpu_ms_per_request']} ms/request)")
+        print(f"bulk engine at 0 ms, C=16: {ceil['bulk_engine_rps']}/s; simulator ceiling "
+              f"{ceil['ratio']}x that (goal >= 2x); load average {os.getloadavg()[0]:.1f}")
     figures = run(args.clients, args.latency_ms, args.duration, args.requests)
     print(f"{figures['requests']} requests in {figures['elapsed_s']} s, {figures['ok']} ok")
     print(

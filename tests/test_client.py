@@ -17,8 +17,12 @@ from doku.client.retry import RetryPolicy
 from doku.client.tokens import USER_AGENT, TokenClient
 from doku.models import CREDIT_CARD, DIRECT_DEBIT
 from doku.settings import TOKENS_PATH, SecretKey, Settings
+from tests.client_kinds import run_with_each_client
 from tests.guide import GUIDE_TOKENS as GUIDE
 from tests.scripted_doku import Answer, RecordingPacer, ScriptedDoku
+
+# Every test runs with the requests client and with the lean bulk transport.
+each_client = run_with_each_client("tests.test_client")
 
 SECRET = "SK-test-secret-never-shown-0123456789"
 CLIENT_ID = "MCH-0001-10791114622547"

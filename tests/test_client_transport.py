@@ -22,6 +22,7 @@ from doku import errors
 from doku.client.retry import NO_RETRY, RetryPolicy
 from doku.client.tokens import TokenClient
 from doku.settings import TOKENS_PATH, SecretKey, Settings
+from tests.client_kinds import run_with_each_client
 from tests.guide import GUIDE_TOKENS
 from tests.scripted_doku import (
     LOOPBACK,
@@ -31,6 +32,9 @@ from tests.scripted_doku import (
     ScriptedDoku,
     refused_port,
 )
+
+# Every test runs with the requests client and with the lean bulk transport.
+each_client = run_with_each_client("tests.test_client_transport")
 
 SECRET = "SK-test-secret-never-shown-0123456789"
 CLIENT_ID = "MCH-0001-10791114622547"

@@ -16,6 +16,7 @@ from doku import errors
 from doku.client.retry import RetryPolicy
 from doku.models import DIRECT_DEBIT, Token
 from tests import hostile_doku as hd
+from tests.client_kinds import run_with_each_client
 from tests.hostile_doku import HostileDoku
 from tests.hostile_support import (
     GUIDE_VALUES,
@@ -25,6 +26,9 @@ from tests.hostile_support import (
     failed,
     make_client,
 )
+
+# Every test runs with the requests client and with the lean bulk transport.
+each_client = run_with_each_client("tests.hostile_support")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from doku import errors
 from doku.client.pacing import SharedPacer
 from doku.client.retry import RetryPolicy
+from tests.client_kinds import run_with_each_client
 from tests.hostile_doku import HostileDoku
 from tests.hostile_support import (
     DEADLINE_S,
@@ -21,6 +22,9 @@ from tests.hostile_support import (
     make_client,
 )
 from tests.scripted_doku import LOOPBACK, RecordingPacer
+
+# Every test runs with the requests client and with the lean bulk transport.
+each_client = run_with_each_client("tests.hostile_support")
 
 
 # -- the deadline ---------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The HTTP client layer: talking to DOKU's token API, byte-exact and verified.
 
 Holds request signing (`signing`), the request/response auth flow (`auth`), the
-token client (`tokens`), the pure retry policy (`retry`), shared pacing (`pacing`),
-bounded reading of untrusted answers (`bounded`: body caps, gzip, JSON shape) and the
+token client (`tokens`) and its lean bulk transport (`lean`), the pure retry policy
+(`retry`), shared pacing (`pacing`), bounded reading of untrusted answers (`bounded`:
+body caps, gzip, JSON shape) and the
 per-attempt deadline watchdog (`deadline`).
 
 Rule: imports only the shared vocabulary (`doku.errors`, `doku.models`,

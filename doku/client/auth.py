@@ -66,17 +66,22 @@ class DokuSigner(requests.auth.AuthBase):
         return f"DokuSigner(client_id={self.client_id!r})"
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        body = _body_bytes(r)
+        r.headers.update(self.signed_headers(request_target(r.url or ""), _body_bytes(r)))
+        return r
+
+    def signed_headers(self, target: str, body: bytes) -> dict[str, str]:
+        """Client-Id, Request-Id, Request-Timestamp and Signature (in that order) for a
+        request to `target` whose body is exactly `body`; a fresh Request-Id each call."""
         request_id = self.request_ids()
         stamp = timestamp(self.clock)
-        r.headers["Client-Id"] = self.client_id
-        r.headers["Request-Id"] = request_id
-        r.headers["Request-Timestamp"] = stamp
-        r.headers["Signature"] = sign_request(
-            self._secret_key, self.client_id, request_id, stamp, request_target(r.url or ""),
-            body,
-        )
-        return r
+        return {
+            "Client-Id": self.client_id,
+            "Request-Id": request_id,
+            "Request-Timestamp": stamp,
+            "Signature": sign_request(
+                self._secret_key, self.client_id, request_id, stamp, target, body
+            ),
+        }
 
     def verify_answer(
         self,

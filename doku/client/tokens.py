@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,8 +265,15 @@ class TokenClient:
             raise transport_error(exc, request_id) from None
 
     def _read(self, resp: requests.Response, deadline: Deadline, request_id: str) -> bytes:
-        """The whole (2xx) or first part (other) of the body, within caps and deadline."""
-        status = resp.status_code
+        return self._read_raw(resp.raw, resp.status_code, resp.close, deadline, request_id)
+
+    def _read_raw(
+        self, raw: Any, status: int, close: Callable[[], None], deadline: Deadline,
+        request_id: str,
+    ) -> bytes:
+        """The whole (2xx) or first part (other) of the body, within caps and deadline.
+
+        `raw` is urllib3's streamed response; `close` drops its connection."""
         ok = 200 <= status < 300
         cap = self.max_body_bytes if ok else min(self.max_body_bytes, ERROR_BODY_BYTES)
         decoded_cap = self.max_decoded_bytes if ok else min(self.max_decoded_bytes, cap)
@@ -276,31 +283,31 @@ class TokenClient:
                 raise self._deadline_error(request_id, status)
 
         try:
-            raw = read_body(
-                resp.raw, max_wire_bytes=cap, max_decoded_bytes=decoded_cap,
+            body = read_body(
+                raw, max_wire_bytes=cap, max_decoded_bytes=decoded_cap,
                 truncate=not ok, check=check,
             )
         except MalformedResponseError as exc:  # a Content-Encoding that does not decode
-            resp.close()
+            close()
             if ok:
                 exc.status, exc.request_id = status, request_id
                 raise
-            raw = b""  # on an error answer the status still says what happened
+            body = b""  # on an error answer the status still says what happened
         except DokuError as exc:  # too large, deadline
-            resp.close()  # never reuse a connection with unread bytes
+            close()  # never reuse a connection with unread bytes
             exc.status, exc.request_id = status, request_id
             raise
         except _READ_ERRORS as exc:
-            resp.close()
+            close()
             if deadline.finish() or deadline.expired():
                 raise self._deadline_error(request_id, status) from None
             raise read_error(exc, request_id, status) from None
         if deadline.finish():  # cut at the deadline: what was read may be incomplete
-            resp.close()
+            close()
             raise self._deadline_error(request_id, status)
         if not ok:
-            resp.close()  # an error body may have been cut short
-        return raw
+            close()  # an error body may have been cut short
+        return body
 
     def _attempt(self, body: bytes, customer_id: str, token_type: str | None) -> _Answer:
         """One signed POST: tokens from a trusted answer, or a DokuError."""
@@ -317,11 +324,21 @@ class TokenClient:
             raise error_for_status(
                 resp, request_id, raw, max_retry_after_s=self.max_retry_after_s
             )
+        return self._trusted(
+            status, resp.headers, raw, request_id, request_target(str(prepared.url)),
+            customer_id, token_type, latency_ms,
+        )
+
+    def _trusted(
+        self, status: int, headers: Mapping[str, str], raw: bytes, request_id: str,
+        target: str, customer_id: str, token_type: str | None, latency_ms: float,
+    ) -> _Answer:
+        """The tokens of a 2xx answer once its signature and shape check out."""
         verified = self._signer.verify_answer(
             request_id=request_id,
-            target=request_target(str(prepared.url)),
+            target=target,
             status=status,
-            headers=resp.headers,
+            headers=headers,
             body=raw,
             require_signature=self.settings.require_response_signature,
         )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from doku.client.lean import LeanTokenClient
 from doku.client.retry import RetryPolicy
 from doku.client.tokens import TokenClient
 from doku.engine.audit_model import (  # re-exported: callers import them from here
@@ -90,7 +91,7 @@ class BulkJob:
         self._lock = threading.Lock()
         # DOKU_RATE_LIMIT set: the team's schedule in the store, on top of options.rps.
         self.pacer = pacer_for(store, settings, options.rps, self.cancel_event, self._abort)
-        self._client_factory = client_factory or TokenClient
+        self._client_factory = client_factory or LeanTokenClient
         self._c = _Counters()
         self._state = "running"
         self._error: str | None = None

@@ -94,7 +94,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Never join handler threads on close: an idle keep-alive connection would block it.
     block_on_close = False
-    request_queue_size = 128
+    # 256+ bulk workers connect at once: a short backlog overflows and each overflow
+    # costs the client a 1 s SYN retransmit (the kernel caps this at net.core.somaxconn).
+    request_queue_size = 1024
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], state: _State) -> None:
