@@ -90,7 +90,7 @@ def test_with_a_worker_alive_start_queues_the_run_and_cancel_stops_every_worker(
     worker = live_worker(pg_store, worker_id=HOSTILE_WORKER)
     at = open_page(BULK, no_errors=True)
     run_id = start_audit(at, IDS)
-    assert jobs.get(run_id) is None  # nothing fetched in this process
+    assert jobs.get(run_id, pg_store) is None  # nothing fetched in this process
     run = pg_store.get_run(run_id)
     assert run is not None
     assert (run.status, run.pending, run.queued_at is not None) == ("queued", 10, True)
@@ -130,7 +130,7 @@ def test_with_a_worker_alive_start_queues_the_run_and_cancel_stops_every_worker(
     # Resume puts it back on the queue: still nothing fetched here.
     ok(at.button(key="bulk_resume").click().run(), no_errors=True)
     assert status_of(pg_store, run_id) == "queued"
-    assert jobs.get(run_id) is None
+    assert jobs.get(run_id, pg_store) is None
     assert progress_text(at) == f"Run #{run_id}: 2 of 10 customers (20 %) · waiting in the queue"
 
 
@@ -140,7 +140,7 @@ def test_a_run_waits_behind_the_runs_busy_workers_fetch(pg_store: Store) -> None
     pg_store.claim_batch(first, worker, 5)  # the only worker is busy with run 1
     at = open_page(BULK, no_errors=True)
     run_id = start_audit(at, IDS[5:])
-    assert jobs.get(run_id) is None
+    assert jobs.get(run_id, pg_store) is None
     assert ("Queued behind 1 run: every worker is busy (1 alive); it starts when one "
             "is free.") in texts(at)
     queued = table(at, "waiting since")
@@ -174,7 +174,7 @@ def test_runs_page_says_nobody_fetches_a_queued_run_without_a_worker(pg_store: S
 def test_with_no_worker_alive_the_dashboard_fetches_the_run_itself(pg_store: Store) -> None:
     at = open_page(BULK, no_errors=True)
     run_id = start_audit(at, IDS)
-    job = jobs.get(run_id)
+    job = jobs.get(run_id, pg_store)
     assert job is not None
     assert job.source.shared
     wait_finished(at, no_errors=True)

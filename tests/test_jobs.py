@@ -55,10 +55,11 @@ def test_runs_of_gone_or_unknown_owners_become_interrupted(store: Store) -> None
 
 
 class _FakeJob:
-    """What the registry reads of a BulkJob: its run id and whether it finished."""
+    """What the registry reads of a BulkJob: its store, run id and whether it finished."""
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, run_id: int, store: Store) -> None:
         self.run_id = run_id
+        self.store = store
         self.finished = False
 
     def snapshot(self) -> SimpleNamespace:
@@ -67,9 +68,9 @@ class _FakeJob:
 
 def test_a_run_this_process_is_working_on_is_left_alone(store: Store) -> None:
     run_id = _run(store, os.getpid())
-    job = _FakeJob(run_id)
+    job = _FakeJob(run_id, store)
     jobs.register(job)  # type: ignore[arg-type]
-    assert jobs.get(run_id) is job
+    assert jobs.get(run_id, store) is job
     assert jobs.running() == [job]
     assert jobs.mark_orphans(store) == []
     job.finished = True

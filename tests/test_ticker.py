@@ -40,7 +40,7 @@ def test_a_tick_fires_a_due_slot_once_and_the_run_is_fetched(
     clock.now = monday + timedelta(seconds=20)
     [run_id] = ticker.tick()
     assert ticker.tick() == []  # the slot is spent
-    job = jobs.get(run_id)
+    job = jobs.get(run_id, backend_store)
     assert job is not None  # fetched in this process (no worker is alive)
     assert job.wait(60).state == "done"
     run = backend_store.get_run(run_id)

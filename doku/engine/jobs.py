@@ -14,18 +14,25 @@ from doku.engine.bulk import BulkJob
 from doku.engine.store import Store
 
 _lock = threading.Lock()
-_jobs: dict[int, BulkJob] = {}
+# (store key, run id) -> job: run 1 of one store is not run 1 of another.
+_jobs: dict[tuple[str, int], BulkJob] = {}
 
 
 def register(job: BulkJob) -> BulkJob:
     with _lock:
-        _jobs[job.run_id] = job
+        _jobs.pop((job.store.key, job.run_id), None)  # newest last
+        _jobs[(job.store.key, job.run_id)] = job
     return job
 
 
-def get(run_id: int) -> BulkJob | None:
+def get(run_id: int, store: Store | None = None) -> BulkJob | None:
+    """The job of `run_id` in `store` (None: the newest job of that run id in any
+    store; a process serving one store, like the dashboard, has just one)."""
     with _lock:
-        return _jobs.get(run_id)
+        if store is not None:
+            return _jobs.get((store.key, run_id))
+        found = [job for (_, rid), job in _jobs.items() if rid == run_id]
+    return found[-1] if found else None
 
 
 def running() -> list[BulkJob]:
@@ -42,7 +49,8 @@ def mark_orphans(store: Store) -> list[int]:
     is left alone.
     """
     with _lock:
-        owned = {rid for rid, j in _jobs.items() if not j.snapshot().finished}
+        owned = {rid for (key, rid), j in _jobs.items()
+                 if key == store.key and not j.snapshot().finished}
     orphans = [
         lease.run_id
         for lease in store.running_leases()

@@ -247,7 +247,7 @@ def cancel_run(store: Store, run_id: int, *, actor: Actor | None = None) -> bool
     back by the trail: when the entry cannot be written the run is cancelled all the
     same and the StoreError raised)."""
     cancelled = False
-    job = jobs.get(run_id)
+    job = jobs.get(run_id, store)
     if job is not None and not job.snapshot().finished:
         job.cancel()
         cancelled = True
