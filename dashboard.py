@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from doku import access
 from doku.engine.connection import describe
 from ui import chrome, data, home_view, present, state
 
-settings = chrome.page_setup(present.APP_TITLE, icon=":material/credit_card:")
+settings = chrome.page_setup(present.APP_TITLE, icon=":material/credit_card:",
+                             needs=present.PAGE_NEEDS[present.HOME])
+actor = chrome.current_actor()
 
 with chrome.guard():
     st.markdown(
@@ -23,11 +26,15 @@ with chrome.guard():
         st.subheader(":material/insights: Latest run")
         run = data.latest_run(state.get_store())
         if run is None:
-            st.markdown(
-                "No audit yet. Start one on **Bulk audit**: the sample file of 3,000 demo "
-                "customers is one click away."
-            )
-            st.page_link(present.BULK, label="Start a bulk audit", icon=":material/play_arrow:")
+            if actor.allowed(access.AUDIT):
+                st.markdown(
+                    "No audit yet. Start one on **Bulk audit**: the sample file of 3,000 "
+                    "demo customers is one click away."
+                )
+                st.page_link(present.BULK, label="Start a bulk audit",
+                             icon=":material/play_arrow:")
+            else:
+                st.markdown("No audit yet: an analyst starts them.")
         else:
             with st.container(horizontal=True, vertical_alignment="center"):
                 st.markdown(
@@ -69,7 +76,7 @@ with chrome.guard():
                 },
                 border="horizontal",
             )
-            if settings.uses_simulator:
+            if settings.uses_simulator and actor.allowed(access.AUDIT):
                 home_view.simulator_controls()
             else:
                 st.caption(
@@ -79,8 +86,9 @@ with chrome.guard():
                 )
 
     st.subheader("Pages")
+    offered = present.pages_for(actor)  # only the pages this role includes
     for column, (path, label, icon, text) in zip(
-        st.columns(len(present.PAGE_LINKS)), present.PAGE_LINKS, strict=True
+        st.columns(len(offered)), offered, strict=True
     ):
         with column, st.container(border=True, height="stretch"):
             st.page_link(path, label=f"**{present.escape_md(label)}**", icon=icon)

@@ -7,12 +7,14 @@ import streamlit as st
 from doku.errors import DokuError
 from doku.models import TOKEN_TYPES
 from ui import chrome, lookup_view
-from ui.present import ALL_TYPES, type_name
+from ui.present import ALL_TYPES, LOOKUP, PAGE_NEEDS, type_name
 
 settings = chrome.page_setup(
     "Customer lookup",
     icon=":material/person_search:",
-    intro="One customer's stored card and direct-debit tokens, fetched live from DOKU.",
+    intro="One customer's stored card and direct-debit tokens, fetched live from DOKU. "
+    "Each lookup is recorded in the audit trail.",
+    needs=PAGE_NEEDS[LOOKUP],
 )
 
 with chrome.guard():
@@ -39,15 +41,15 @@ with chrome.guard():
         customer_id = (st.session_state.get("lookup_customer_id") or "").strip()
         choice = st.session_state.get("lookup_type", ALL_TYPES)
         if not customer_id:
-            st.session_state.pop("lookup_outcome", None)
+            st.session_state.pop(lookup_view.OUTCOME, None)
             st.warning("Enter a customer ID to look up.", icon=":material/edit:")
             st.stop()
         with st.spinner("Asking DOKU…"):
-            st.session_state["lookup_outcome"] = lookup_view.look_up(
+            st.session_state[lookup_view.OUTCOME] = lookup_view.look_up(
                 settings, customer_id, None if choice == ALL_TYPES else choice
             )
 
-    outcome = st.session_state.get("lookup_outcome")
+    outcome = st.session_state.get(lookup_view.OUTCOME)
     if isinstance(outcome, DokuError):
         chrome.show_error(outcome)
     elif outcome is not None:

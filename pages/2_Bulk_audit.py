@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import bulk_view, chrome, state
+from doku.access import AUDIT, KEEP_RAW_IDS
+from ui import auth, bulk_view, chrome, state
 from ui.bulk_input import UPLOAD_LIMIT_MB
+from ui.present import BULK, PAGE_NEEDS
 from ui.queue_view import queue_section
 from ui.run_panel import run_panel
 
@@ -14,6 +16,7 @@ settings = chrome.page_setup(
     icon=":material/playlist_add_check:",
     intro="Fetch the stored tokens of many customers at once. The run keeps going in the "
     "background when you switch pages, and every result is saved as it arrives.",
+    needs=PAGE_NEEDS[BULK],
 )
 
 with chrome.guard():
@@ -71,7 +74,10 @@ with chrome.guard():
             disabled=parsed is None or options is None or one_at_a_time,
         )
         if start and parsed is not None and options is not None:
-            started, _ = state.launch_audit(store, parsed, settings, options)
+            actor = auth.acting(AUDIT)  # checked again: the page was offered to this role
+            if options.store_token_ids:
+                actor.require(KEEP_RAW_IDS)
+            started, _ = state.launch_audit(store, parsed, settings, options, actor=actor)
             st.session_state["bulk_run_id"] = started
             st.rerun()
 

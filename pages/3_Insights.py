@@ -16,7 +16,7 @@ from ui import (
     state,
 )
 from ui.keys import RUNNING_REFRESH_S
-from ui.present import escape_md
+from ui.present import INSIGHTS, PAGE_NEEDS, escape_md
 
 chrome.page_setup(
     "Insights",
@@ -25,6 +25,7 @@ chrome.page_setup(
     "customer segment. Filters apply to every figure, chart, table and download below, "
     "except the customer search at the bottom, which covers the whole run (and the "
     "issuer mix leaves out the issuer filter).",
+    needs=PAGE_NEEDS[INSIGHTS],
 )
 
 with chrome.guard():

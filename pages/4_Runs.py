@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from doku.access import AUDIT
 from ui import chrome, data, manage_view, runs_view, state
-from ui.present import run_label
+from ui.present import PAGE_NEEDS, RUNS, run_label
 from ui.queue_view import queue_section
 from ui.run_panel import run_panel
 
@@ -16,6 +17,7 @@ settings = chrome.page_setup(
     icon=":material/history:",
     intro="Every audit run in this data folder: resume an interrupted one, retry its "
     "failed customers, or compare two runs to see who gained or lost tokens.",
+    needs=PAGE_NEEDS[RUNS],
 )
 
 with chrome.guard():
@@ -32,7 +34,9 @@ with chrome.guard():
         pick = st.selectbox("Run", list(by_id), key="runs_pick", width=560,
                             format_func=lambda rid: runs_view.pick_label(by_id[rid]))
         run_panel(store, pick, settings, prefix="runs")
-        with st.expander("Name, note, archive, delete · options · rejected rows"):
+        manages = chrome.current_actor().allowed(AUDIT)
+        with st.expander("Name, note, archive, delete · options · rejected rows" if manages
+                         else "Options · rejected rows"):
             manage_view.manage(store, by_id[pick])
 
     # -- compare two runs --

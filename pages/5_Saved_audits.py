@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import chrome, saved_view, state
 from ui.bulk_input import UPLOAD_LIMIT_MB
+from ui.present import PAGE_NEEDS, SAVED
 from ui.run_panel import run_panel
 
 settings = chrome.page_setup(
@@ -13,6 +14,7 @@ settings = chrome.page_setup(
     icon=":material/bookmarks:",
     intro="Keep a customer list under a name, then audit it again whenever you like or on "
     "a schedule. Its runs form a series: compare each period with the last on Runs.",
+    needs=PAGE_NEEDS[SAVED],
 )
 
 with chrome.guard():

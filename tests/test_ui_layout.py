@@ -42,7 +42,7 @@ def test_doku_never_imports_streamlit() -> None:
 def test_pages_import_ui_and_doku_only_and_set_up_the_page() -> None:
     assert [p.name for p in PAGES[1:]] == [
         "1_Customer_lookup.py", "2_Bulk_audit.py", "3_Insights.py", "4_Runs.py",
-        "5_Saved_audits.py",
+        "5_Saved_audits.py", "6_Audit_trail.py",
     ]
     allowed = {"__future__", "streamlit", "ui", "doku"}
     for path in PAGES:

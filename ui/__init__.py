@@ -31,8 +31,12 @@ Pure (no Streamlit import; unit-tested on their own):
               ID column, and its parse
 
 Streamlit:
-  chrome      page config, sidebar connection summary, simulator banner, `guard()`
-              and error messages, run status badge
+  chrome      page config, the sign-in gate, sidebar (who, the role's pages,
+              connection summary), simulator banner, `guard()` and error messages,
+              run status badge
+  auth        single-user mode or OIDC sign-in, the actor and its role, the page
+              and action refusals (`acting`: every sensitive handler asks it)
+  trail_events  the trail entries the dashboard records itself (downloads)
   state       process-wide state: one Store per data folder, background jobs
   data        cached typed accessors: runs, frames, filtered views, one function
               per aggregate, run comparison
@@ -43,9 +47,10 @@ Streamlit:
   links       Insights in the URL: widgets bound to query parameters, what a link
               asks for that is not here reported, the share link
   lookup_view, bulk_view, insights_view, customers_view, runs_view, manage_view,
-  home_view, saved_view
+  home_view, saved_view, trail_view
               sections and widget groups of one page each (customers_view: the
               Insights customer search; manage_view: name, note, archive, delete of
               a run; home_view: the simulator's world control; saved_view: saved
-              audits, their runs on demand and their schedules)
+              audits, their runs on demand and their schedules; trail_view: the
+              admins' Audit trail page)
 """

@@ -10,11 +10,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from doku.access import KEEP_RAW_IDS
 from doku.engine.bulk import MAX_CONCURRENCY, AuditOptions
 from doku.engine.inputs import ParsedInput
 from doku.models import TOKEN_TYPES
 from ui import columns
 from ui.bulk_input import BulkInput
+from ui.chrome import current_actor
 from ui.present import (
     ALL_TYPES,
     ERROR_CHARS,
@@ -190,10 +192,10 @@ def _rejects(parsed: ParsedInput) -> None:
 # -- how to audit -----------------------------------------------------------------------------
 def options_row() -> AuditOptions | None:
     """Token type, concurrency, requests per second and raw-ID storage (kept for the
-    session), as the options of the next run; None (with a message naming the option)
-    when one is not valid. The inputs have no browser-side bounds on purpose: an
-    out-of-range value reaches here and blocks Start, instead of the browser silently
-    keeping the last valid one."""
+    session; offered to admins only), as the options of the next run; None (with a
+    message naming the option) when one is not valid. The inputs have no browser-side
+    bounds on purpose: an out-of-range value reaches here and blocks Start, instead of
+    the browser silently keeping the last valid one."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         choice = st.selectbox("Token type", [ALL_TYPES, *TOKEN_TYPES], key="bulk_type",
                               format_func=lambda t: t if t == ALL_TYPES else type_name(t),
@@ -210,7 +212,7 @@ def options_row() -> AuditOptions | None:
             help="Overall cap across all workers; 0 = unlimited. Rate-limit answers "
             "(429) always pause every worker.",
         )
-        keep_ids = st.checkbox(
+        keep_ids = current_actor().allowed(KEEP_RAW_IDS) and st.checkbox(
             "Keep raw token IDs", key="bulk_store_ids", persist_state="session",
             help="Token IDs are payment credentials. By default only a fingerprint is "
             "stored (enough to compare runs); tick this to store the IDs themselves.",

@@ -1,6 +1,8 @@
-"""Page chrome: every page starts with `settings = chrome.page_setup("Title", icon=...)`
-(page config, sidebar connection summary, title, and the banner saying the built-in
-simulator is in use) and runs its body inside `with chrome.guard():`, so a `DokuError`
+"""Page chrome: every page starts with `settings = chrome.page_setup("Title", icon=...,
+needs=...)` (page config, the sign-in gate, the sidebar - who is signed in, the pages
+their role includes, the connection summary -, the page's own refusal when the role
+does not include it, title, and the banner saying the built-in simulator is in use)
+and runs its body inside `with chrome.guard():`, so a `DokuError`
 becomes an `st.error` in plain words with what to do (`ui.advice`), and anything
 unexpected a short `st.error` (details in the server log), never a traceback.
 
@@ -15,18 +17,31 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from doku import access
+from doku.access import Actor
 from doku.engine import database
 from doku.engine.connection import describe, resolve
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
-from doku.errors import ConfigurationError, DokuError
+from doku.errors import ConfigurationError, DokuError, NotAllowedError
 from doku.settings import Settings, load_settings, normalize_secrets
-from ui import state
+from ui import auth, state
 from ui.advice import error_text, error_title
 from ui.data import list_runs
-from ui.present import APP_TITLE, BULK, badge, badge_label, escape_md, run_badge
+from ui.present import (
+    APP_TITLE,
+    BULK,
+    HOME,
+    PAGE_NEEDS,
+    badge,
+    badge_label,
+    escape_md,
+    pages_for,
+    run_badge,
+)
 
 log = logging.getLogger("doku.ui")
+ACTOR = "auth_actor"  # session_state: this page run's actor (`current_actor`)
 
 
 # -- settings ------------------------------------------------------------------------------
@@ -40,7 +55,8 @@ def secrets_table() -> dict[str, str]:
         raise ConfigurationError(f"cannot read .streamlit/secrets.toml: {exc}") from None
     if not hasattr(table, "items"):
         raise ConfigurationError("[doku] in .streamlit/secrets.toml is not a table")
-    return normalize_secrets(table)
+    # [doku.access] is the sign-in's (ui.auth), not a DOKU setting.
+    return normalize_secrets({k: v for k, v in table.items() if not hasattr(v, "items")})
 
 
 def current_settings() -> tuple[Settings | None, DokuError | None]:
@@ -57,11 +73,15 @@ def current_settings() -> tuple[Settings | None, DokuError | None]:
 
 
 # -- page chrome -----------------------------------------------------------------------------
-def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings | None:
-    """Page config, sidebar connection summary, title and the simulator banner.
+def page_setup(title: str, *, icon: str, intro: str | None = None,
+               needs: str = access.VIEW) -> Settings | None:
+    """Page config, the sign-in gate (`ui.auth.gate`: a sign-in screen or a refusal
+    stops the page), the sidebar, the page's refusal unless the role includes `needs`
+    (a doku.access action), title and the simulator banner.
 
     Returns the resolved settings, or None after showing a configuration error (pages
-    that need DOKU then stop; the others keep working on stored runs).
+    that need DOKU then stop; the others keep working on stored runs). The actor is
+    `current_actor()` from here on.
     """
     home = title == APP_TITLE
     st.set_page_config(
@@ -69,11 +89,15 @@ def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings |
         page_icon=icon,
         layout="wide",
     )
+    actor = auth.gate()
+    st.session_state[ACTOR] = actor
     settings, problem = current_settings()
-    _sidebar(settings)
+    _sidebar(settings, actor)
+    auth.refuse_page(actor, needs, title)
     st.title(escape_md(title))
     if intro:
         st.caption(escape_md(intro, 1000))
+    auth.show_problem()
     if settings is not None:
         with guard("The schedule clock"):
             state.ensure_schedule_clock(settings)
@@ -88,8 +112,34 @@ def page_setup(title: str, *, icon: str, intro: str | None = None) -> Settings |
     return settings
 
 
-def _sidebar(settings: Settings | None) -> None:
-    with st.sidebar, st.container(border=True):
+def current_actor() -> Actor:
+    """Who this page run is for (set by `page_setup`'s gate): what to offer. Handlers of
+    sensitive actions ask `ui.auth.acting` instead, which checks again."""
+    actor = st.session_state.get(ACTOR)
+    if not isinstance(actor, Actor):
+        raise RuntimeError("current_actor() before page_setup()")
+    return actor
+
+
+def _sidebar(settings: Settings | None, actor: Actor) -> None:
+    with st.sidebar:
+        auth.identity_box(actor)
+        _navigation(actor)
+        _connection(settings)
+
+
+def _navigation(actor: Actor) -> None:
+    """The pages the actor's role includes (Streamlit's own page list is off in
+    .streamlit/config.toml: it would offer every page)."""
+    with st.container(border=True):
+        if actor.allowed(PAGE_NEEDS[HOME]):
+            st.page_link(HOME, label="Home", icon=":material/home:")
+        for path, label, icon, _ in pages_for(actor):
+            st.page_link(path, label=escape_md(label), icon=icon)
+
+
+def _connection(settings: Settings | None) -> None:
+    with st.container(border=True):
         st.markdown("**:material/lan: Connection**")
         if settings is None:
             st.caption(":red[Not configured]: see the message on the page.")
@@ -128,7 +178,8 @@ def require_runs(store: Store) -> list[RunInfo]:
     runs = list_runs(store)
     if not runs:
         st.markdown("No runs yet: start an audit first.")
-        st.page_link(BULK, label="Start a bulk audit", icon=":material/play_arrow:")
+        if current_actor().allowed(access.AUDIT):
+            st.page_link(BULK, label="Start a bulk audit", icon=":material/play_arrow:")
         st.stop()
     return runs
 
@@ -149,6 +200,9 @@ def run_status_badge(run: RunInfo) -> None:
 
 # -- errors ------------------------------------------------------------------------------------
 def show_error(exc: DokuError) -> None:
+    if isinstance(exc, NotAllowedError):
+        auth.show_refusal(exc)
+        return
     st.error(error_text(exc), title=error_title(exc), icon=":material/error:")
 
 

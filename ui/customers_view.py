@@ -10,10 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from doku.access import LOOKUP as LOOKS_UP
 from doku.analysis.frames import RunFrames, customers_frame
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 from ui import columns
+from ui.chrome import current_actor
 from ui.present import LOOKUP, escape_md
 
 SEARCH_LIMIT = 100
@@ -31,25 +33,29 @@ def search(store: Store, run: RunInfo, query: str) -> pd.DataFrame:
 
 
 def section(store: Store, run: RunInfo, frames: RunFrames) -> None:
-    """The search box, the customers table (one row selectable) and the lookup link."""
+    """The search box, the customers table (one row selectable) and the lookup link
+    (for roles that include Customer lookup)."""
+    looks_up = current_actor().allowed(LOOKS_UP)
     query = st.text_input("Find a customer by ID or name", key="insights_customer_q",
                           placeholder="e.g. CUST-0001 or a name", max_chars=100, width=360)
     query = (query or "").strip()
     found = search(store, run, query) if query else frames.customers.head(TABLE_ROWS)
     shown = found[[c for c in SHOWN if c in found.columns]].reset_index(drop=True)
     event = st.dataframe(shown, hide_index=True, height=300, key="insights_customers",
-                         on_select="rerun", selection_mode="single-row",
+                         on_select="rerun" if looks_up else "ignore",
+                         selection_mode="single-row",
                          column_config=columns.CUSTOMERS, alt=f"Customers of run {run.id}")
+    pick = " Pick a row to look that customer up live." if looks_up else ""
     total = len(frames.customers)
     if query:
         more = " (the first ones: narrow the search)" if len(found) >= SEARCH_LIMIT else ""
-        st.caption(f"{len(found):,} customers of {total:,} match{more}. Pick a row to look "
-                   "that customer up live.")
+        st.caption(f"{len(found):,} customers of {total:,} match{more}.{pick}")
     else:
         st.caption(f"Showing {len(shown):,} of {total:,} customers of the whole run (the "
                    "filters above do not apply here), those holding no token included; "
-                   "search to find any of them. Pick a row to look one up live.")
-    rows = event.selection.rows if event is not None else []
+                   f"search to find any of them.{pick}")
+    selection = getattr(event, "selection", None) if looks_up else None
+    rows = list(selection.rows) if selection is not None else []
     if rows:
         customer_id = str(shown["customer_id"].iloc[rows[0]])
         st.page_link(LOOKUP, label=f"Look up {escape_md(customer_id)} live",

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from doku.access import AUDIT
 from doku.engine.connection import embedded_world_epoch, move_embedded_world_on
+from ui import auth
 
 
 def _move_on() -> None:
+    if auth.callback_actor(AUDIT) is None:  # offered to analysts only
+        return
     epoch = move_embedded_world_on()
     st.toast(f"The simulator's world is now at month {epoch:d}: audit again to see the "
              "change.", icon=":material/update:")

@@ -25,6 +25,7 @@ from ui.insights_drill import BRAND, ISSUER, TYPE, Drill, chart_key, drill, on_p
 from ui.insights_view import BY_ISSUER, BY_TYPE, MAX_SEGMENT_ATTRIBUTES, TABLE_ROWS
 from ui.keys import RunRef, filters_identity
 from ui.present import fmt_share, shorten, spelled
+from ui.trail_events import download_detail, record_download
 
 
 # -- charts -------------------------------------------------------------------------------------
@@ -51,14 +52,16 @@ def chart_card(
             st.download_button(
                 "PNG", deferred_bytes((*key, "png"), lambda: charts.chart_to_png(chart)),
                 file_name=f"{stem}.png", mime="image/png",
-                key=f"insights_png_{name}", on_click="ignore", icon=":material/image:",
-                type="tertiary",
+                key=f"insights_png_{name}", icon=":material/image:", type="tertiary",
+                on_click=record_download, args=(f"run {run.run_id:d}", download_detail(
+                    f"chart {name}", "png", filters=filters, variant=variant or None)),
             )
             st.download_button(
                 "SVG", deferred_bytes((*key, "svg"), lambda: charts.chart_to_svg(chart)),
                 file_name=f"{stem}.svg", mime="image/svg+xml",
-                key=f"insights_svg_{name}", on_click="ignore", icon=":material/draw:",
-                type="tertiary",
+                key=f"insights_svg_{name}", icon=":material/draw:", type="tertiary",
+                on_click=record_download, args=(f"run {run.run_id:d}", download_detail(
+                    f"chart {name}", "svg", filters=filters, variant=variant or None)),
             )
 
 
@@ -149,7 +152,7 @@ def tokens_table(view: RunFrames) -> None:
 
 def downloads(run: RunRef, filters: Filters, view: RunFrames) -> None:
     """Tokens, customers and errors of `view` (`run` with `filters`) as CSV and XLSX,
-    made when clicked."""
+    made when clicked (token IDs masked); each click is recorded in the audit trail."""
     key = (run, filters_identity(filters))
     sizes = {"tokens": len(view.tokens), "customers": len(view.customers),
              "errors": len(view.errors)}
@@ -165,7 +168,10 @@ def downloads(run: RunRef, filters: Filters, view: RunFrames) -> None:
                     file_name=exports.file_name(view, what, fmt),
                     mime=exports.MIME_TYPES[fmt],
                     key=f"insights_dl_{what}_{fmt}",
-                    on_click="ignore",
+                    on_click=record_download,
+                    args=(f"run {run.run_id:d}",
+                          download_detail(what, fmt, rows=sizes[what], filters=filters,
+                                          token_ids="masked" if what == "tokens" else None)),
                     icon=":material/download:",
                     disabled=too_big,
                     help="Too many rows for one Excel sheet: use CSV." if too_big else None,

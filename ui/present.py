@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from doku import access
 from doku.analysis.labels import run_label as library_run_label
 from doku.analysis.labels import scope_label, share, type_label
 from doku.engine.schema import RunInfo
@@ -27,6 +28,7 @@ BULK = "pages/2_Bulk_audit.py"
 INSIGHTS = "pages/3_Insights.py"
 RUNS = "pages/4_Runs.py"
 SAVED = "pages/5_Saved_audits.py"
+TRAIL = "pages/6_Audit_trail.py"
 PAGE_LINKS = (
     (LOOKUP, "Customer lookup", ":material/person_search:",
      "One customer's stored tokens, straight from DOKU."),
@@ -38,7 +40,22 @@ PAGE_LINKS = (
      "Every audit run: resume or retry one, or compare two."),
     (SAVED, "Saved audits", ":material/bookmarks:",
      "Customer lists kept to audit again, now or on a schedule."),
+    (TRAIL, "Audit trail", ":material/policy:",
+     "Who signed in, looked up, audited, revealed, downloaded or deleted what, and when."),
 )
+# What a role must include to open each page (doku.access action names): the sidebar
+# and Home offer only these, and each page refuses the others itself.
+PAGE_NEEDS = {
+    HOME: access.VIEW, LOOKUP: access.LOOKUP, BULK: access.AUDIT, INSIGHTS: access.VIEW,
+    RUNS: access.VIEW, SAVED: access.SAVED, TRAIL: access.READ_TRAIL,
+}
+
+
+def pages_for(actor: access.Actor) -> list[tuple[str, str, str, str]]:
+    """The PAGE_LINKS entries the actor's role includes, in order."""
+    return [link for link in PAGE_LINKS if actor.allowed(PAGE_NEEDS[link[0]])]
+
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FILE = ROOT / "samples" / "customers.csv"
 

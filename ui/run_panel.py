@@ -2,21 +2,26 @@
 job runs here (a fragment refreshed every second, only then) with Cancel; a queued run
 the workers fetch shows its progress from the store (every 2 s, only while it is queued
 or running) and who fetches it; afterwards its figures, Resume / Retry failed when they
-apply, and a link to its Insights."""
+apply, and a link to its Insights.
+
+Cancel, Resume and Retry failed are offered to roles that include auditing and checked
+again when pressed; each is recorded in the audit trail by the engine, as this
+session's actor."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from doku.access import AUDIT
 from doku.analysis.aggregates import failures_by_code
 from doku.engine.bulk import BulkJob, Progress
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 from doku.settings import Settings
-from ui import data
+from ui import auth, data
 from ui.advice import TITLES, advice_for
-from ui.chrome import guard, run_status_badge
+from ui.chrome import current_actor, guard, run_status_badge
 from ui.present import (
     ERROR_CHARS,
     INSIGHTS,
@@ -91,8 +96,10 @@ def _progress(snap: Progress, job: BulkJob, store: Store, prefix: str) -> None:
     st.caption(progress_notes(snap))
     if job.cancel_event.is_set():
         st.caption(CANCELLING)
-    elif st.button("Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:"):
-        cancel(store, job.run_id)  # a queued run: its other fetchers stop too
+    elif current_actor().allowed(AUDIT) and st.button(
+        "Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:"
+    ):  # a queued run: its other fetchers stop too
+        cancel(store, job.run_id, actor=auth.acting(AUDIT))
         st.caption(CANCELLING)
 
 
@@ -115,9 +122,11 @@ def _queued_progress(store: Store, run: RunInfo, prefix: str) -> None:
         st.metric("Remaining", fmt_int(run.pending), border=True)
     st.markdown(queued_note(store, run))
     st.caption("You can switch pages or close this one; the workers keep going.")
-    if st.button("Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:",
-                 help="Every worker stops taking its customers; requests in flight land"):
-        cancel(store, run.id)
+    if current_actor().allowed(AUDIT) and st.button(
+        "Cancel", key=f"{prefix}_cancel", icon=":material/stop_circle:",
+        help="Every worker stops taking its customers; requests in flight land",
+    ):
+        cancel(store, run.id, actor=auth.acting(AUDIT))
         st.rerun()
 
 
@@ -154,7 +163,7 @@ def _finished(store: Store, run_id: int, run: RunInfo | None, settings: Settings
             f"{run.pending:,} customers have no result yet: Resume fetches exactly those."
         )
     with st.container(horizontal=True, vertical_alignment="center"):
-        if settings is not None:  # Resume and Retry need working settings
+        if settings is not None and current_actor().allowed(AUDIT):  # need settings
             _actions(store, run, settings, prefix, resumable=resumable)
         if run.fetched:
             st.page_link(INSIGHTS, label=f"Open insights for run #{run.id:d}",
@@ -170,13 +179,13 @@ def _actions(
         "Resume", key=f"{prefix}_resume", icon=":material/play_arrow:",
         help="Fetch the customers without a result",
     ):
-        launch_rerun(store, run.id, settings, retry=False)
+        launch_rerun(store, run.id, settings, retry=False, actor=auth.acting(AUDIT))
         st.rerun()
     if run.failed > 0 and st.button(
         "Retry failed", key=f"{prefix}_retry", icon=":material/replay:",
         help="Fetch the failed customers again (their earlier results are replaced)",
     ):
-        launch_rerun(store, run.id, settings, retry=True)
+        launch_rerun(store, run.id, settings, retry=True, actor=auth.acting(AUDIT))
         st.rerun()
 
 

@@ -5,7 +5,11 @@ saved audit itself (confirmed; its runs stay).
 Names, input file names, cron texts and who made them come from the analyst: as
 Markdown they go through `escape_md`; in tables and pickers they are literal. Writes
 happen in widget callbacks, which run before the page is drawn; a problem they meet
-is kept in the session and shown on the page (`outcome`)."""
+is kept in the session and shown on the page (`outcome`).
+
+The page is for roles that include saved audits; each write asks `ui.auth` again and
+passes the actor to the engine, which records it in the audit trail. "Keep raw token
+IDs" is offered to admins only."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
+from doku.access import KEEP_RAW_IDS, SAVED, Actor
 from doku.engine.audit_model import MAX_CONCURRENCY, AuditOptions
 from doku.engine.firing import run_saved
 from doku.engine.inputs import ParsedInput
@@ -22,12 +27,12 @@ from doku.engine.saved import SavedAudit
 from doku.engine.schedules import check_cron, next_slot
 from doku.engine.service import launch_run
 from doku.engine.store import Store
-from doku.errors import DokuError
+from doku.errors import DokuError, NotAllowedError
 from doku.models import TOKEN_TYPES
 from doku.settings import Settings
-from ui import bulk_view, data
+from ui import auth, bulk_view, data
 from ui.bulk_input import BulkInput
-from ui.chrome import show_error
+from ui.chrome import current_actor, show_error
 from ui.present import ALL_TYPES, ERROR_CHARS, escape_md, fmt_int, fmt_time, type_name
 from ui.state import live_job
 
@@ -36,13 +41,31 @@ PICK = "saved_pick"  # the saved audit picked to manage (its id)
 CONFIRM = "saved_confirm_remove"  # the saved audit asked to be removed
 STARTED = "saved_run_id"  # the run "Run now" started, shown in a run panel
 OUTCOME = "saved_outcome"  # what the last callback did: ("ok" | "error", plain text)
-ACTOR = "dashboard"  # created_by of what this page saves, unless DOKU_ACTOR says who
+ACTOR = "dashboard"  # single-user mode: created_by, unless DOKU_ACTOR says who
 NAME_CHARS = 120
 CRON_EXAMPLE = "0 2 1 * *"
 
 
-def actor() -> str:
+def created_by(actor: Actor) -> str:
+    """Who a saved audit or schedule is shown as made by: the signed-in user; in
+    single-user mode DOKU_ACTOR or "dashboard", as before sign-in existed (the trail
+    names the OS user)."""
+    if actor.via == auth.OIDC:
+        return actor.name
     return os.environ.get("DOKU_ACTOR", "").strip() or ACTOR
+
+
+def _acting(*also: str) -> Actor | None:
+    """The callback's actor if its role includes saved audits (and `also`); else the
+    refusal is said on the page and None returned."""
+    try:
+        actor = auth.acting(SAVED)
+        for action in also:
+            actor.require(action)
+    except NotAllowedError as exc:
+        _said("error", str(exc))
+        return None
+    return actor
 
 
 def _said(kind: str, text: str) -> None:
@@ -127,8 +150,9 @@ def options_row() -> AuditOptions | None:
                                       f"{MAX_CONCURRENCY:d}.")
         rps = st.number_input("Requests/second (0 = no limit)", value=0.0, step=1.0,
                               format="%.1f", key="saved_rps", width=220)
-        keep_ids = st.checkbox("Keep raw token IDs", key="saved_store_ids",
-                               help="By default only a fingerprint of each token is stored.")
+        keep_ids = current_actor().allowed(KEEP_RAW_IDS) and st.checkbox(
+            "Keep raw token IDs", key="saved_store_ids",
+            help="By default only a fingerprint of each token is stored.")
     try:
         return AuditOptions(concurrency=int(concurrency), rps=float(rps) if rps else None,
                             token_type=None if choice == ALL_TYPES else choice,
@@ -140,10 +164,13 @@ def options_row() -> AuditOptions | None:
 
 
 def _save(store: Store, parsed: ParsedInput, options: AuditOptions) -> None:
+    actor = _acting(KEEP_RAW_IDS) if options.store_token_ids else _acting()
+    if actor is None:
+        return
     kept = {k: v for k, v in options.to_dict().items() if k != "token_type"}
     try:
         saved_id = store.save_audit(parsed, st.session_state.get("saved_name") or "", kept,
-                                    options.token_type, actor())
+                                    options.token_type, created_by(actor), actor=actor)
     except DokuError as exc:
         _said("error", str(exc))
         return
@@ -195,11 +222,19 @@ def run_now(store: Store, saved: SavedAudit, settings: Settings | None) -> None:
     live = live_job(store)
     if live is not None:
         st.caption(f"Run #{live.run_id:d} is in progress: start another when it is done.")
+    raw = bool(saved.options.get("store_token_ids"))
+    refused = raw and not current_actor().allowed(KEEP_RAW_IDS)
+    if refused:
+        st.caption("This saved audit keeps raw token IDs: only an admin can run it.")
     if st.button("Run now", key="saved_run_now", type="primary", icon=":material/play_arrow:",
-                 disabled=settings is None or live is not None):
+                 disabled=settings is None or live is not None or refused):
         assert settings is not None
         try:
-            st.session_state[STARTED] = run_saved(store, saved.id, settings, launch=launch_run)
+            actor = auth.acting(SAVED)
+            if raw:
+                actor.require(KEEP_RAW_IDS)
+            st.session_state[STARTED] = run_saved(store, saved.id, settings, launch=launch_run,
+                                                  actor=actor)
         except DokuError as exc:
             show_error(exc)
             return
@@ -211,15 +246,22 @@ def run_now(store: Store, saved: SavedAudit, settings: Settings | None) -> None:
 
 
 def _remove_schedule(store: Store, schedule_id: int) -> None:
+    actor = _acting()
+    if actor is None:
+        return
     try:
-        store.remove_schedule(schedule_id)
+        store.remove_schedule(schedule_id, actor=actor)
     except DokuError as exc:
         _said("error", str(exc))
 
 
 def _add_schedule(store: Store, saved_id: int) -> None:
+    actor = _acting()
+    if actor is None:
+        return
     try:
-        store.add_schedule(saved_id, st.session_state.get("saved_cron") or "", actor())
+        store.add_schedule(saved_id, st.session_state.get("saved_cron") or "",
+                           created_by(actor), actor=actor)
     except DokuError as exc:
         _said("error", str(exc))
         return
@@ -265,8 +307,11 @@ def _cron_note(cron: str, now: datetime) -> bool:
 
 def _remove_saved(store: Store, saved_id: int) -> None:
     st.session_state.pop(CONFIRM, None)
+    actor = _acting()
+    if actor is None:
+        return
     try:
-        removed = store.remove_saved_audit(saved_id)
+        removed = store.remove_saved_audit(saved_id, actor=actor)
     except DokuError as exc:
         _said("error", str(exc))
         return

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from doku.access import Actor
 from doku.engine import database, jobs, service
 from doku.engine.bulk import AuditOptions, BulkJob
 from doku.engine.database import Location
@@ -77,7 +78,7 @@ def same_store(job: BulkJob, store: Store) -> bool:
 def live_job(store: Store, run_id: int | None = None) -> BulkJob | None:
     """A job of this store still running (of `run_id` when given)."""
     if run_id is not None:
-        job = jobs.get(run_id)
+        job = jobs.get(run_id, store)
         if job is not None and same_store(job, store) and not job.snapshot().finished:
             return job
         return None
@@ -109,11 +110,13 @@ def queues(store: Store) -> bool:
 
 
 def launch_audit(
-    store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions
+    store: Store, parsed: ParsedInput, settings: Settings, options: AuditOptions, *,
+    actor: Actor | None = None,
 ) -> tuple[int, BulkJob | None]:
     """Record a run of `parsed` and have it fetched: (run id, the job fetching it in
     this process, or None when it waits for the workers' queue). On SQLite it is
-    fetched here, one live run at a time (RunBusyError while another is live)."""
+    fetched here, one live run at a time (RunBusyError while another is live). The
+    audit trail names `actor` (the engine records it)."""
     with _start_lock:
         if not queues(store):
             live = live_job(store)
@@ -121,24 +124,25 @@ def launch_audit(
                 raise RunBusyError(
                     f"run {live.run_id} is already live; wait for it to finish or cancel it"
                 )
-        return service.submit_audit(store, parsed, settings, options, fetcher="dashboard")
+        return service.submit_audit(store, parsed, settings, options, fetcher="dashboard",
+                                    actor=actor)
 
 
 def launch_rerun(store: Store, run_id: int, settings: Settings, *,
-                 retry: bool) -> BulkJob | None:
+                 retry: bool, actor: Actor | None = None) -> BulkJob | None:
     """Resume (pending customers) or retry (failed customers) a run: fetched here (the
     job), or a queued run put back on the workers' queue (None). RunBusyError when the
     run is already being fetched, here or by another process."""
     with _start_lock:
         return service.launch_rerun(store, run_id, settings, retry=retry,
-                                    fetcher="dashboard")
+                                    fetcher="dashboard", actor=actor)
 
 
-def cancel(store: Store, run_id: int) -> None:
+def cancel(store: Store, run_id: int, *, actor: Actor | None = None) -> None:
     """Stop a run wherever it is fetched: this process's job stops taking customers, and
     a queued run is marked cancelled so every worker stops claiming (their requests in
     flight still land)."""
-    service.cancel_run(store, run_id)
+    service.cancel_run(store, run_id, actor=actor)
 
 
 # -- the schedule clock ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,11 +112,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def start_streamlit(
-    workdir: Path, doku_env: Mapping[str, str] | None = None
+    workdir: Path, doku_env: Mapping[str, str] | None = None, *,
+    port: int | None = None, args: Sequence[str] = (),
 ) -> Iterator[StreamlitServer]:
-    """`streamlit run dashboard.py` on a free port with its data in `workdir/data` (which
-    may already hold runs) and `doku_env` (DOKU_* variables, default: the simulator);
-    stopped on exit, then its log must be clean."""
+    """`streamlit run dashboard.py` on `port` (default: a free one) with its data in
+    `workdir/data` (which may already hold runs), `doku_env` (DOKU_* variables, default:
+    the simulator) and more command-line `args` (e.g. `--secrets.files=PATH`); stopped
+    on exit, then its log must be clean."""
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "server.log"
@@ -125,7 +127,7 @@ def start_streamlit(
     env.update(doku_env or {})
     env["DOKU_DATA_DIR"] = str(data_dir)
     env["PYTHONUNBUFFERED"] = "1"
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -139,6 +141,7 @@ def start_streamlit(
         "--server.fileWatcherType=none",
         # Logger names in the log, so streamlit.deprecation_util warnings are visible.
         "--logger.messageFormat=%(asctime)s %(levelname)s %(name)s: %(message)s",
+        *args,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -137,9 +137,11 @@ def test_audit_journey(
     assert {"customer_id", "type", "issuer", "brand", "masked_card"} <= set(rows[0])
     assert sum(r["type"] == "CREDIT_CARD" for r in rows) == expected["credit_card"]
 
-    # A chart as PNG, rendered offline on the server only when asked for.
+    # A chart as PNG, rendered offline on the server only when asked for (our download
+    # button, not the chart toolbar's client-side "Download as PNG").
     with page.expect_download(timeout=30_000) as png_info:
-        page.get_by_role("button", name=re.compile("PNG")).first.click()
+        page.get_by_test_id("stDownloadButton").get_by_role(
+            "button", name="PNG", exact=True).first.click()
     png = tmp_path / "chart.png"
     png_info.value.save_as(png)
     assert png.read_bytes().startswith(b"\x89PNG")
