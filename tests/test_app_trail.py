@@ -5,10 +5,13 @@ schedules), and the admins' Audit trail page shows them, filtered, newest first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from doku.engine.schema import Reject
@@ -150,16 +153,42 @@ def test_saved_audits_and_schedules_leave_one_entry_each(data_dir: Path) -> None
         ("saved_remove", ANALYST, f"saved audit {saved.id}")]
 
 
-def test_each_download_leaves_one_entry_with_what_and_filters(data_dir: Path) -> None:
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], object]]:
+    """The deferred bytes of every download button drawn, by file id: calling one is
+    what the server does when the browser fetches the file."""
+    callables: dict[str, Callable[[], object]] = {}
+    original = MediaFileManager.add_deferred
+
+    def add(self: MediaFileManager, data_callable: Callable[[], object], *args: Any,
+            **kwargs: Any) -> str:
+        file_id = original(self, data_callable, *args, **kwargs)  # type: ignore[arg-type]
+        callables[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add)
+    return callables
+
+
+def fetch(at: AppTest, key: str, served: dict[str, Callable[[], object]]) -> object:
+    """The browser fetching the file of download button `key`."""
+    return served[at.download_button(key=key).proto.deferred_file_id]()
+
+
+def test_each_download_leaves_one_entry_with_what_and_filters(
+    data_dir: Path, served: dict[str, Callable[[], object]],
+) -> None:
     tokens = {f"D-{i}": [token(f"D-{i}", 1)] for i in range(3)}
     run_id = seed_run(data_dir, list(tokens), tokens, rejects=[Reject(2, "a b", "space")])
     at = open_as(VIEWER, INSIGHTS)
     clean(at.download_button(key="insights_dl_tokens_csv").click().run())
+    assert trail(data_dir)[1:] == []  # a click alone (or a rerun) is no download
+    fetch(at, "insights_dl_tokens_csv", served)
     clean(at.multiselect(key="insights_filter_type").select("CREDIT_CARD").run())
-    clean(at.download_button(key="insights_png_brands").click().run())
+    fetch(at, "insights_png_brands", served)
     clean(at.run())  # a rerun is not another download
     clean(at.switch_page(RUNS).run())
-    clean(at.download_button(key="runs_rejects").click().run())
+    fetch(at, "runs_rejects", served)
     entries = trail(data_dir)[1:]
     assert [(e.action, e.actor, e.role, e.object) for e in entries] == [
         ("download", VIEWER, "viewer", f"run {run_id}")] * 3

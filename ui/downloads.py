@@ -41,11 +41,14 @@ CACHE = BytesCache()
 
 
 def deferred_bytes(
-    key: Hashable, make: Callable[[], bytes | str], cache: BytesCache = CACHE
+    key: Hashable, make: Callable[[], bytes | str], cache: BytesCache = CACHE,
+    *, before: Callable[[], None] | None = None,
 ) -> Callable[[], bytes]:
     """A zero-argument callable for `st.download_button(data=...)`: the bytes are made
-    on the first click and kept under `key` (run ref, filters, what, format). It never
-    raises (that would log a traceback): a failure becomes a short text file."""
+    on the first click and kept under `key` (run ref, filters, what, format). `before`
+    runs on every fetch first (the audit trail's entry): if it fails, no bytes are
+    served. It never raises (that would log a traceback): a failure becomes a short
+    text file."""
 
     def build() -> bytes:
         def make_bytes() -> bytes:
@@ -53,6 +56,8 @@ def deferred_bytes(
             return data.encode("utf-8") if isinstance(data, str) else data
 
         try:
+            if before is not None:
+                before()
             return cache.get(key, make_bytes)
         except DokuError as exc:
             return f"export failed: {exc}\n".encode()

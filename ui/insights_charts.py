@@ -25,7 +25,7 @@ from ui.insights_drill import BRAND, ISSUER, TYPE, Drill, chart_key, drill, on_p
 from ui.insights_view import BY_ISSUER, BY_TYPE, MAX_SEGMENT_ATTRIBUTES, TABLE_ROWS
 from ui.keys import RunRef, filters_identity
 from ui.present import fmt_share, shorten, spelled
-from ui.trail_events import download_detail, record_download
+from ui.trail_events import download_detail, download_recorder
 
 
 # -- charts -------------------------------------------------------------------------------------
@@ -49,20 +49,17 @@ def chart_card(
             st.altair_chart(chart, theme=None, alt=alt, key=widget, width=width,
                             on_select=partial(on_pick, widget, pick), selection_mode=PICK)
         with st.container(horizontal=True, horizontal_alignment="right"):
-            st.download_button(
-                "PNG", deferred_bytes((*key, "png"), lambda: charts.chart_to_png(chart)),
-                file_name=f"{stem}.png", mime="image/png",
-                key=f"insights_png_{name}", icon=":material/image:", type="tertiary",
-                on_click=record_download, args=(f"run {run.run_id:d}", download_detail(
-                    f"chart {name}", "png", filters=filters, variant=variant or None)),
-            )
-            st.download_button(
-                "SVG", deferred_bytes((*key, "svg"), lambda: charts.chart_to_svg(chart)),
-                file_name=f"{stem}.svg", mime="image/svg+xml",
-                key=f"insights_svg_{name}", icon=":material/draw:", type="tertiary",
-                on_click=record_download, args=(f"run {run.run_id:d}", download_detail(
-                    f"chart {name}", "svg", filters=filters, variant=variant or None)),
-            )
+            for fmt, render, mime, icon in (
+                    ("png", charts.chart_to_png, "image/png", ":material/image:"),
+                    ("svg", charts.chart_to_svg, "image/svg+xml", ":material/draw:")):
+                record = download_recorder(f"run {run.run_id:d}", download_detail(
+                    f"chart {name}", fmt, filters=filters, variant=variant or None))
+                st.download_button(
+                    fmt.upper(), deferred_bytes((*key, fmt), partial(render, chart),
+                                                before=record),
+                    file_name=f"{stem}.{fmt}", mime=mime, key=f"insights_{fmt}_{name}",
+                    icon=icon, type="tertiary", on_click="ignore",
+                )
 
 
 def chart_label(run: RunRef, filters: Filters) -> str:
@@ -161,17 +158,18 @@ def downloads(run: RunRef, filters: Filters, view: RunFrames) -> None:
                             ("errors", "Errors")):
             for fmt in ("csv", "xlsx"):
                 too_big = fmt == "xlsx" and sizes[what] > exports.XLSX_MAX_ROWS
+                record = download_recorder(f"run {run.run_id:d}", download_detail(
+                    what, fmt, rows=sizes[what], filters=filters,
+                    token_ids="masked" if what == "tokens" else None))
                 st.download_button(
                     f"{title} ({sizes[what]:,}) · {fmt.upper()}",
                     deferred_bytes((*key, what, fmt),
-                                   partial(exports.export_bytes, view, what, fmt)),
+                                   partial(exports.export_bytes, view, what, fmt),
+                                   before=record),
                     file_name=exports.file_name(view, what, fmt),
                     mime=exports.MIME_TYPES[fmt],
                     key=f"insights_dl_{what}_{fmt}",
-                    on_click=record_download,
-                    args=(f"run {run.run_id:d}",
-                          download_detail(what, fmt, rows=sizes[what], filters=filters,
-                                          token_ids="masked" if what == "tokens" else None)),
+                    on_click="ignore",
                     icon=":material/download:",
                     disabled=too_big,
                     help="Too many rows for one Excel sheet: use CSV." if too_big else None,

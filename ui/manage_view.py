@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -23,9 +24,10 @@ from doku.engine.store import Store
 from doku.errors import DokuError
 from ui import auth, data
 from ui.chrome import current_actor
+from ui.downloads import deferred_bytes
 from ui.present import escape_md
 from ui.state import live_job
-from ui.trail_events import download_detail, record_download
+from ui.trail_events import download_detail, download_recorder
 
 NAME_CHARS, NOTE_CHARS = 80, 2_000
 CONFIRM = "runs_confirm_delete"
@@ -104,13 +106,14 @@ def manage(store: Store, run: RunInfo) -> None:
                                  help="A running run cannot be deleted." if busy else None):
             st.session_state[CONFIRM] = run.id
         if run.rejected:
+            record = download_recorder(f"run {run.id:d}", download_detail(
+                "rejected input rows", "csv", rows=run.rejected))
             st.download_button(f"Rejected input rows ({run.rejected:,}) · CSV",
-                               lambda: rejects_csv(store, run.id),
+                               deferred_bytes(("rejects", store.key, run.id),
+                                              partial(rejects_csv, store, run.id),
+                                              before=record),
                                file_name=f"doku-run-{run.id:d}-rejected.csv",
-                               mime="text/csv", key="runs_rejects",
-                               on_click=record_download, args=(f"run {run.id:d}",
-                               download_detail("rejected input rows", "csv",
-                                               rows=run.rejected)),
+                               mime="text/csv", key="runs_rejects", on_click="ignore",
                                icon=":material/download:")
     if deletes and st.session_state.get(CONFIRM) == run.id and not busy:
         st.warning(f"Delete run #{run.id:d} and all its results? This cannot be undone.",
