@@ -51,6 +51,10 @@ def test_stop_returns_within_the_grace_period_while_requests_hang(
 # On both backends: the CLI's main thread only waits while it follows a run (progress
 # comes from counters the fetchers keep, never a store call there), so Ctrl+C lands
 # outside any store call and ends as a cancelled run (exit 1), never exit 130.
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @both_backends
 def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(
     tmp_path: Path, make_simulator: MakeSimulator
@@ -61,8 +65,11 @@ def test_ctrl_c_on_the_cli_audit_exits_within_two_seconds(
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOKU_")}
     env.update(DOKU_ENV="simulator", DOKU_BASE_URL=hanging.url, DOKU_DATA_DIR=str(tmp_path),
                PYTHONPATH=str(ROOT), **backend_env())
+    # SIGINT as a terminal delivers it: a test run started in the background (where the
+    # shell ignores SIGINT, and children inherit that) must not make Ctrl+C a no-op.
     proc = subprocess.Popen([sys.executable, "-m", "doku", "audit", str(source), "--quiet"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         # all 8 workers hanging: the audit is past start-up and following its run
         wait_until(lambda: hanging.stats["requests"] >= 8, 30, "8 requests in flight")
