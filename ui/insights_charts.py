@@ -24,7 +24,7 @@ from ui.downloads import deferred_bytes
 from ui.insights_drill import BRAND, ISSUER, TYPE, Drill, chart_key, drill, on_pick, segment_drill
 from ui.insights_view import BY_ISSUER, BY_TYPE, MAX_SEGMENT_ATTRIBUTES, TABLE_ROWS
 from ui.keys import RunRef, filters_identity
-from ui.present import fmt_share, shorten, spelled
+from ui.present import escape_md, fmt_share, shorten, spelled
 from ui.trail_events import download_detail, download_recorder
 
 
@@ -49,13 +49,13 @@ def chart_card(
             st.altair_chart(chart, theme=None, alt=alt, key=widget, width=width,
                             on_select=partial(on_pick, widget, pick), selection_mode=PICK)
         with st.container(horizontal=True, horizontal_alignment="right"):
-            for fmt, render, mime, icon in (
-                    ("png", charts.chart_to_png, "image/png", ":material/image:"),
-                    ("svg", charts.chart_to_svg, "image/svg+xml", ":material/draw:")):
+            for fmt, label, render, mime, icon in (
+                    ("png", "PNG", charts.chart_to_png, "image/png", ":material/image:"),
+                    ("svg", "SVG", charts.chart_to_svg, "image/svg+xml", ":material/draw:")):
                 record = download_recorder(f"run {run.run_id:d}", download_detail(
                     f"chart {name}", fmt, filters=filters, variant=variant or None))
                 st.download_button(
-                    fmt.upper(), deferred_bytes((*key, fmt), partial(render, chart),
+                    escape_md(label), deferred_bytes((*key, fmt), partial(render, chart),
                                                 before=record),
                     file_name=f"{stem}.{fmt}", mime=mime, key=f"insights_{fmt}_{name}",
                     icon=icon, type="tertiary", on_click="ignore",
