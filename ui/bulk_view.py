@@ -17,6 +17,7 @@ from doku.models import TOKEN_TYPES
 from ui import columns
 from ui.bulk_input import BulkInput
 from ui.chrome import current_actor
+from ui.input_widgets import InputWidgets
 from ui.present import (
     ALL_TYPES,
     ERROR_CHARS,
@@ -37,35 +38,16 @@ FLAGGED_SHOWN = 3
 
 # -- the input and its callbacks (they record what the analyst gave; `input_section`
 # -- parses it) ------------------------------------------------------------------------------
-def current_input() -> BulkInput:
-    current = st.session_state.get(INPUT)
-    if not isinstance(current, BulkInput):
-        current = st.session_state[INPUT] = BulkInput()
-    return current
-
-
-def on_paste() -> None:
-    current_input().paste(st.session_state.get("bulk_paste") or "")
-
-
-def on_upload() -> None:
-    uploaded = st.session_state.get("bulk_file")
-    if uploaded is None:
-        current_input().upload(None, None)
-    else:
-        current_input().upload(uploaded.name, uploaded.getvalue())
+WIDGETS = InputWidgets("bulk", INPUT)
+current_input = WIDGETS.current
+on_paste = WIDGETS.on_paste
+on_upload = WIDGETS.on_upload
+on_sheet = WIDGETS.on_sheet
+on_column = WIDGETS.on_column
 
 
 def on_sample() -> None:
     current_input().use_sample(SAMPLE_FILE)
-
-
-def on_sheet() -> None:
-    current_input().choose_sheet(st.session_state.get("bulk_sheet"))
-
-
-def on_column() -> None:
-    current_input().choose_column(st.session_state.get("bulk_column"))
 
 
 # -- what was given ----------------------------------------------------------------------------

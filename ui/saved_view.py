@@ -31,8 +31,8 @@ from doku.errors import DokuError, NotAllowedError
 from doku.models import TOKEN_TYPES
 from doku.settings import Settings
 from ui import auth, bulk_view, data
-from ui.bulk_input import BulkInput
 from ui.chrome import current_actor, show_error
+from ui.input_widgets import InputWidgets
 from ui.present import ALL_TYPES, ERROR_CHARS, escape_md, fmt_int, fmt_time, type_name
 from ui.state import live_job
 
@@ -86,31 +86,12 @@ def outcome() -> None:
 
 
 # -- the list to save -------------------------------------------------------------------------
-def current_input() -> BulkInput:
-    current = st.session_state.get(INPUT)
-    if not isinstance(current, BulkInput):
-        current = st.session_state[INPUT] = BulkInput()
-    return current
-
-
-def on_paste() -> None:
-    current_input().paste(st.session_state.get("saved_paste") or "")
-
-
-def on_upload() -> None:
-    uploaded = st.session_state.get("saved_file")
-    if uploaded is None:
-        current_input().upload(None, None)
-    else:
-        current_input().upload(uploaded.name, uploaded.getvalue())
-
-
-def on_sheet() -> None:
-    current_input().choose_sheet(st.session_state.get("saved_sheet"))
-
-
-def on_column() -> None:
-    current_input().choose_column(st.session_state.get("saved_column"))
+WIDGETS = InputWidgets("saved", INPUT)
+current_input = WIDGETS.current
+on_paste = WIDGETS.on_paste
+on_upload = WIDGETS.on_upload
+on_sheet = WIDGETS.on_sheet
+on_column = WIDGETS.on_column
 
 
 def input_section() -> ParsedInput | None:
