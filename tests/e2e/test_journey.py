@@ -168,6 +168,8 @@ def test_audit_journey(
     page.goto(url)
     expect(page.get_by_role("heading", name="DOKU token audit", exact=True)).to_be_visible()
     expect(page.get_by_text(f"Run #{run_id + 1}")).to_be_visible()
+    # The latest run's figures are drawn after its label: wait for them, then read.
+    expect(page.get_by_test_id("stMetricLabel").filter(has_text="Customers")).to_be_visible()
     settle(page)
     assert metric_values(page)["Customers"] == "500"
     screenshot(page, artifacts_dir / "home.png")
