@@ -34,11 +34,11 @@ with chrome.guard():
     notes = st.container()  # what the link asked for that is not here, filled last
     links.begin()  # the view from the widgets, or from the URL (a link, Back/Forward)
     run = insights_view.run_picker(runs)
-    if run.status == "running":
-        st.caption("This run is still running: these are the results so far (refreshed "
-                   f"at most every {RUNNING_REFRESH_S:d} s when you interact or reload).")
-
     ref = data.ref(store, run)
+    if run.status == "running":
+        st.caption("This run is still running: these are the results so far, refreshed "
+                   f"every {RUNNING_REFRESH_S:d} s.")
+        insights_view.follow_running(ref)
     frames = data.run_frames(ref)
     filters, segments = insights_view.filters_panel(ref, frames.attributes)
     view = data.view(ref, filters)

@@ -34,7 +34,8 @@ LATER_COLUMNS = ("owner_host", "heartbeat_at",  # added by 0002
 LATER_CUSTOMER_COLUMNS = ("claimed_by", "claim_until")  # added by 0004
 LATER_TABLES = ("rate_limits",  # added by 0003
                 "schedules", "saved_customers", "saved_audits", "workers",  # 0004
-                "trail")  # 0005 (its append-only triggers go with it)
+                "trail",  # 0005 (its append-only triggers go with it)
+                "run_snapshots")  # 0006 (its trigger is on customers: dropped below)
 
 
 def unversion(db: Path, drop: Sequence[str] = ()) -> None:
@@ -45,6 +46,7 @@ def unversion(db: Path, drop: Sequence[str] = ()) -> None:
             raw.execute(f"DROP VIEW {view}")
         for table in ("alembic_version", *LATER_TABLES):
             raw.execute(f"DROP TABLE {table}")
+        raw.execute("DROP TRIGGER run_snapshots_stale")
         raw.execute("DROP INDEX runs_by_schedule_slot")
         for column in (*LATER_COLUMNS, *drop):
             raw.execute(f"ALTER TABLE runs DROP COLUMN {column}")

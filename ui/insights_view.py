@@ -19,7 +19,7 @@ from doku.engine.schema import RunInfo
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 from ui import data, insights_series, links
 from ui.chrome import run_status_badge
-from ui.keys import NO_FILTERS, RunRef, make_filters
+from ui.keys import NO_FILTERS, RUNNING_REFRESH_S, RunRef, make_filters, run_ref
 from ui.present import (
     NOT_REQUESTED,
     escape_md,
@@ -32,6 +32,7 @@ from ui.present import (
     shorten,
     type_name,
 )
+from ui.state import store_for
 
 TABLE_ROWS = 2_000
 MAX_SEGMENT_VALUES = 100  # attributes with more distinct values are not offered as segments
@@ -63,6 +64,19 @@ def run_picker(runs: list[RunInfo]) -> RunInfo:
     links.drawn(RUN_KEY, [run_label(run)], default=run is offered[0])
     links.scope(run.id)  # the filters and "uptake by" below are this run's
     return run
+
+
+def follow_running(ref: RunRef) -> None:
+    """While the run is being written: every RUNNING_REFRESH_S seconds, rerun the page
+    if the run moved on (a newer version, or it finished), so what it shows is never
+    older than that. Reads only the run's row, not its counts."""
+    @st.fragment(run_every=RUNNING_REFRESH_S)
+    def follow() -> None:
+        current = store_for(ref.folder).get_run(ref.run_id, counted=False)
+        if current is not None and run_ref(ref.folder, current) != ref:
+            st.rerun()
+
+    follow()
 
 
 def attribute_keys(attributes: list[str]) -> dict[str, str]:

@@ -13,9 +13,10 @@ from typing import Any
 from doku.analysis.filters import Filters
 from doku.engine.schema import RunInfo
 
-# While a run is being written its version changes at most this often, so a big
-# run in progress is not reloaded on every click.
-RUNNING_REFRESH_S = 15
+# While a run is being written its version changes at most this often (and the
+# Insights page follows it): results shown are never older, and a big run in
+# progress is not reloaded on every click.
+RUNNING_REFRESH_S = 5
 NO_FILTERS = Filters()
 
 

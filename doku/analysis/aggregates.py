@@ -266,14 +266,19 @@ def tokens_per_customer(customers: pd.DataFrame, cap: int | None = 5) -> pd.Data
 def apply_filters(frames: RunFrames, filters: Filters) -> RunFrames:
     """A filtered copy of the frames (see `Filters` for the semantics). The run info is
     unchanged; every aggregate of the copy reflects the filter consistently."""
-    tokens, customers = frames.tokens, frames.customers
+    tokens, customers, owner = frames.tokens, frames.customers, frames.token_owner
     for column, allowed in filters.attributes.items():
         if not allowed:
             continue
         column = attribute_column(frames, column)
         allow = [str(v) for v in allowed]
-        customers = customers[labelled(customers[column]).isin(allow).to_numpy()]
-        tokens = tokens[labelled(tokens[column]).isin(allow).to_numpy()]
+        kept = labelled(customers[column]).isin(allow).to_numpy()
+        customers = customers[kept]
+        if owner is None:
+            tokens = tokens[labelled(tokens[column]).isin(allow).to_numpy()]
+        else:  # a token has its customer's attributes: keep those of kept customers
+            keep = kept[owner]
+            tokens, owner = tokens[keep], (np.cumsum(kept) - 1)[owner[keep]]
     if filters.restricts_tokens:
         keep = np.ones(len(tokens), dtype=bool)
         if filters.types:
@@ -283,31 +288,41 @@ def apply_filters(frames: RunFrames, filters: Filters) -> RunFrames:
         if filters.brands:
             keep &= brand_labels(tokens).isin(list(filters.brands)).to_numpy()
         tokens = tokens[keep]
-        customers = _recount(customers, tokens)
+        owner = None if owner is None else owner[keep]
+        customers = _recount(customers, tokens, owner)
     return replace(
         frames,
         tokens=tokens.reset_index(drop=True),
         customers=customers.reset_index(drop=True),
         errors=errors_frame(customers),
         filters=filters,
+        token_owner=owner,
     )
 
 
-def _recount(customers: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
-    """Per-customer token counts of fetched customers from a (filtered) tokens frame."""
+def _recount(customers: pd.DataFrame, tokens: pd.DataFrame,
+             owner: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-customer token counts of fetched customers from a (filtered) tokens frame;
+    `owner`: each token's row in `customers` (else customers are matched by ID)."""
     fetched = (customers["status"] == FETCHED).to_numpy()
     ids = customers["customer_id"]
     out = customers.copy()
+    types = tokens["type"].to_numpy()
 
-    def count(sub: pd.DataFrame) -> pd.arrays.IntegerArray:
-        per = sub["customer_id"].value_counts()
-        values = ids.map(per).fillna(0).to_numpy(dtype=np.int64)
+    def count(rows: np.ndarray | None) -> pd.arrays.IntegerArray:
+        if owner is not None:
+            values: np.ndarray = np.bincount(owner if rows is None else owner[rows],
+                                 minlength=len(customers)).astype(np.int64)
+        else:
+            sub = tokens if rows is None else tokens[rows]
+            per = sub["customer_id"].value_counts()
+            values = ids.map(per).fillna(0).to_numpy(dtype=np.int64)
         return pd.arrays.IntegerArray(values, ~fetched)
 
-    n_tokens = count(tokens)
+    n_tokens = count(None)
     out["n_tokens"] = n_tokens
-    out["n_direct_debit"] = count(tokens[tokens["type"] == DIRECT_DEBIT])
-    out["n_credit_card"] = count(tokens[tokens["type"] == CREDIT_CARD])
+    out["n_direct_debit"] = count(types == DIRECT_DEBIT)
+    out["n_credit_card"] = count(types == CREDIT_CARD)
     out["has_token"] = pd.arrays.BooleanArray(
         n_tokens.to_numpy(dtype=np.int64, na_value=0) > 0, ~fetched
     )

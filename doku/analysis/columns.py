@@ -4,7 +4,7 @@ strings, categoricals, nullable ints) and the input's attribute columns."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,33 +44,71 @@ RESERVED_COLUMNS = frozenset(TOKEN_COLUMNS) | frozenset(CUSTOMER_COLUMNS)
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
-# -- column builders -------------------------------------------------------------------
-def str_column(values: Sequence[Any]) -> pd.Series:
+# -- column builders (from a list of Python values, or an Arrow array read by the store) --
+def arrow(values: Any) -> pa.Array | None:
+    """`values` as one Arrow array if it is Arrow data (chunks joined, dictionaries
+    unified), else None."""
+    if isinstance(values, pa.ChunkedArray):
+        if pa.types.is_dictionary(values.type):
+            values = values.unify_dictionaries()
+        if values.num_chunks == 1:
+            return values.chunk(0)
+        return pa.concat_arrays(values.chunks) if values.num_chunks else pa.array(
+            [], type=values.type)
+    return values if isinstance(values, pa.Array) else None
+
+
+def str_column(values: Any) -> pd.Series:
     """pyarrow-backed `str` column without a per-element pandas pass."""
-    arr = pa.array(values, type=pa.large_string())
+    arr = arrow(values)
+    if arr is None:
+        arr = pa.array(values, type=pa.large_string())
+    elif not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
     return pd.Series(arr, dtype=STR_DTYPE)
 
 
-def categorical(values: Sequence[Any], fixed: Sequence[str] = ()) -> pd.Series:
+def _encoded(values: Any) -> pa.DictionaryArray:
+    arr = arrow(values)
+    if arr is None:
+        return pa.array(values, type=pa.string()).dictionary_encode()
+    return arr if isinstance(arr, pa.DictionaryArray) else arr.dictionary_encode()
+
+
+def map_text(values: Any, fn: Callable[[str], str]) -> Any:
+    """`fn` of every non-null text value: once per distinct value for Arrow data."""
+    arr = arrow(values)
+    if arr is None:
+        return [None if v is None else fn(v) for v in values]
+    encoded = _encoded(arr)
+    mapped = pa.array([fn(v) for v in encoded.dictionary.to_pylist()], type=pa.string())
+    return pa.DictionaryArray.from_arrays(encoded.indices, mapped)
+
+
+def categorical(values: Any, fixed: Sequence[str] = ()) -> pd.Series:
     """Categorical column via Arrow dictionary encoding; categories `fixed` first, then
-    any other value in sorted order (stable display and value_counts with zeros)."""
-    encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    any other value present, in sorted order (stable display and value_counts with
+    zeros)."""
+    encoded = _encoded(values)
+    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     seen: list[str] = encoded.dictionary.to_pylist()
-    extra = sorted(set(seen) - set(fixed))
+    used = np.bincount(indices[indices >= 0], minlength=len(seen)) > 0
+    extra = sorted({v for v, u in zip(seen, used, strict=True) if u} - set(fixed))
     categories = [*fixed, *extra]
     position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([position[v] for v in seen], dtype=np.int32)
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    remap = np.array([position.get(v, -1) for v in seen], dtype=np.int32)
     codes = np.where(indices >= 0, remap[np.maximum(indices, 0)] if len(remap) else -1, -1)
     cat = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=STR_DTYPE))
     return pd.Series(cat)
 
 
-def int_column(values: Sequence[Any], keep: np.ndarray | None = None) -> pd.Series:
+def int_column(values: Any, keep: np.ndarray | None = None) -> pd.Series:
     """Nullable Int64 column; rows where `keep` is False become <NA>."""
-    arr = pa.array(values, type=pa.int64())
+    arr = arrow(values)
+    if arr is None:
+        arr = pa.array(values, type=pa.int64())
     mask = arr.is_null().to_numpy(zero_copy_only=False)
-    data = arr.fill_null(0).to_numpy(zero_copy_only=False)
+    data = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     if keep is not None:
         mask = mask | ~keep
     return pd.Series(pd.arrays.IntegerArray(data, mask))
@@ -120,15 +158,15 @@ def attribute_frame_names(attribute_columns: Iterable[str]) -> dict[str, str]:
 
 
 def attribute_series(
-    json_values: Sequence[str | None], attribute_columns: Sequence[str] | None
+    json_values: Any, attribute_columns: Sequence[str] | None
 ) -> tuple[list[str], dict[str, pd.Series]]:
     """Decode per-row attribute JSON once per distinct string (rows of one customer,
     and customers sharing values, repeat the same string) and gather codes with numpy."""
-    encoded = pa.array(json_values, type=pa.string()).dictionary_encode()
+    encoded = _encoded(json_values)
     distinct: list[str] = encoded.dictionary.to_pylist()
     parsed: list[Mapping[str, Any]] = []
     for text in distinct:
-        obj = json.loads(text)
+        obj = json.loads(text) if text is not None else {}
         parsed.append(obj if isinstance(obj, dict) else {})
     if attribute_columns is None:
         order: dict[str, None] = {}

@@ -21,9 +21,8 @@ Conventions every consumer relies on:
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from doku.analysis.columnar import tokens_from_columns
 from doku.analysis.columns import CUSTOMER_COLUMNS as CUSTOMER_COLUMNS
 from doku.analysis.columns import ERROR_COLUMNS as ERROR_COLUMNS
 from doku.analysis.columns import RESERVED_COLUMNS as RESERVED_COLUMNS
@@ -42,23 +42,22 @@ from doku.analysis.columns import (
     categorical,
     encode_attribute,
     int_column,
+    map_text,
     str_column,
 )
 from doku.analysis.filters import Filters
+from doku.engine.run_columns import RunColumns, load_snapshot, snapshot_run
 from doku.engine.schema import FAILED, FETCHED, RunInfo
+from doku.engine.snapshots import CUSTOMER_FIELDS, TERMINAL
 from doku.engine.store import Store
-from doku.errors import InvalidInputError, NoSuchRunError, error_code, error_label
+from doku.errors import NoSuchRunError, error_code, error_label
 from doku.masking import mask_token_id
-from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES, Token
+from doku.models import CREDIT_CARD, TOKEN_TYPES, Token
 
 PENDING = "pending"
 STATUSES = (FETCHED, FAILED, PENDING)
 
 
-
-
-# How many times load_run_frames re-reads a run that is being written meanwhile.
-_SNAPSHOT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,9 @@ class RunFrames:
     errors: pd.DataFrame
     attributes: tuple[str, ...] = ()
     filters: Filters | None = None
+    # The row in `customers` of each token (None: not known, e.g. frames built by
+    # hand): lets filters recount customers with numpy instead of matching IDs.
+    token_owner: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 # -- tokens ------------------------------------------------------------------------------
@@ -194,9 +196,15 @@ def customers_frame(
     """Customers frame from `Store.customer_rows` tuples, one row per valid input
     customer in input order. status: fetched | failed | pending (no result yet)."""
     width = len(rows[0]) if rows else 12  # 11 before request_id was read
-    cols = [[r[i] for r in rows] for i in range(min(width, 12))]
+    cols: list[Any] = [[r[i] for r in rows] for i in range(min(width, 12))]
     if width < 12:
         cols.append([None] * len(rows))
+    return customers_from_columns(cols, attribute_columns)
+
+
+def customers_from_columns(cols: Sequence[Any], attribute_columns: Sequence[str]) -> pd.DataFrame:
+    """Customers frame from its 12 columns in `customer_rows` order, each a list or an
+    Arrow array (`doku.engine.snapshots.RunColumns`): the same frame either way."""
     # The store writes 'fetched', 'failed' or NULL (no result yet = pending).
     status = categorical(cols[1], STATUSES)
     codes = status.cat.codes.to_numpy()
@@ -214,8 +222,8 @@ def customers_frame(
         "n_credit_card": int_column(cols[5], keep=fetched).fillna(0).where(fetched, pd.NA),
         "has_token": pd.Series(pd.arrays.BooleanArray(counts > 0, ~fetched)),
         # The store holds the machine code (older stores: the label); show both.
-        "error_code": categorical([None if v is None else error_code(v) for v in cols[6]]),
-        "error_kind": categorical([None if v is None else error_label(v) for v in cols[6]]),
+        "error_code": categorical(map_text(cols[6], error_code)),
+        "error_kind": categorical(map_text(cols[6], error_label)),
         "error_message": str_column(cols[7]),
         "http_status": int_column(cols[8]),
         "attempts": int_column(cols[9]).fillna(0).astype(np.int64),
@@ -234,57 +242,16 @@ def errors_frame(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- loading a run -----------------------------------------------------------------------
-def _counts(info: RunInfo) -> tuple[int, ...]:
-    return (info.fetched, info.failed, info.pending, info.with_tokens, info.tokens)
-
-
-def _reconcile(
-    customer_rows: list[tuple[Any, ...]], token_rows: list[tuple[Any, ...]]
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Make two reads taken while a run was writing agree: statuses come from the
-    customer read; tokens are kept only for customers fetched in it, and those
-    customers' counts are recomputed from the tokens kept."""
-    fetched = {r[0] for r in customer_rows if r[1] == FETCHED}
-    token_rows = [r for r in token_rows if r[0] in fetched]
-    per_type = Counter((r[0], r[2]) for r in token_rows)
-    per_customer = Counter(r[0] for r in token_rows)
-    fixed: list[tuple[Any, ...]] = []
-    for r in customer_rows:
-        if r[1] == FETCHED:
-            cid = r[0]
-            r = (cid, r[1], r[2], per_customer[cid], per_type[(cid, DIRECT_DEBIT)],
-                 per_type[(cid, CREDIT_CARD)], *r[6:])
-        fixed.append(r)
-    return fixed, token_rows
-
-
-def load_run_frames(store: Store, run_id: int) -> RunFrames:
-    """All frames of one run, consistent with each other even while the run writes.
-
-    Reads customers then tokens, and re-reads (a few times) if the run's counts moved
-    in between; if they still move, reconciles the last read (see `_reconcile`). The
-    RunInfo counts in the result are recomputed from the frames.
-    """
-    info = store.get_run(run_id)
-    if info is None:
-        raise NoSuchRunError(f"run {run_id} is not in {store.where}")
-    for _ in range(_SNAPSHOT_ATTEMPTS):
-        customer_rows = store.customer_rows(run_id)
-        token_rows = store.token_rows(run_id)
-        after = store.get_run(run_id)
-        if after is None:
-            raise InvalidInputError(f"run {run_id} was deleted while being read")
-        stable = _counts(after) == _counts(info)
-        info = after
-        if stable:
-            break
-    expected = sum(int(r[3] or 0) for r in customer_rows if r[1] == FETCHED)
-    if not stable or expected != len(token_rows):
-        customer_rows, token_rows = _reconcile(customer_rows, token_rows)
-    customers = customers_frame(customer_rows, info.attribute_columns)
-    tokens = tokens_frame(
-        token_rows, info.attribute_columns, with_token_ids=info.store_token_ids
+def frames_from_columns(info: RunInfo, columns: RunColumns) -> RunFrames:
+    """Every frame of the run `info` from its columns; the counts in `run` are
+    recomputed from them."""
+    c = columns.customers
+    customers = customers_from_columns(
+        [c.column(name) for name in CUSTOMER_FIELDS[1:]], info.attribute_columns
     )
+    attributes = tuple(attribute_frame_names(info.attribute_columns).values())
+    tokens, owner = tokens_from_columns(columns, customers, attributes,
+                                        with_token_ids=info.store_token_ids)
     status = customers["status"].value_counts()
     info = replace(
         info,
@@ -295,10 +262,22 @@ def load_run_frames(store: Store, run_id: int) -> RunFrames:
         with_tokens=int(customers["has_token"].sum()),
         tokens=len(tokens),
     )
-    return RunFrames(
-        run=info,
-        tokens=tokens,
-        customers=customers,
-        errors=errors_frame(customers),
-        attributes=tuple(attribute_frame_names(info.attribute_columns).values()),
-    )
+    return RunFrames(run=info, tokens=tokens, customers=customers,
+                     errors=errors_frame(customers), attributes=attributes,
+                     token_owner=owner)
+
+
+def load_run_frames(store: Store, run_id: int) -> RunFrames:
+    """All frames of one run, consistent with each other even while the run writes.
+
+    A finished run comes from its snapshot in the store (`doku.engine.snapshots`),
+    made now if it has none yet; a running one is read in one transaction. The
+    RunInfo counts in the result are recomputed from the frames.
+    """
+    info = store.get_run(run_id, counted=False)
+    if info is None:
+        raise NoSuchRunError(f"run {run_id} is not in {store.where}")
+    columns = load_snapshot(store, run_id) if info.status in TERMINAL else None
+    if columns is None:
+        columns = snapshot_run(store, run_id)
+    return frames_from_columns(info, columns)

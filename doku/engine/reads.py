@@ -11,11 +11,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, literal, outerjoin, select
 
 from doku.engine.access import StoreAccess
 from doku.engine.schema import FAILED, FETCHED, Reject, RunInfo
-from doku.engine.tables import customers, rejects, runs
+from doku.engine.tables import customers, rejects, run_snapshots, runs
 
 _CUSTOMER_COLUMNS = (
     "c.customer_id, c.status, c.customer_name, c.n_tokens, c.n_direct_debit,"
@@ -42,23 +42,36 @@ def _customers_of_run(*conditions: Any) -> Any:
 
 def _runs_with_counts() -> Select[Any]:
     """Every run column and its live counts: fetched, failed, pending, customers with
-    tokens, tokens (one indexed count each, as the runs list shows them)."""
+    tokens, tokens. A finished run with a current snapshot (`doku.engine.snapshots`)
+    takes them from it; others are counted (one indexed count each; CASE evaluates
+    the count only when there is no snapshot, on both backends)."""
     token_sum = (
         select(func.coalesce(func.sum(customers.c.n_tokens), 0))
         .where(customers.c.run_id == runs.c.id)
         .scalar_subquery()
     )
+    s = run_snapshots.c
+    counted = {
+        "fetched": _customers_of_run(customers.c.status == FETCHED),
+        "failed": _customers_of_run(customers.c.status == FAILED),
+        "pending": _customers_of_run(customers.c.status.is_(None)),
+        "with_tokens": _customers_of_run(customers.c.n_tokens > 0),
+        "tokens": token_sum,
+    }
+    current = outerjoin(runs, run_snapshots, and_(
+        s.run_id == runs.c.id, s.status == runs.c.status, s.finished_at == runs.c.finished_at,
+        s.data.is_not(None),
+    ))
     return select(
         *(runs.c[name] for name in _RUN_FIELDS),
-        _customers_of_run(customers.c.status == FETCHED),
-        _customers_of_run(customers.c.status == FAILED),
-        _customers_of_run(customers.c.status.is_(None)),
-        _customers_of_run(customers.c.n_tokens > 0),
-        token_sum,
-    )
+        *(case((s.run_id.is_(None), count), else_=s[name]) for name, count in counted.items()),
+    ).select_from(current)
 
 
 _RUNS_WITH_COUNTS = _runs_with_counts()
+# The run columns alone, counts 0 (for callers that count the run's rows themselves).
+_RUNS_UNCOUNTED = select(*(runs.c[name] for name in _RUN_FIELDS),
+                         *(literal(0) for _ in range(5)))
 
 
 def run_info(row: Sequence[Any]) -> RunInfo:
@@ -81,9 +94,12 @@ def run_info(row: Sequence[Any]) -> RunInfo:
 
 class StoreReads(StoreAccess):
     # -- runs ---------------------------------------------------------------------------
-    def get_run(self, run_id: int) -> RunInfo | None:
+    def get_run(self, run_id: int, *, counted: bool = True) -> RunInfo | None:
+        """The run with its counts (`counted=False`: every count 0, without reading
+        its customers - for callers that count them from what they read next)."""
+        query = _RUNS_WITH_COUNTS if counted else _RUNS_UNCOUNTED
         with self._read() as conn:
-            row = conn.execute(_RUNS_WITH_COUNTS.where(runs.c.id == run_id)).one_or_none()
+            row = conn.execute(query.where(runs.c.id == run_id)).one_or_none()
         return None if row is None else run_info(row)
 
     def list_runs(self, limit: int | None = None) -> list[RunInfo]:

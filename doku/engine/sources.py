@@ -23,6 +23,7 @@ from typing import Protocol
 from doku.engine import lease
 from doku.engine.claims import CLAIM_BATCH, CLAIM_LEASE_S
 from doku.engine.store import Store
+from doku.errors import DokuError
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class FixedCustomers:
         else:
             state = "done"
         self.store.set_status(self.run_id, state, error)
+        if state == "done":
+            keep_copy(self.store, self.run_id)
         return state
 
 
@@ -175,7 +178,8 @@ class ClaimedCustomers:
                 return "cancelled"  # this fetcher left; the run goes on without it
             if self.closed:  # cancelled, aborted, finished or deleted by someone else
                 return self.closed_status or "aborted"
-            self.store.finish_queued_run(self.run_id)  # False: another fetcher did it
+            if self.store.finish_queued_run(self.run_id):  # False: another fetcher did it
+                keep_copy(self.store, self.run_id)
             return "done"
         finally:
             self._leave()
@@ -187,3 +191,16 @@ class ClaimedCustomers:
             self.store.unregister_worker(self.worker_id)
         elif self.worker_id is not None:
             self.store.release_claims(self.worker_id)
+
+
+def keep_copy(store: Store, run_id: int) -> None:
+    """The finished run's columnar copy (`doku.engine.snapshots`), made by whoever
+    finishes it, so the first look at a big run is as quick as the next. Without it
+    the first reader makes it: a failure here costs time, never the run."""
+    try:
+        from doku.engine.run_columns import snapshot_run  # pyarrow: only when a run ends
+
+        snapshot_run(store, run_id)
+    except (DokuError, OSError, MemoryError) as exc:
+        logger.warning("run %s: no snapshot kept (%s); the first reader makes it", run_id,
+                       exc)

@@ -34,12 +34,14 @@ from doku.engine.results import StoreResults
 from doku.engine.saved import StoreSaved
 from doku.engine.schedules import StoreSchedules
 from doku.engine.schema import RUN_STATES, Reject, RunInfo, clip_error, stored_labels, utc_iso
+from doku.engine.snapshots import StoreSnapshots
 from doku.engine.tables import runs
 from doku.engine.trail import RUN_DELETE, Event, StoreTrail, acting, insert_event
 from doku.errors import InvalidInputError, NoSuchRunError, RunBusyError
 
 
-class Store(StoreResults, StoreClaims, StoreSaved, StoreSchedules, StoreTrail):
+class Store(StoreResults, StoreSnapshots, StoreClaims, StoreSaved, StoreSchedules,
+            StoreTrail):
     """Open (creating or upgrading it as needed) the store: `url` (a database URL)
     wins; `path` is a SQLite file (`:memory:` for a private in-memory store); neither:
     the configured one (`doku.engine.database.resolve`).

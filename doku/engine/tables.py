@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -202,6 +203,26 @@ trail = Table(
     Column("detail", Text, nullable=False, server_default=text("'{}'")),  # JSON
     Index("trail_by_time", "at"),
     sqlite_autoincrement=True,
+)
+
+# 0006: a columnar copy of each finished run (`doku.engine.snapshots`); a trigger on
+# customers deletes it when any result of the run is written again.
+run_snapshots = Table(
+    "run_snapshots",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("status", Text, nullable=False),  # the run's status and finish it copies
+    Column("finished_at", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("format", Integer, nullable=False),
+    Column("fetched", Integer),
+    Column("failed", Integer),
+    Column("pending", Integer),
+    Column("with_tokens", Integer),
+    Column("tokens", Integer),
+    Column("size", Integer),
+    Column("data", LargeBinary),  # NULL while being built
 )
 
 # Read-only views for BI tools (created by migration 0002; see the README).

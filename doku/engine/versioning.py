@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from doku.engine.database import SQLITE
 
 BASELINE = "0001"  # the schema of every store written before versioning
-REVISIONS = (BASELINE, "0002", "0003", "0004", "0005")
+REVISIONS = (BASELINE, "0002", "0003", "0004", "0005", "0006")
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 

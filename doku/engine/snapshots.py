@@ -1,0 +1,122 @@
+"""The store's columnar copy of each finished run (table `run_snapshots`, migration
+0006) and the one-transaction read it is made from: the SQL side, mixed into
+`doku.engine.store.Store`. The copy itself (Arrow tables, one compressed blob) is
+`doku.engine.run_columns`, which only the readers of whole runs import: the store, and
+with it `doku tokens`, never loads pyarrow.
+
+A snapshot belongs to one finish of its run (status and `finished_at`); any result
+written to the run afterwards deletes it (a trigger on `customers`), so it is never
+older than the rows it copies. It is made in three steps: an empty placeholder is
+committed (`begin_snapshot`), the run is read (`run_rows`), and the blob is written
+only if the placeholder is still there (`fill_snapshot`) - a result written in
+between took it away, and the copy read meanwhile is not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, insert, select, update
+
+from doku.engine.access import _driver
+from doku.engine.database import SQLITE
+from doku.engine.reads import StoreReads
+from doku.engine.schema import utc_iso
+from doku.engine.tables import run_snapshots, runs
+
+FORMAT = 1  # of the blob; a snapshot of another format is ignored (and made again)
+TERMINAL = frozenset({"done", "cancelled", "aborted", "interrupted"})
+CUSTOMER_FIELDS = (
+    "seq", "customer_id", "status", "customer_name", "n_tokens", "n_direct_debit",
+    "n_credit_card", "error_kind", "error_message", "http_status", "attempts",
+    "attributes", "request_id",
+)
+TOKEN_FIELDS = (
+    "customer_seq", "type", "issuer", "brand", "masked_card", "fingerprint", "token_id",
+)
+_CUSTOMERS_SQL = (f"SELECT {', '.join(CUSTOMER_FIELDS)} FROM customers WHERE run_id=?"
+                  " ORDER BY seq")
+_TOKENS_SQL = (f"SELECT {', '.join(TOKEN_FIELDS)} FROM tokens WHERE run_id=?"
+               " ORDER BY customer_seq, position")
+Rows = list[tuple[Any, ...]]
+
+
+class StoreSnapshots(StoreReads):
+    def run_rows(self, run_id: int) -> tuple[Rows, Rows]:
+        """The run's customers (CUSTOMER_FIELDS, input order) and tokens (TOKEN_FIELDS,
+        input order), read in one transaction: one snapshot of the store."""
+        with self._consistent_read() as fetch:
+            return fetch(_CUSTOMERS_SQL, (run_id,)), fetch(_TOKENS_SQL, (run_id,))
+
+    @contextmanager
+    def _consistent_read(self) -> Iterator[Any]:
+        """A function running driver-level SELECTs that all see one snapshot (SQLite: a
+        deferred transaction in WAL; PostgreSQL: REPEATABLE READ, read only)."""
+        with self._connection() as conn:
+            if self.backend == SQLITE:
+                db = self._db
+                assert db is not None
+                db.execute("BEGIN")
+                try:
+                    yield lambda sql, params: db.execute(sql, params).fetchall()
+                finally:
+                    db.execute("COMMIT")
+                return
+            raw = _driver(conn)
+            try:
+                with raw.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+                    def fetch(sql: str, params: Sequence[Any]) -> Rows:
+                        cursor.execute(self._sql(sql), tuple(params))
+                        return list(cursor.fetchall())
+
+                    yield fetch
+            finally:
+                raw.rollback()
+
+    def snapshot_blob(self, run_id: int) -> bytes | None:
+        """The run's snapshot if it copies the run as it is now, else None."""
+        s = run_snapshots.c
+        current = select(s.data).join(runs, runs.c.id == s.run_id).where(
+            s.run_id == run_id, s.format == FORMAT, s.data.is_not(None),
+            s.status == runs.c.status, s.finished_at == runs.c.finished_at,
+        )
+        with self._read() as conn:
+            blob = conn.execute(current).scalar()
+        return None if blob is None else bytes(blob)
+
+    def begin_snapshot(self, run_id: int) -> tuple[str, str, str] | None:
+        """A finished run's placeholder, committed: (status, finished_at, token) to
+        fill; None for a run that is not finished (it gets no snapshot)."""
+        with self._read() as conn:
+            row = conn.execute(select(runs.c.status, runs.c.finished_at)
+                               .where(runs.c.id == run_id)).one_or_none()
+        if row is None or row.status not in TERMINAL or row.finished_at is None:
+            return None
+        status, finished_at, token = str(row.status), str(row.finished_at), utc_iso()
+        with self._write() as conn:
+            conn.execute(delete(run_snapshots).where(run_snapshots.c.run_id == run_id))
+            conn.execute(insert(run_snapshots).values(
+                run_id=run_id, status=status, finished_at=finished_at, created_at=token,
+                format=FORMAT, data=None))
+        return status, finished_at, token
+
+    def fill_snapshot(self, run_id: int, placeholder: tuple[str, str, str], blob: bytes,
+                      counts: dict[str, int]) -> bool:
+        """Write the blob into its placeholder if it is still there and the run still
+        at the same finish; False (nothing kept) otherwise."""
+        status, finished_at, token = placeholder
+        s = run_snapshots.c
+        unchanged = exists().where(runs.c.id == run_id, runs.c.status == status,
+                                   runs.c.finished_at == finished_at)
+        with self._write() as conn:
+            kept = conn.execute(
+                update(run_snapshots)
+                .where(and_(s.run_id == run_id, s.created_at == token, s.data.is_(None),
+                            unchanged))
+                .values(data=blob, size=len(blob), **counts)
+            ).rowcount
+        return bool(kept == 1)
