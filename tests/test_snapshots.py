@@ -118,3 +118,13 @@ def test_another_format_is_ignored_and_deleting_the_run_deletes_its_copy(small) 
     load_run_frames(store, b)
     store.delete_run(a)
     assert [r[0] for r in _snapshot_rows(store)] == [b]
+
+
+def test_a_copy_too_big_to_keep_is_not_kept_and_the_run_still_reads(
+    small, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, a, _ = small
+    monkeypatch.setattr("doku.engine.run_columns.MAX_SNAPSHOT_BYTES", 1_000)
+    assert len(load_run_frames(store, a).tokens) == 7
+    assert load_snapshot(store, a) is None
+    assert [r.tokens for r in store.list_runs()] == [8, 7]  # counted: no copy to read

@@ -206,25 +206,27 @@ def uptake_by_attribute(customers: pd.DataFrame, attribute: str) -> pd.DataFrame
     if attribute not in customers.columns:
         raise InvalidInputError(f"no attribute column {attribute!r}")
     labels = labelled(customers[attribute])
-    status = customers["status"]
-    fetched = status == FETCHED
-    has = (customers["n_tokens"].where(fetched, 0).fillna(0) > 0).astype(np.int64)
-    grid = (
-        pd.DataFrame({"value": labels, "status": status, "has": has})
-        .groupby(["value", "status"], observed=True)
-        .agg(n=("has", "size"), with_tokens=("has", "sum"))
-    )
-    n = grid["n"].unstack("status", fill_value=0).reindex(columns=list(STATUSES), fill_value=0)
-    w = grid["with_tokens"].unstack("status", fill_value=0)
-    with_tokens = w[FETCHED] if FETCHED in w.columns else pd.Series(0, index=n.index)
+    # Counted on integer codes: (value, status) cells, customers and those holding a token.
+    status = customers["status"].cat.set_categories(list(STATUSES)).cat.codes.to_numpy()
+    value = labels.cat.codes.to_numpy().astype(np.int64)
+    fetched = status == STATUSES.index(FETCHED)
+    has = fetched & (customers["n_tokens"].fillna(0).to_numpy(dtype=np.int64) > 0)
+    cells = (value * len(STATUSES) + status)[status >= 0]  # the store writes no other
+    has = has[status >= 0]
+    size = len(labels.cat.categories) * len(STATUSES)
+    n = np.bincount(cells, minlength=size).reshape(-1, len(STATUSES))
+    w = np.bincount(cells[has], minlength=size).reshape(-1, len(STATUSES))
+    present = n.sum(axis=1) > 0
+    n, w = n[present], w[present]
     frame = pd.DataFrame(
         {
-            "value": pd.Series([str(v) for v in n.index], dtype=STR_DTYPE),
-            "customers": n.sum(axis=1).to_numpy(dtype=np.int64),
-            "fetched": n[FETCHED].to_numpy(dtype=np.int64),
-            "failed": n[FAILED].to_numpy(dtype=np.int64),
-            "pending": n[PENDING].to_numpy(dtype=np.int64),
-            "with_tokens": with_tokens.reindex(n.index, fill_value=0).to_numpy(dtype=np.int64),
+            "value": pd.Series([str(v) for v in labels.cat.categories[present]],
+                               dtype=STR_DTYPE),
+            "customers": n.sum(axis=1).astype(np.int64),
+            "fetched": n[:, STATUSES.index(FETCHED)].astype(np.int64),
+            "failed": n[:, STATUSES.index(FAILED)].astype(np.int64),
+            "pending": n[:, STATUSES.index(PENDING)].astype(np.int64),
+            "with_tokens": w[:, STATUSES.index(FETCHED)].astype(np.int64),
         }
     )
     frame["uptake"] = share_array(frame["with_tokens"], frame["fetched"])
@@ -306,7 +308,7 @@ def _recount(customers: pd.DataFrame, tokens: pd.DataFrame,
     `owner`: each token's row in `customers` (else customers are matched by ID)."""
     fetched = (customers["status"] == FETCHED).to_numpy()
     ids = customers["customer_id"]
-    out = customers.copy()
+    out = customers.copy(deep=False)  # copy-on-write: only the recounted columns are new
     types = tokens["type"].to_numpy()
 
     def count(rows: np.ndarray | None) -> pd.arrays.IntegerArray:

@@ -4,8 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26
 
-`run_snapshots` holds, per finished run, its customers and tokens as one compressed
-Arrow IPC stream (`doku.engine.snapshots`) and the run's counts (the runs list reads
+`run_snapshots` holds, per finished run, its customers and tokens as one Arrow IPC
+stream (`doku.engine.run_columns`) and the run's counts (the runs list reads
 them instead of counting a big run's rows). A snapshot belongs to one finish of its run
 (`status`, `finished_at`); any result written to the run afterwards (a late answer, a
 retry, a resume) deletes it, by a trigger on the customers table on both backends, so a
@@ -27,6 +27,9 @@ _SQLITE_TRIGGERS = [
        BEGIN DELETE FROM run_snapshots WHERE run_id = NEW.run_id; END""",
 ]
 _PG_TRIGGERS = [
+    # TOAST keeps the blob out of line as it is: pglz would spend CPU on every write
+    # and, worse, on every read (the blob is read whole, to be used at once).
+    "ALTER TABLE run_snapshots ALTER COLUMN data SET STORAGE EXTERNAL",
     """CREATE FUNCTION doku_run_snapshot_stale() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN DELETE FROM run_snapshots WHERE run_id = NEW.run_id; RETURN NULL; END $$""",
     """CREATE TRIGGER run_snapshots_stale AFTER UPDATE OF status ON customers
