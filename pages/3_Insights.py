@@ -15,7 +15,7 @@ from ui import (
     links,
     state,
 )
-from ui.keys import RUNNING_REFRESH_S
+from ui.keys import LIVE_STATES, RUNNING_REFRESH_S
 from ui.present import INSIGHTS, PAGE_NEEDS, escape_md
 
 chrome.page_setup(
@@ -35,7 +35,7 @@ with chrome.guard():
     links.begin()  # the view from the widgets, or from the URL (a link, Back/Forward)
     run = insights_view.run_picker(runs)
     ref = data.ref(store, run)
-    if run.status == "running":
+    if run.status in LIVE_STATES:
         st.caption("This run is still running: these are the results so far, refreshed "
                    f"every {RUNNING_REFRESH_S:d} s.")
         insights_view.follow_running(ref)

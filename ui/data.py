@@ -18,13 +18,14 @@ import streamlit as st
 from doku.analysis import aggregates as agg
 from doku.analysis.comparison import Comparison, compare_runs, previous_comparable
 from doku.analysis.filters import Filters
-from doku.analysis.frames import RunFrames, load_run_frames
+from doku.analysis.frames import RunFrames, frames_from_columns, load_run_frames
 from doku.analysis.labels import labelled
 from doku.analysis.mix import issuer_mix as mix_of
+from doku.engine.live_columns import LiveColumns
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
 from doku.models import CREDIT_CARD
-from ui.keys import RunRef, run_ref
+from ui.keys import LIVE_STATES, RunRef, run_ref
 from ui.state import folder_of, jobs_progress, store_for
 
 # At most this many values of an attribute are listed: enough to tell a segment
@@ -72,8 +73,21 @@ def ref(store: Store, run: RunInfo) -> RunRef:
 # -- frames ------------------------------------------------------------------------------
 @st.cache_resource(max_entries=4, show_spinner="Loading the run…")
 def run_frames(run: RunRef) -> RunFrames:
-    """All frames of a run, shared by every session (read-only)."""
-    return load_run_frames(store_for(run.folder), run.run_id)
+    """All frames of a run, shared by every session (read-only). A run being fetched
+    is read again only where it changed (`doku.engine.live_columns`) at each of its
+    versions (every RUNNING_REFRESH_S)."""
+    store = store_for(run.folder)
+    if run.version[0] in LIVE_STATES:
+        info = store.get_run(run.run_id, counted=False)
+        if info is not None and info.status in LIVE_STATES:
+            return frames_from_columns(info, _live(run.folder, run.run_id).current())
+    return load_run_frames(store, run.run_id)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _live(folder: str, run_id: int) -> LiveColumns:
+    """A running run's columns, kept current between its versions."""
+    return LiveColumns(store_for(folder), run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Applying filters…")

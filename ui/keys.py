@@ -17,6 +17,7 @@ from doku.engine.schema import RunInfo
 # Insights page follows it): results shown are never older, and a big run in
 # progress is not reloaded on every click.
 RUNNING_REFRESH_S = 5
+LIVE_STATES = ("running", "queued")  # a run being fetched (by this process or workers)
 NO_FILTERS = Filters()
 
 
@@ -38,8 +39,8 @@ class RunRef:
 def run_version(run: RunInfo, now: float | None = None) -> tuple[Any, ...]:
     """Changes whenever a run's stored results may have changed (retry, resume); for a
     run still being written, at most every RUNNING_REFRESH_S seconds."""
-    if run.status == "running":
-        return ("running", int((time.time() if now is None else now) // RUNNING_REFRESH_S))
+    if run.status in LIVE_STATES:
+        return (run.status, int((time.time() if now is None else now) // RUNNING_REFRESH_S))
     return (run.status, run.finished_at, run.fetched, run.failed, run.pending, run.tokens)
 
 

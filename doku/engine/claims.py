@@ -73,8 +73,11 @@ _FINISH = text("""
     UPDATE runs SET status = 'done', finished_at = :iso
     WHERE id = :run AND status = 'running' AND NOT EXISTS (
       SELECT 1 FROM customers WHERE run_id = :run AND status IS NULL)""")
+# fetched_at moves to now: a reader following the run (doku.engine.live_columns) reads
+# again what changed since a time, and these customers changed.
 _FAILED_AGAIN = text("""
-    UPDATE customers SET status = NULL, claimed_by = NULL, claim_until = NULL
+    UPDATE customers SET status = NULL, claimed_by = NULL, claim_until = NULL,
+        fetched_at = :iso
     WHERE run_id = :run AND status = 'failed'""")
 _REQUEUE = text("""
     UPDATE runs SET status = 'queued', finished_at = NULL, error = NULL
@@ -223,7 +226,7 @@ class StoreClaims(StoreSendSlots):
         customers become pending again: retry). A running one keeps running."""
         with self._write() as conn:
             if failed:
-                conn.execute(_FAILED_AGAIN, {"run": run_id})
+                conn.execute(_FAILED_AGAIN, {"run": run_id, "iso": utc_iso()})
             conn.execute(_REQUEUE, {"run": run_id})
 
     def release_claims(self, worker_id: str) -> int:

@@ -94,7 +94,7 @@ def _table(rows: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(fields))
 
 
-def _columns(customer_rows: Sequence[tuple[Any, ...]],
+def columns_from_rows(customer_rows: Sequence[tuple[Any, ...]],
              token_rows: Sequence[tuple[Any, ...]]) -> RunColumns:
     customers = _table(customer_rows, CUSTOMER_FIELDS)
     tokens = _table(token_rows, TOKEN_FIELDS)
@@ -120,7 +120,7 @@ def _code_of(encoded: pa.DictionaryArray, value: str) -> int:
 
 def read_columns(store: Store, run_id: int) -> RunColumns:
     """The run's customers and tokens, read in one transaction."""
-    return _columns(*store.run_rows(run_id))
+    return columns_from_rows(*store.run_rows(run_id))
 
 
 def load_snapshot(store: Store, run_id: int) -> RunColumns | None:

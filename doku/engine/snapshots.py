@@ -40,6 +40,16 @@ _CUSTOMERS_SQL = (f"SELECT {', '.join(CUSTOMER_FIELDS)} FROM customers WHERE run
                   " ORDER BY seq")
 _TOKENS_SQL = (f"SELECT {', '.join(TOKEN_FIELDS)} FROM tokens WHERE run_id=?"
                " ORDER BY customer_seq, position")
+_CUSTOMERS_STAMPED_SQL = (f"SELECT {', '.join(CUSTOMER_FIELDS)}, fetched_at FROM customers"
+                          " WHERE run_id=? ORDER BY seq")
+_CUSTOMERS_SINCE_SQL = (f"SELECT {', '.join(CUSTOMER_FIELDS)}, fetched_at FROM customers"
+                        " WHERE run_id=? AND fetched_at >= ? ORDER BY seq")
+# The changed customers drive the read (their tokens by primary key), not the tokens.
+_TOKENS_SINCE_SQL = (
+    f"SELECT {', '.join(TOKEN_FIELDS)} FROM tokens WHERE run_id = ? AND customer_seq IN"
+    " (SELECT seq FROM customers WHERE run_id = ? AND fetched_at >= ?)"
+    " ORDER BY customer_seq, position"
+)
 _SNAPSHOT_SQL = (
     "SELECT s.data FROM run_snapshots s JOIN runs r ON r.id = s.run_id"
     " WHERE s.run_id = ? AND s.format = ? AND s.data IS NOT NULL"
@@ -54,6 +64,18 @@ class StoreSnapshots(StoreReads):
         input order), read in one transaction: one snapshot of the store."""
         with self._consistent_read() as fetch:
             return fetch(_CUSTOMERS_SQL, (run_id,)), fetch(_TOKENS_SQL, (run_id,))
+
+    def run_rows_since(self, run_id: int, since: str | None) -> tuple[Rows, Rows]:
+        """As `run_rows`, each customer row ending with its `fetched_at`; with `since`
+        (ISO-8601 UTC), only customers whose result was written at or after it, and
+        their tokens: what a running run's reader reads again
+        (`doku.engine.run_columns.LiveColumns`)."""
+        with self._consistent_read() as fetch:
+            if since is None:
+                return (fetch(_CUSTOMERS_STAMPED_SQL, (run_id,)),
+                        fetch(_TOKENS_SQL, (run_id,)))
+            return (fetch(_CUSTOMERS_SINCE_SQL, (run_id, since)),
+                    fetch(_TOKENS_SINCE_SQL, (run_id, run_id, since)))
 
     @contextmanager
     def _consistent_read(self) -> Iterator[Any]:
