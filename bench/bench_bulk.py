@@ -6,8 +6,9 @@
    (goals: >= 0.95, and >= 0.90 at L = 20 ms, C = 16).
 2. Client CPU per customer at L = 0 (the whole bulk engine in this process: workers,
    signing, verification, parsing and the store; goal <= 0.35 ms), min/median/max of
-   3 audits; and the two transports side by side on one thread (`TokenClient` over
-   `requests`, `LeanTokenClient` that the engine uses).
+   3 audits, with the simulator's own CPU per request in the same audits (both share
+   the machine's cores); and the two transports side by side on one thread
+   (`TokenClient` over `requests`, `LeanTokenClient` that the engine uses).
 3. The speed-up over the naive serial loop of `requests.post` an analyst would write,
    and a simulator rate limit R/s with client --rps R (sustained fraction of R).
 
@@ -68,6 +69,16 @@ def machine() -> str:
 
 def load() -> float:
     return os.getloadavg()[0]
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of another process so far (Linux /proc; None
+    elsewhere): the simulator's share of the machine next to the engine's."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def settings_for(url: str) -> Settings:
@@ -145,16 +156,21 @@ def cpu_at_zero_latency(runs: int, customers: int, folder: Path) -> dict[str, ob
     try:
         ids = [f"CPU-{i:07d}" for i in range(customers)]
         audit(url, ids[:300], AuditOptions(concurrency=16), folder)  # warm-up
-        per_customer, loads = [], []
+        per_customer, loads, simulator = [], [], []
         for _ in range(runs):
             loads.append(load())
+            sim0 = process_cpu_s(proc.pid)
             _, cpu, _ = audit(url, ids, AuditOptions(concurrency=16), folder)
+            sim1 = process_cpu_s(proc.pid)
             per_customer.append(1000 * cpu / customers)
+            if sim0 is not None and sim1 is not None:
+                simulator.append(1000 * (sim1 - sim0) / customers)
         transports = transport_cpu(url, 1500)
     finally:
         stop_simulator_process(proc)
     return {"engine_cpu_ms_per_customer": spread(per_customer), "load": spread(loads),
-            "transport_cpu_ms_per_request": transports}
+            "transport_cpu_ms_per_request": transports,
+            "simulator_cpu_ms_per_request": spread(simulator) if simulator else None}
 
 
 def print_grid(points: list[dict[str, object]]) -> None:
@@ -193,8 +209,11 @@ def main() -> None:
         print(f"client CPU per customer at L=0, C=16 (whole engine incl. store): "
               f"{c['min']:.3f} / {c['median']:.3f} / {c['max']:.3f} ms   "
               f"load {ld['min']:.1f}-{ld['max']:.1f}")
-        print(f"transport CPU per request, one thread: {cpu['transport_cpu_ms_per_request']}",
-              flush=True)
+        print(f"transport CPU per request, one thread: {cpu['transport_cpu_ms_per_request']}")
+        sim = cpu["simulator_cpu_ms_per_request"]
+        if isinstance(sim, dict):  # the other process on the same cores
+            print(f"simulator CPU per request in the same audits: {sim['min']:.3f} / "
+                  f"{sim['median']:.3f} / {sim['max']:.3f} ms", flush=True)
         serial = 0.0
         for latency_ms in latencies:
             url, proc = start_simulator_process(SimulatorConfig(latency_ms=latency_ms))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from doku.client.pacing import SharedPacer
 from doku.engine import bulk
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
+from doku.engine.results import Result
 from doku.engine.service import start_audit
 from doku.engine.store import Store
 from doku.errors import CancelledError
@@ -303,13 +305,16 @@ def test_store_failure_aborts_the_run_without_losing_written_results(
     tmp_path: Path, simulator: RunningSimulator
 ) -> None:
     class FullDisk(Store):
-        writes = 0
+        """Full once it holds 50 results: the batch that would pass them fails."""
 
-        def record_fetched(self, *args: object, **kw: object) -> None:  # type: ignore[override]
-            FullDisk.writes += 1
-            if FullDisk.writes > 50:
+        accepted = 0
+
+        def record_results(self, run_id: int, results: Sequence[Result], *,
+                           store_token_ids: bool = False) -> None:
+            if FullDisk.accepted + len(results) > 50:
                 raise OSError(28, "No space left on device")
-            super().record_fetched(*args, **kw)  # type: ignore[arg-type]
+            super().record_results(run_id, results, store_token_ids=store_token_ids)
+            FullDisk.accepted += len(results)
 
     with FullDisk(url=backend_url(tmp_path)) as store:
         job = start_audit(store, parse_text("\n".join(ids(300))), settings_for(simulator.url),
@@ -319,5 +324,7 @@ def test_store_failure_aborts_the_run_without_losing_written_results(
         assert "No space left on device" in (p.error or "")
         info = store.get_run(job.run_id)
         assert info is not None
-        assert info.fetched == 50
-        assert info.pending == 250
+        # Every result the store took is kept; the rest stay pending for a resume.
+        assert FullDisk.accepted <= 50
+        assert (info.fetched, info.pending) == (FullDisk.accepted, 300 - FullDisk.accepted)
+        assert (p.fetched, p.done) == (FullDisk.accepted, FullDisk.accepted)

@@ -20,7 +20,7 @@ def test_client_modules_import_only_the_vocabulary() -> None:
     modules = sorted(p.stem for p in Path(doku.client.__file__).parent.glob("*.py"))
     assert modules == [
         "__init__", "auth", "bounded", "deadline", "lean", "pacing", "retry", "signing", "status",
-        "tokens",
+        "tokens", "wire",
     ]
     code = (
         "import importlib, json, sys\n"

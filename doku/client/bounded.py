@@ -61,6 +61,11 @@ def json_shape_problem(
 
     Exact for valid JSON; for invalid JSON it may report a problem that json.loads
     would have reported differently (the document is rejected either way)."""
+    # Every token takes at least one byte and every level one opener: a document
+    # within both bounds by these counts (done in C) needs no scan (a bulk audit's
+    # every answer; the scan was a tenth of the client's CPU).
+    if len(body) <= max_tokens and body.count(b"[") + body.count(b"{") <= max_depth:
+        return None
     depth = tokens = 0
     for match in _JSON_TOKEN.finditer(body):
         tokens += 1

@@ -22,6 +22,7 @@ system resolver's own timeouts.
 from __future__ import annotations
 
 import heapq
+import http.client
 import itertools
 import socket
 import threading
@@ -33,6 +34,8 @@ from typing import Any
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from doku.client.wire import QuickResponse, send_framed
 
 _SOCK_ATTR = "_doku_deadline_sock"
 _DEADLINE_ATTR = "_doku_deadline"
@@ -162,8 +165,14 @@ def _watch_current(conn: HTTPConnection) -> None:
         deadline.watch(conn)
 
 
+_FRAMED_OPTIONS = frozenset({"preload_content", "decode_content", "enforce_content_length"})
+
+
 class _WatchedConnection:
-    """Mixin: keep a duplicate of the connected socket for the watchdog."""
+    """Mixin: keep a duplicate of the connected socket for the watchdog; requests with a
+    framed bytes body and their responses take `doku.client.wire`'s short way."""
+
+    response_class: type[http.client.HTTPResponse] = QuickResponse
 
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
@@ -178,6 +187,11 @@ class _WatchedConnection:
                 **kwargs: Any) -> None:
         """As urllib3 sends it, but headers and a bytes body with a Content-Length go out
         in one write: two writes wake the server twice, each a context switch."""
+        if isinstance(body, bytes) and headers is not None and not kwargs.get("chunked"):
+            options = {k: v for k, v in kwargs.items() if k != "chunked"}
+            if set(options) <= _FRAMED_OPTIONS and send_framed(self, method, url, body,
+                                                               headers, **options):
+                return  # the short way (`doku.client.wire`)
         framed = headers is not None and any(k.lower() == "content-length" for k in headers)
         if not (isinstance(body, bytes) and framed and not kwargs.get("chunked")):
             super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]

@@ -179,8 +179,8 @@ class LeanTokenClient(TokenClient):
                 _error_response(raw), request_id, data,
                 max_retry_after_s=self.max_retry_after_s,
             )
-        # `requests` joins a repeated header with ", "; indexing the urllib3 dict does too.
-        headers_seen = {k: raw.headers[k] for k in raw.headers}
+        # `requests` joins a repeated header with ", "; itermerged does too.
+        headers_seen = dict(raw.headers.itermerged())
         return self._trusted(
             status, headers_seen, data, request_id, route.target, customer_id, token_type,
             latency_ms,

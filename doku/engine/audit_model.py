@@ -93,4 +93,5 @@ class _Counters:
     retries: int = 0
     duplicate_tokens: int = 0
     auth_streak: int = 0
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    # (when, how many): one entry per batch the result writer committed
+    recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=4096))

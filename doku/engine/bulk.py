@@ -1,10 +1,13 @@
 """Bulk audits: fetch many customers' tokens through one client with a worker pool.
 
-Every customer ends in exactly one terminal state, written to the store as it
-arrives: fetched (0 or more tokens) or failed (error kind, message, attempts).
-Customers still in flight when a run is cancelled or aborted stay pending, so
-`resume` fetches exactly those. Authentication rejected before any success stops
-the run at once instead of failing every customer.
+Every customer ends in exactly one terminal state: fetched (0 or more tokens) or
+failed (error kind, message, attempts). The fetch threads hand each result to the
+job's `ResultWriter`, which commits what arrived in batches within about 50 ms
+(`doku.engine.result_writer`); the run is settled only after everything received is
+committed. Customers still in flight (or received but not yet committed when the
+process dies) when a run is cancelled or aborted stay pending, so `resume` fetches
+exactly those. Progress counts what is committed. Authentication rejected before
+any success stops the run at once instead of failing every customer.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from doku.engine.audit_model import (  # re-exported: callers import them from h
 )
 from doku.engine.claims import CLAIM_LEASE_S
 from doku.engine.ratelimit import pacer_for
+from doku.engine.result_writer import ResultWriter
+from doku.engine.results import Failed, Fetched, Result
 from doku.engine.sources import (
     ABORTED,
     CANCELLED,
@@ -102,6 +107,8 @@ class BulkJob:
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._writer: ResultWriter | None = None
+        self._succeeded = False  # any customer fetched (set before its result is stored)
 
     @classmethod
     def shared(cls, store: Store, run_id: int, settings: Settings, options: AuditOptions,
@@ -167,9 +174,9 @@ class BulkJob:
             c = self._c
             end = self._ended if self._ended is not None else time.monotonic()
             elapsed = max(0.0, end - self._started) if self._started else 0.0
-            window = [t for t in c.recent if t >= end - 5.0]
+            window = sum(n for t, n in c.recent if t >= end - 5.0)
             span = min(5.0, elapsed)
-            rate = len(window) / span if span > 0.2 else 0.0
+            rate = window / span if span > 0.2 else 0.0
             total = self.source.total
             done = c.done
             if self.source.shared and self._state == "running":
@@ -216,6 +223,10 @@ class BulkJob:
         except (DokuError, ValueError) as exc:
             self._finish(ABORTED, str(exc))
             return
+        writer = self._writer = ResultWriter(
+            self.store, self.run_id, store_token_ids=opts.store_token_ids,
+            on_written=self._written, on_error=self._not_written,
+            name=f"audit-{self.run_id}-results")
         workers = [
             threading.Thread(target=self._worker, args=(client,), daemon=True,
                              name=f"audit-{self.run_id}-w{i}")
@@ -225,6 +236,7 @@ class BulkJob:
             w.start()
         for w in workers:
             w.join()
+        writer.close()
         client.close()
         if self._error is not None:
             self._finish(ABORTED, self._error)
@@ -251,6 +263,10 @@ class BulkJob:
             outcome = DETACHED
         state = "aborted"
         try:
+            if self._writer is not None:
+                self._writer.flush()  # every result received is in the store first
+                if self._error is not None and outcome in (EXHAUSTED, CANCELLED):
+                    outcome, error = ABORTED, self._error  # a batch could not be written
             state = self.source.end(outcome, error)
         finally:
             with _active_lock:
@@ -268,53 +284,63 @@ class BulkJob:
             self._abort(f"{type(exc).__name__}: {exc}")
 
     def _work(self, client: TokenClient) -> None:
+        writer = self._writer
+        assert writer is not None, "_run makes the writer before the workers"
+        token_type = self.options.token_type
         while (cid := self._take()) is not None:
             try:
-                result = client.get_tokens(cid, self.options.token_type)
+                result = client.get_tokens(cid, token_type)
             except CancelledError:
                 return  # stays pending: a resume fetches it
             except AuthenticationError as exc:
                 with self._lock:
                     self._c.auth_streak += 1
-                    first = self._c.fetched == 0
+                    first = not self._succeeded
                     streak = self._c.auth_streak
                 if first or streak >= AUTH_FAILURES_TO_ABORT:
                     self._abort(f"{exc} - check DOKU_CLIENT_ID / DOKU_SECRET_KEY; "
                                 "the run stopped and can be resumed")
                     return  # this customer stays pending
-                self._record_failure(cid, exc)
+                writer.put(_failure(cid, exc))
             except DokuError as exc:
-                self._record_failure(cid, exc)
+                writer.put(_failure(cid, exc))
             except Exception as exc:
                 self._abort(f"unexpected {type(exc).__name__}: {exc}")
                 return
             else:
-                self.store.record_fetched(
-                    self.run_id, cid, result.tokens, attempts=result.attempts,
-                    request_id=result.request_id, latency_ms=result.latency_ms,
-                    store_token_ids=self.options.store_token_ids,
-                )
-                with self._lock:
-                    c = self._c
-                    c.done += 1
-                    c.fetched += 1
-                    c.tokens += len(result.tokens)
-                    c.retries += result.attempts - 1
-                    c.duplicate_tokens += result.duplicates
-                    c.auth_streak = 0
-                    c.recent.append(time.monotonic())
+                self._succeeded = True
+                self._c.auth_streak = 0  # a plain store: a race only delays an abort
+                writer.put(Fetched(cid, result.tokens, result.attempts, result.request_id,
+                                   result.latency_ms, result.duplicates))
 
-    def _record_failure(self, cid: str, exc: DokuError) -> None:
-        self.store.record_failed(
-            self.run_id, cid, error_code=exc.code, error_message=exc.message,
-            attempts=exc.attempts, http_status=exc.status, request_id=exc.request_id,
-        )
+    def _written(self, batch: Sequence[Result]) -> None:
+        """The writer committed `batch`: count it (progress counts what is stored)."""
+        fetched = tokens = retries = duplicates = 0
+        for r in batch:
+            retries += r.attempts - 1
+            if isinstance(r, Fetched):
+                fetched += 1
+                tokens += len(r.tokens)
+                duplicates += r.duplicates
         with self._lock:
             c = self._c
-            c.done += 1
-            c.failed += 1
-            c.retries += exc.attempts - 1
-            c.recent.append(time.monotonic())
+            c.done += len(batch)
+            c.fetched += fetched
+            c.failed += len(batch) - fetched
+            c.tokens += tokens
+            c.retries += retries
+            c.duplicate_tokens += duplicates
+            c.recent.append((time.monotonic(), len(batch)))
+
+    def _not_written(self, batch: Sequence[Result], exc: Exception) -> None:
+        """A batch failed (the store is unreachable, the disk full): its customers stay
+        pending and the run stops; what was written so far is kept."""
+        logger.warning("run %s: %d results not written: %s", self.run_id, len(batch), exc)
+        self._abort(f"{type(exc).__name__}: {exc}")
+
+
+def _failure(cid: str, exc: DokuError) -> Failed:
+    return Failed(cid, exc.code, exc.message, exc.attempts, exc.status, exc.request_id)
 
 
 def check_settings_match(store: Store, run_id: int, settings: Settings) -> None:

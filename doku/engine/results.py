@@ -1,17 +1,24 @@
-"""Recording customers' results as they arrive, one transaction each (a crash loses
-only the requests in flight), and listing what a resume or retry fetches.
+"""Recording customers' results and listing what a resume or retry fetches.
+
+`record_results` writes a batch of results in one transaction (the bulk engine's
+`doku.engine.result_writer` hands it whatever arrived in the last few tens of
+milliseconds); `record_fetched` / `record_failed` write one. Either way a result
+replaces any earlier one of its customer, and a batch is all or nothing: when it
+fails, its customers stay pending, so a resume fetches them.
 
 Mixed into `doku.engine.store.Store`. The statements are built once and bound per
-call (on SQLite compiled once, see `StoreAccess._result_write`): a bulk audit records
-one result per customer from up to 16 threads.
+call (on SQLite compiled once, see `StoreAccess._result_write`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
+from doku.engine.access import Transaction
 from doku.engine.reads import StoreReads
 from doku.engine.schema import FAILED, FETCHED, MAX_CODE, clip_error, utc_iso
 from doku.engine.tables import customers, tokens
@@ -50,7 +57,58 @@ _DROP_TOKENS = delete(tokens).where(
 _ADD_TOKEN = insert(tokens)
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """Terminal state 'fetched': the customer's tokens (0 or more)."""
+
+    customer_id: str
+    tokens: Sequence[Token]
+    attempts: int
+    request_id: str | None = None
+    latency_ms: float | None = None
+    duplicates: int = 0  # repeated token IDs in the answer (kept once; not stored)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Terminal state 'failed': why (error kind, message, status) after `attempts`."""
+
+    customer_id: str
+    error_code: str
+    error_message: str
+    attempts: int
+    http_status: int | None = None
+    request_id: str | None = None
+
+
+Result = Fetched | Failed
+
+
 class StoreResults(StoreReads):
+    def record_results(self, run_id: int, results: Sequence[Result], *,
+                       store_token_ids: bool = False) -> None:
+        """Terminal states of several customers of `run_id` in one transaction, each
+        replacing any earlier result (and its tokens). KeyError, and nothing written,
+        when one of them is not part of the run."""
+        if not results:
+            return
+        at = utc_iso()
+        added: dict[int, list[dict[str, Any]]] = {}  # by seq: a later result replaces
+        dropped: list[dict[str, Any]] = []
+        with self._result_write() as tx:
+            for result in results:
+                if isinstance(result, Fetched):
+                    seq = _mark(tx, _MARK_FETCHED, result.customer_id,
+                                _fetched_values(run_id, result, at))
+                    added[seq] = _token_rows(run_id, seq, result.tokens, store_token_ids)
+                else:
+                    seq = _mark(tx, _MARK_FAILED, result.customer_id,
+                                _failed_values(run_id, result, at))
+                    added.pop(seq, None)
+                dropped.append({"b_run": run_id, "b_seq": seq})
+            tx.execute_many(_DROP_TOKENS, dropped)  # earlier results' tokens, then the new
+            tx.execute_many(_ADD_TOKEN, [row for rows in added.values() for row in rows])
+
     def record_fetched(
         self,
         run_id: int,
@@ -63,28 +121,8 @@ class StoreResults(StoreReads):
         store_token_ids: bool = False,
     ) -> None:
         """Terminal state 'fetched' (0 or more tokens), replacing any earlier result."""
-        name = next((t.customer_name for t in tokens if t.customer_name), None)
-        n_dd = sum(1 for t in tokens if t.type == DIRECT_DEBIT)
-        # Counted by name: a type DOKU adds later (wallets) is neither of the two.
-        n_cc = sum(1 for t in tokens if t.type == CREDIT_CARD)
-        with self._result_write() as tx:
-            marked = tx.first(_MARK_FETCHED, {
-                "b_run": run_id, "b_customer": customer_id, "b_name": name,
-                "b_tokens": len(tokens), "b_dd": n_dd, "b_cc": n_cc,
-                "b_request": request_id, "b_attempts": attempts, "b_latency": latency_ms,
-                "b_at": utc_iso(),
-            })
-            if marked is None:
-                raise KeyError(f"customer {customer_id!r} is not part of run {run_id}")
-            seq = marked[0]
-            tx.execute(_DROP_TOKENS, {"b_run": run_id, "b_seq": seq})
-            tx.execute_many(_ADD_TOKEN, [
-                {"run_id": run_id, "customer_seq": seq, "position": pos, "type": t.type,
-                 "issuer": t.issuer, "brand": t.brand, "masked_card": t.masked_card,
-                 "fingerprint": t.fingerprint,
-                 "token_id": t.token_id if store_token_ids else None}
-                for pos, t in enumerate(tokens)
-            ])
+        result = Fetched(customer_id, tokens, attempts, request_id, latency_ms)
+        self.record_results(run_id, [result], store_token_ids=store_token_ids)
 
     def record_failed(
         self,
@@ -98,16 +136,8 @@ class StoreResults(StoreReads):
         request_id: str | None = None,
     ) -> None:
         """Terminal state 'failed'; any tokens from an earlier attempt are removed."""
-        with self._result_write() as tx:
-            marked = tx.first(_MARK_FAILED, {
-                "b_run": run_id, "b_customer": customer_id, "b_code": error_code[:MAX_CODE],
-                "b_message": clip_error(error_message), "b_status": http_status,
-                "b_request": None if request_id is None else request_id[:MAX_CODE],
-                "b_attempts": attempts, "b_at": utc_iso(),
-            })
-            if marked is None:
-                raise KeyError(f"customer {customer_id!r} is not part of run {run_id}")
-            tx.execute(_DROP_TOKENS, {"b_run": run_id, "b_seq": marked[0]})
+        self.record_results(run_id, [Failed(customer_id, error_code, error_message,
+                                            attempts, http_status, request_id)])
 
     def pending_ids(self, run_id: int) -> list[str]:
         """Customers without a terminal state, in input order (what a resume fetches)."""
@@ -123,3 +153,38 @@ class StoreResults(StoreReads):
         )
         with self._read() as conn:
             return list(conn.execute(statement).scalars())
+
+
+def _mark(tx: Transaction, statement: Any, customer_id: str, values: dict[str, Any]) -> int:
+    """The customer's terminal state set; its seq (KeyError: not part of the run)."""
+    marked = tx.first(statement, values)
+    if marked is None:
+        raise KeyError(f"customer {customer_id!r} is not part of run {values['b_run']}")
+    seq: int = marked[0]
+    return seq
+
+
+def _fetched_values(run_id: int, r: Fetched, at: str) -> dict[str, Any]:
+    tokens = r.tokens
+    name = next((t.customer_name for t in tokens if t.customer_name), None)
+    n_dd = sum(1 for t in tokens if t.type == DIRECT_DEBIT)
+    # Counted by name: a type DOKU adds later (wallets) is neither of the two.
+    n_cc = sum(1 for t in tokens if t.type == CREDIT_CARD)
+    return {"b_run": run_id, "b_customer": r.customer_id, "b_name": name,
+            "b_tokens": len(tokens), "b_dd": n_dd, "b_cc": n_cc, "b_request": r.request_id,
+            "b_attempts": r.attempts, "b_latency": r.latency_ms, "b_at": at}
+
+
+def _failed_values(run_id: int, r: Failed, at: str) -> dict[str, Any]:
+    request_id = None if r.request_id is None else r.request_id[:MAX_CODE]
+    return {"b_run": run_id, "b_customer": r.customer_id, "b_code": r.error_code[:MAX_CODE],
+            "b_message": clip_error(r.error_message), "b_status": r.http_status,
+            "b_request": request_id, "b_attempts": r.attempts, "b_at": at}
+
+
+def _token_rows(run_id: int, seq: int, tokens: Sequence[Token],
+                store_token_ids: bool) -> list[dict[str, Any]]:
+    return [{"run_id": run_id, "customer_seq": seq, "position": pos, "type": t.type,
+             "issuer": t.issuer, "brand": t.brand, "masked_card": t.masked_card,
+             "fingerprint": t.fingerprint, "token_id": t.token_id if store_token_ids else None}
+            for pos, t in enumerate(tokens)]
