@@ -12,6 +12,7 @@ from doku.analysis.frames import load_run_frames
 from doku.engine.run_columns import RunColumns, load_snapshot, read_columns, snapshot_run
 from doku.engine.store import Store
 from doku.engine.tables import run_snapshots
+from doku.errors import StoreError
 from doku.models import DIRECT_DEBIT, Token
 from tests.backend_support import backend_url, both_backends
 from tests.test_frames import build_small_store
@@ -128,3 +129,20 @@ def test_a_copy_too_big_to_keep_is_not_kept_and_the_run_still_reads(
     assert len(load_run_frames(store, a).tokens) == 7
     assert load_snapshot(store, a) is None
     assert [r.tokens for r in store.list_runs()] == [8, 7]  # counted: no copy to read
+
+
+def test_a_store_that_refuses_the_copy_still_gives_the_run(
+    small, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-only role (say `doku report` run as the BI user) reads the rows."""
+    store, a, _ = small
+
+    def refuse(*_args: object) -> None:
+        raise StoreError("permission denied for table run_snapshots")
+
+    monkeypatch.setattr(store, "begin_snapshot", refuse)
+    assert len(load_run_frames(store, a).tokens) == 7
+    monkeypatch.undo()
+    monkeypatch.setattr(store, "fill_snapshot", refuse)
+    assert len(load_run_frames(store, a).tokens) == 7
+    assert load_snapshot(store, a) is None

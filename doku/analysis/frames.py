@@ -204,7 +204,7 @@ def customers_frame(
 
 def customers_from_columns(cols: Sequence[Any], attribute_columns: Sequence[str]) -> pd.DataFrame:
     """Customers frame from its 12 columns in `customer_rows` order, each a list or an
-    Arrow array (`doku.engine.snapshots.RunColumns`): the same frame either way."""
+    Arrow array (`doku.engine.run_columns.RunColumns`): the same frame either way."""
     # The store writes 'fetched', 'failed' or NULL (no result yet = pending).
     status = categorical(cols[1], STATUSES)
     codes = status.cat.codes.to_numpy()

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from doku.engine.schema import FETCHED
 from doku.engine.snapshots import CUSTOMER_FIELDS, TOKEN_FIELDS
 from doku.engine.store import Store
+from doku.errors import StoreError
 
 logger = logging.getLogger(__name__)
 # Low-cardinality text: dictionary-encoded once here, categoricals in pandas later.
@@ -131,13 +132,24 @@ def load_snapshot(store: Store, run_id: int) -> RunColumns | None:
 
 def snapshot_run(store: Store, run_id: int) -> RunColumns:
     """Read the run and, if it is finished, keep the copy as its snapshot unless a
-    result was written meanwhile. Returns what was read."""
-    placeholder = store.begin_snapshot(run_id)
+    result was written meanwhile. Returns what was read. A store this process may
+    only read (a read-only role) just gives the rows: keeping a copy is never
+    required."""
+    try:
+        placeholder = store.begin_snapshot(run_id)
+    except StoreError as exc:
+        logger.info("run %s: no snapshot kept (%s)", run_id, exc)
+        placeholder = None
     columns = read_columns(store, run_id)
     if placeholder is not None:
         blob = columns.to_bytes()
         if len(blob) > MAX_SNAPSHOT_BYTES:
             logger.info("run %s: a %d-byte copy is too big to keep", run_id, len(blob))
-        elif not store.fill_snapshot(run_id, placeholder, blob, columns.counts()):
-            logger.info("run %s changed while its snapshot was read; not kept", run_id)
+        else:
+            try:
+                if not store.fill_snapshot(run_id, placeholder, blob, columns.counts()):
+                    logger.info("run %s changed while its snapshot was read; not kept",
+                                run_id)
+            except StoreError as exc:
+                logger.info("run %s: no snapshot kept (%s)", run_id, exc)
     return columns
