@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from doku.analysis.frames import load_run_frames
 from doku.engine.run_columns import RunColumns, load_snapshot, read_columns, snapshot_run
+from doku.engine.sources import EXHAUSTED, FixedCustomers
 from doku.engine.store import Store
 from doku.engine.tables import run_snapshots
 from doku.errors import StoreError
@@ -145,4 +146,19 @@ def test_a_store_that_refuses_the_copy_still_gives_the_run(
     monkeypatch.undo()
     monkeypatch.setattr(store, "fill_snapshot", refuse)
     assert len(load_run_frames(store, a).tokens) == 7
+    assert load_snapshot(store, a) is None
+
+
+def test_the_fetcher_that_finishes_a_big_run_keeps_its_copy(
+    small, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, a, b = small
+    ids = [row[0] for row in store.customer_rows(b)]
+    assert FixedCustomers(store, b, ids).end(EXHAUSTED, None) == "done"
+    assert load_snapshot(store, b) is None  # 7 customers: its first reader makes it
+    monkeypatch.setattr("doku.engine.sources.COPY_FROM_CUSTOMERS", 7)
+    assert FixedCustomers(store, b, ids).end(EXHAUSTED, None) == "done"
+    assert load_snapshot(store, b) is not None
+    assert _snapshot_rows(store) == [(b, "done", 8)]
+    assert FixedCustomers(store, a, ids).end(EXHAUSTED, None) == "cancelled"  # C6 pending
     assert load_snapshot(store, a) is None

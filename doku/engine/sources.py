@@ -193,11 +193,20 @@ class ClaimedCustomers:
             self.store.release_claims(self.worker_id)
 
 
+# Runs smaller than this are not copied when they finish: they read in well under a
+# second anyway, and the copy would cost a short CLI audit the import of pyarrow at
+# exit. Their first reader makes the copy (`doku.engine.run_columns.snapshot_run`).
+COPY_FROM_CUSTOMERS = 20_000
+
+
 def keep_copy(store: Store, run_id: int) -> None:
-    """The finished run's columnar copy (`doku.engine.snapshots`), made by whoever
-    finishes it, so the first look at a big run is as quick as the next. Without it
-    the first reader makes it: a failure here costs time, never the run."""
+    """A big finished run's columnar copy (`doku.engine.snapshots`), made by whoever
+    finishes it, so the first look at it is as quick as the next. Without it the
+    first reader makes it: a failure here costs time, never the run."""
     try:
+        run = store.get_run(run_id, counted=False)
+        if run is None or run.customers < COPY_FROM_CUSTOMERS:
+            return
         from doku.engine.run_columns import snapshot_run  # pyarrow: only when a run ends
 
         snapshot_run(store, run_id)
