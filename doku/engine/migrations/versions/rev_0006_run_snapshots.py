@@ -27,8 +27,8 @@ _SQLITE_TRIGGERS = [
        BEGIN DELETE FROM run_snapshots WHERE run_id = NEW.run_id; END""",
 ]
 _PG_TRIGGERS = [
-    # TOAST keeps the blob out of line as it is: pglz would spend CPU on every write
-    # and, worse, on every read (the blob is read whole, to be used at once).
+    # TOAST keeps the blob (compressed already) out of line as it is: pglz would
+    # spend CPU on every write and every read for nothing.
     "ALTER TABLE run_snapshots ALTER COLUMN data SET STORAGE EXTERNAL",
     """CREATE FUNCTION doku_run_snapshot_stale() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN DELETE FROM run_snapshots WHERE run_id = NEW.run_id; RETURN NULL; END $$""",
