@@ -3,14 +3,16 @@
 1. Bulk audit throughput against the simulator (its own process, 50 ms latency,
    concurrency 16): PostgreSQL's customers/s as a fraction of SQLite's (goal >= 0.90).
    Each backend audits the same customers; one warm-up audit each first.
-2. `doku report RUN --json` (in process, the real command) on a 1,000,000-token run in
-   each backend: seconds (best of two), and PostgreSQL's time as a multiple of SQLite's.
+2. `doku report RUN --json` (in process, the real command) on a 200,000-token run in
+   each backend: seconds (best of two: the first also makes the run's snapshot), and
+   PostgreSQL's time as a multiple of SQLite's. (`bench_insights` reads 1,000,000-token
+   runs on both backends.)
 
 PostgreSQL is a throw-away cluster started here (as the tests start it: loopback,
 fsync and synchronous_commit off, which is what SQLite's WAL + synchronous=NORMAL also
-trades), or the server named by DOKU_TEST_DATABASE_URL. The big runs are seeded with
-bulk inserts (the same rows `record_fetched` writes, in 50,000-row batches): the
-benchmark times the report, not the seeding.
+trades), or the server named by DOKU_TEST_DATABASE_URL. The big runs are seeded in
+bulk (`bench.seeding`: the rows an audit writes): the benchmark times the report, not
+the seeding.
 
 Usage: python -m bench.bench_backends [--customers N] [--tokens N]
 The last line printed is one JSON object with the figures.
@@ -23,17 +25,14 @@ import contextlib
 import io
 import json
 import os
-import random
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam
-
+from bench.seeding import seed_finished_run
 from doku.cli.main import main as doku_cli
-from doku.engine import tables
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
@@ -80,47 +79,9 @@ def audit_rate(url: str, store_url: str, ids: list[str], concurrency: int) -> fl
 
 
 def seed_big_run(store_url: str, n_tokens: int) -> int:
-    """A finished run of ~1.1 tokens per customer holding exactly `n_tokens` tokens."""
-    rng = random.Random(SEED)
-    plan: list[int] = []
-    total = 0
-    while total < n_tokens:
-        plan.append(min(rng.choice((0, 1, 1, 2, 2, 3)), n_tokens - total))
-        total += plan[-1]
-    ids = [f"BIG-{i:08d}" for i in range(len(plan))]
+    """A finished run holding exactly `n_tokens` tokens (`bench.seeding`)."""
     with Store(url=store_url) as store:
-        run_id = store.create_run(ids=ids, env="simulator", base_url=None,
-                                  client_id=SIMULATOR_CLIENT_ID, input_name="bench-1M.csv")
-        token_rows: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        with store.engine.begin() as conn:
-            for seq, n in enumerate(plan):
-                types = [rng.choice(("CREDIT_CARD", "DIRECT_DEBIT")) for _ in range(n)]
-                for pos, kind in enumerate(types):
-                    card = kind == "CREDIT_CARD"
-                    token_rows.append({
-                        "run_id": run_id, "customer_seq": seq, "position": pos, "type": kind,
-                        "issuer": rng.choice(ISSUERS),
-                        "brand": rng.choice(BRANDS) if card else None,
-                        "masked_card": f"4111****{seq % 10_000:04d}",
-                        "fingerprint": f"{seq:032x}{pos:032x}", "token_id": None})
-                updates.append({
-                    "r": run_id, "s": seq, "status": "fetched", "customer_name": f"Customer {seq}",
-                    "n_tokens": n, "n_direct_debit": types.count("DIRECT_DEBIT"),
-                    "n_credit_card": types.count("CREDIT_CARD"), "attempts": 1,
-                    "fetched_at": "2026-11-26T00:00:00Z"})
-                if len(token_rows) >= BATCH:
-                    conn.execute(tables.tokens.insert(), token_rows)
-                    token_rows.clear()
-            if token_rows:
-                conn.execute(tables.tokens.insert(), token_rows)
-            c = tables.customers.c
-            update = tables.customers.update().where(
-                c.run_id == bindparam("r"), c.seq == bindparam("s"))
-            for start in range(0, len(updates), BATCH):
-                conn.execute(update, updates[start:start + BATCH])
-        store.set_status(run_id, "done")
-    return run_id
+        return seed_finished_run(store, n_tokens, "bench-report.csv").run_id
 
 
 def report_seconds(store_url: str, run_id: int) -> tuple[float, dict[str, Any]]:
@@ -145,7 +106,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--latency-ms", type=float, default=50.0)
-    ap.add_argument("--tokens", type=int, default=1_000_000)
+    ap.add_argument("--tokens", type=int, default=200_000)
     args = ap.parse_args()
     for key in [k for k in os.environ if k.startswith("DOKU_") and k != SERVER_URL_ENV]:
         del os.environ[key]
