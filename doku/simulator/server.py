@@ -54,20 +54,17 @@ import socketserver
 import sys
 import threading
 import time
-from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from doku.client.signing import (
-    format_timestamp,
-    sign_response,
-    utc_now,
-)
+from doku.client.signing import sign_response
 from doku.settings import TOKENS_PATH
 from doku.simulator.checks import answer, check_request, customer_of
 from doku.simulator.faults import failure_status, planned_fault
+from doku.simulator.request_head import LeanHeadHandler
+from doku.simulator.stamps import answer_stamps
 from doku.simulator.state import _Seen, _State
 
 logger = logging.getLogger(__name__)
@@ -82,8 +79,13 @@ _FAIL_CODES = {
 _NOT_PROCESSED = frozenset({"drop", "hang", "fail", "rate_429", "rate_limited"})
 
 
+# What json.dumps(value, separators=(",", ":"), ensure_ascii=False) builds on every
+# call, built once.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _COMPACT.encode(value).encode("utf-8")
 
 
 def _error_body(code: str, message: str) -> bytes:
@@ -138,7 +140,7 @@ class _Server(ThreadingHTTPServer):
         logger.error("simulator handler failed", exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LeanHeadHandler):
     protocol_version = "HTTP/1.1"
     server_version = "doku-simulator"
     disable_nagle_algorithm = True
@@ -180,9 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, _error_body(status.name, message or status.phrase))
 
     def _begin(self) -> None:
-        headers = getattr(self, "headers", None)
-        self._client_id = headers.get("Client-Id", "") if headers is not None else ""
-        self._request_id = headers.get("Request-Id", "") if headers is not None else ""
+        self._client_id = self.fields.get("client-id", "")
+        self._request_id = self.fields.get("request-id", "")
         self._target = urlsplit(getattr(self, "path", "")).path
         self._responded = False
         self._received = time.time()
@@ -197,7 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             if body is None:
                 return
-            if state.stop_event.wait(state.delay_s()):
+            delay = state.delay_s()  # no latency: skip Event.wait's lock and condition
+            if state.stop_event.wait(delay) if delay > 0 else state.stop_event.is_set():
                 self.close_connection = True  # stopping: leave without answering
                 return
             if self._target != TOKENS_PATH:
@@ -227,11 +229,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """The raw body, or None after answering a body we cannot frame."""
-        if self.headers.get("Transfer-Encoding"):
+        if self.fields.get("transfer-encoding"):
             self.close_connection = True
             self._error(HTTPStatus.LENGTH_REQUIRED, "LENGTH_REQUIRED", "send Content-Length")
             return None
-        length_text = self.headers.get("Content-Length")
+        length_text = self.fields.get("content-length")
         if length_text is None:
             return b""
         try:
@@ -255,8 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.config,
             client_id=self._client_id,
             request_id=request_id,
-            stamp=self.headers.get("Request-Timestamp"),
-            signature=self.headers.get("Signature"),
+            stamp=self.fields.get("request-timestamp"),
+            signature=self.fields.get("signature"),
             body=body,
         )
         if refusal is not None:
@@ -361,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._status = status.value
         state = self._state
         cfg = state.config
-        stamp = format_timestamp(utc_now())
+        date, stamp = answer_stamps()
         key = cfg.secret_key + ("-not-the-key" if wrong_signature else "")
         signature = sign_response(key, self._client_id, self._request_id, stamp, self._target, body)
         if state.stop_event.is_set():
@@ -369,7 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
         lines = [
             f"HTTP/1.1 {status.value} {status.phrase}",
             f"Server: {self.server_version}",
-            f"Date: {formatdate(usegmt=True)}",
+            f"Date: {date}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
             f"Client-Id: {self._client_id}",
