@@ -150,8 +150,10 @@ def test_postgres_connections_are_pooled_named_and_logged_without_password(
         password = store.location.url.password or ""
         with store.engine.connect() as conn:
             name = conn.exec_driver_sql("SHOW application_name").scalar()
+            jit = conn.exec_driver_sql("SHOW jit").scalar()
         pool = store.engine.pool
         assert (name, pool.size(), store.engine.pool._pre_ping) == ("doku", 20, True)  # type: ignore[attr-defined]
+        assert jit == "off"  # short statements: no query compiled
         assert f"created the store at {store.where} (revision" in caplog.text
         assert ":***@" in store.where
         assert _leaks(str(password), caplog.text, repr(store), store.where, store.key) == []

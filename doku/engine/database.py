@@ -170,6 +170,11 @@ def make_engine(location: Location) -> Engine:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     if "application_name" not in query:
         connect_args["application_name"] = "doku"
+    if "options" not in query:
+        # No JIT: the store's statements are short, and the runs list's correlated
+        # counts (never executed once a run has its snapshot) are estimated costly
+        # enough for PostgreSQL to spend ~400 ms compiling the query on every call.
+        connect_args["options"] = "-c jit=off"
     return create_engine(
         location.url,
         connect_args=connect_args,
