@@ -176,6 +176,9 @@ class StoreError(DokuError):
 
     code = "store"
     kind = "store error"
+    # The database gave up this transaction to let others go on (a deadlock, a
+    # serialization failure): running it again is the documented answer.
+    transient = False
 
 
 class StoreTooNewError(StoreError):

@@ -35,6 +35,7 @@ from doku.engine.database import POSTGRESQL
 from doku.engine.lease import this_host
 from doku.engine.schema import utc_iso
 from doku.engine.slots import StoreSendSlots
+from doku.errors import StoreError
 
 CLAIM_BATCH = 16  # customers a fetcher claims at a time, at least (sources: 2 x threads)
 CLAIM_LEASE_S = 30.0  # a claim's life without renewal; renewed every lease / 3
@@ -85,6 +86,7 @@ _REQUEUE = text("""
 _RELEASE = text("""
     UPDATE customers SET claimed_by = NULL, claim_until = NULL
     WHERE claimed_by = :worker AND status IS NULL""")
+HEARTBEAT_ATTEMPTS = 4
 _RENEW_CLAIMS = text("""
     UPDATE customers SET claim_until = {now} + :lease
     WHERE claimed_by = :worker AND status IS NULL""")
@@ -170,12 +172,23 @@ class StoreClaims(StoreSendSlots):
         returns how many claims it holds."""
         values = self._now({"worker": worker_id, "run": run_id, "lease": float(lease_s),
                             "iso": utc_iso()}, clock)
-        with self._write() as conn:
-            conn.execute(_with_now(_RENEW_WORKER, self.backend), values)
-            held = conn.execute(_with_now(_RENEW_CLAIMS, self.backend), values).rowcount
-            if run_id is not None:
-                conn.execute(_RENEW_RUN, values)
-        return int(held)
+        for attempt in range(1, HEARTBEAT_ATTEMPTS + 1):
+            try:
+                with self._write() as conn:
+                    conn.execute(_with_now(_RENEW_WORKER, self.backend), values)
+                    held = conn.execute(_with_now(_RENEW_CLAIMS, self.backend),
+                                        values).rowcount
+                    if run_id is not None:
+                        conn.execute(_RENEW_RUN, values)
+                return int(held)
+            except StoreError as exc:
+                # Renewing locks the fetcher's claimed customers, which its own batch of
+                # results may hold in another order: PostgreSQL then gives one of the two
+                # up (deadlock), and running it again succeeds.
+                if not exc.transient or attempt == HEARTBEAT_ATTEMPTS:
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
 
     def workers(self, clock: Clock | None = None) -> list[WorkerInfo]:
         """Every registered fetcher, with how long since it last said it is alive."""

@@ -32,6 +32,9 @@ from doku.settings import database_url
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+# deadlock_detected, serialization_failure: PostgreSQL aborted the transaction so that
+# others could go on; it succeeds when run again.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 PSYCOPG = "postgresql+psycopg"
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
@@ -227,8 +230,10 @@ def store_error(exc: BaseException, location: Location, doing: str = "use") -> S
     text = original.args[0] if isinstance(original, SQLAlchemyError) and original.args \
         else original
     detail = " ".join(str(text).split()) or type(original).__name__
-    return StoreError(f"cannot {doing} the store at {location.where}: "
-                      f"{scrub(detail, location.url)}")
+    error = StoreError(f"cannot {doing} the store at {location.where}: "
+                       f"{scrub(detail, location.url)}")
+    error.transient = getattr(original, "sqlstate", None) in TRANSIENT_SQLSTATES
+    return error
 
 
 def driver_errors(backend: str) -> tuple[type[BaseException], ...]:

@@ -12,6 +12,7 @@ call (on SQLite compiled once, see `StoreAccess._result_write`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from doku.engine.access import Transaction
 from doku.engine.reads import StoreReads
 from doku.engine.schema import FAILED, FETCHED, MAX_CODE, clip_error, utc_iso
 from doku.engine.tables import customers, tokens
+from doku.errors import StoreError
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 _c = customers.c
@@ -84,6 +86,9 @@ class Failed:
 Result = Fetched | Failed
 
 
+TRANSIENT_ATTEMPTS = 4  # a batch the database gave up (deadlock) is run again
+
+
 class StoreResults(StoreReads):
     def record_results(self, run_id: int, results: Sequence[Result], *,
                        store_token_ids: bool = False) -> None:
@@ -92,6 +97,19 @@ class StoreResults(StoreReads):
         when one of them is not part of the run."""
         if not results:
             return
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                self._record_results(run_id, results, store_token_ids)
+                return
+            except StoreError as exc:
+                # A batch locks many customers; a claim renewal (or another fetcher's
+                # batch) locking some of them in another order can deadlock with it.
+                if not exc.transient or attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                time.sleep(0.01 * attempt)
+
+    def _record_results(self, run_id: int, results: Sequence[Result],
+                        store_token_ids: bool) -> None:
         at = utc_iso()
         added: dict[int, list[dict[str, Any]]] = {}  # by seq: a later result replaces
         dropped: list[dict[str, Any]] = []
