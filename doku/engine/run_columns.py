@@ -97,7 +97,10 @@ def _table(rows: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> pa.Table:
 
 
 def columns_from_rows(customer_rows: Sequence[tuple[Any, ...]],
-             token_rows: Sequence[tuple[Any, ...]]) -> RunColumns:
+                      token_rows: Sequence[tuple[Any, ...]]) -> RunColumns:
+    """`RunColumns` from the store's rows (CUSTOMER_FIELDS, TOKEN_FIELDS, both in input
+    order): each token's customer found by its seq, tokens of customers not fetched
+    left out."""
     customers = _table(customer_rows, CUSTOMER_FIELDS)
     tokens = _table(token_rows, TOKEN_FIELDS)
     seqs = customers.column("seq").to_numpy()
