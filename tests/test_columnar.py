@@ -53,7 +53,7 @@ def test_columns_give_the_frames_rows_give(backend: str, tmp_path: Path, raw_ids
                 assert frames.token_owner is not None
                 owners = frames.customers["customer_id"].to_numpy()[frames.token_owner]
                 assert owners.tolist() == frames.tokens["customer_id"].tolist()
-            assert (raw_ids, "token_id" in loaded.tokens) == (raw_ids, raw_ids)
+            assert ("token_id" in loaded.tokens) is raw_ids
 
 
 def test_filters_recount_the_same_with_and_without_owners(backend: str, tmp_path: Path) -> None:  # noqa: ARG001

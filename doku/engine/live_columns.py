@@ -15,13 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from doku.engine.run_columns import RunColumns, columns_from_rows
+from doku.engine.schedules import iso, parse_iso
 from doku.engine.store import Store
 
 FULL_READ_S = 600.0
@@ -75,9 +76,8 @@ def _newest(rows: Sequence[tuple[Any, ...]]) -> str | None:
     return max(stamps) if stamps else None
 
 
-def _earlier(iso: str, seconds: int) -> str:
-    at = datetime.fromisoformat(iso.replace("Z", "+00:00")) - timedelta(seconds=seconds)
-    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+def _earlier(stamp: str, seconds: int) -> str:
+    return iso(parse_iso(stamp) - timedelta(seconds=seconds))
 
 
 def merge(held: RunColumns, changed: RunColumns) -> RunColumns:
