@@ -1,5 +1,6 @@
-"""Run a client test module against both transports: `TokenClient` (requests) and
-`LeanTokenClient` (the bulk engine's). Both must give the same results and errors.
+"""Run a client test module against every transport: `TokenClient` (requests),
+`LeanTokenClient` and `AsyncTokenClient` (the bulk engine's, on an event loop). All
+must give the same results and errors.
 
 In a test module:  `each_client = run_with_each_client("tests.hostile_support")`
 makes every test of that module run twice, with the module(s) named seeing
@@ -14,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from doku.client.aio import AsyncTokenClient
 from doku.client.lean import LeanTokenClient
 from doku.client.tokens import TokenClient
 
 CLIENT_CLASSES: dict[str, type[TokenClient]] = {
     "requests": TokenClient,
     "lean": LeanTokenClient,
+    "aio": AsyncTokenClient,
 }
 
 

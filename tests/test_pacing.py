@@ -176,3 +176,16 @@ def test_concurrent_workers_each_get_their_own_slot() -> None:
 
 def _raise(exc: Exception) -> bool:
     raise exc
+
+
+def test_ready_says_when_acquire_would_not_wait() -> None:
+    fake = FakeTime()
+    cancel = threading.Event()
+    free, rated = pacer_on(fake, cancel=cancel), pacer_on(FakeTime(), rps=10)
+    assert (free.ready(), rated.ready()) == (True, False)  # a rate always goes to a thread
+    free.pause(2.0)
+    assert free.ready() is False
+    fake.now = 2.0
+    assert free.ready() is True
+    cancel.set()
+    assert free.ready() is False  # acquire would raise CancelledError

@@ -1,7 +1,8 @@
 """The HTTP client layer: talking to DOKU's token API, byte-exact and verified.
 
 Holds request signing (`signing`), the request/response auth flow (`auth`), the
-token client (`tokens`) and its lean bulk transport (`lean`), the pure retry policy
+token client (`tokens`), its lean bulk transport (`lean`) and the same on an event loop
+(`aio`, `aio_wire`: what the bulk engine uses), the pure retry policy
 (`retry`), shared pacing (`pacing`), bounded reading of untrusted answers (`bounded`:
 body caps, gzip, JSON shape) and the
 per-attempt deadline watchdog (`deadline`).

@@ -58,6 +58,12 @@ class SharedPacer:
                 return
             self._wait(left)
 
+    def ready(self) -> bool:
+        """True when `acquire` would return at once (no rate, no pause, no cancel): an
+        event loop calls it inline then, and hands it to a thread otherwise."""
+        return (not self.interval and not self.cancel.is_set()
+                and self._clock() >= self._pause_until)
+
     def acquire(self) -> None:
         """Block until this worker may send its next request."""
         if not self.interval:  # no rate: only a cancel or a pause can hold it back

@@ -113,6 +113,16 @@ class QuickResponse(http.client.HTTPResponse):
             self.will_close = True
 
 
+def header_line(name: str, value: str) -> bytes:
+    """`Name: value` as http.client's putheader encodes and checks it (ValueError)."""
+    name_bytes, value_bytes = name.encode("ascii"), value.encode("latin-1")
+    if not _LEGAL_NAME(name_bytes):
+        raise ValueError(f"Invalid header name {name_bytes!r}")
+    if _ILLEGAL_VALUE(value_bytes):
+        raise ValueError(f"Invalid header value {value_bytes!r}")
+    return name_bytes + b": " + value_bytes
+
+
 def send_framed(conn: Any, method: str, url: str, body: bytes,
                 headers: Mapping[str, str], *, preload_content: bool = True,
                 decode_content: bool = True, enforce_content_length: bool = True) -> bool:
@@ -124,12 +134,7 @@ def send_framed(conn: Any, method: str, url: str, body: bytes,
         if type(name) is not str or type(value) is not str or value == SKIP_HEADER:
             return False
         keys.add(name.lower())
-        name_bytes, value_bytes = name.encode("ascii"), value.encode("latin-1")
-        if not _LEGAL_NAME(name_bytes):
-            raise ValueError(f"Invalid header name {name_bytes!r}")
-        if _ILLEGAL_VALUE(value_bytes):
-            raise ValueError(f"Invalid header value {value_bytes!r}")
-        lines.append(name_bytes + b": " + value_bytes)
+        lines.append(header_line(name, value))
     if "content-length" not in keys or "user-agent" not in keys:
         return False
     if conn.sock is not None:

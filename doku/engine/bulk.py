@@ -1,13 +1,16 @@
-"""Bulk audits: fetch many customers' tokens through one client with a worker pool.
+"""Bulk audits: fetch many customers' tokens through one client, C at a time.
 
-Every customer ends in exactly one terminal state: fetched (0 or more tokens) or
-failed (error kind, message, attempts). The fetch threads hand each result to the
-job's `ResultWriter`, which commits what arrived in batches within about 50 ms
-(`doku.engine.result_writer`); the run is settled only after everything received is
-committed. Customers still in flight (or received but not yet committed when the
-process dies) when a run is cancelled or aborted stay pending, so `resume` fetches
-exactly those. Progress counts what is committed. Authentication rejected before
-any success stops the run at once instead of failing every customer.
+The C workers are coroutines on the client's event loop (`AsyncTokenClient`, the
+default) or threads over any blocking `TokenClient` a caller passes as
+`client_factory` (`doku.engine.fetch_loops`). Every customer ends in exactly one
+terminal state: fetched (0 or more tokens) or failed (error kind, message,
+attempts). The workers hand each result to the job's `ResultWriter`, which commits
+what arrived in batches within about 50 ms (`doku.engine.result_writer`); the run is
+settled only after everything received is committed. Customers still in flight (or
+received but not yet committed when the process dies) when a run is cancelled or
+aborted stay pending, so `resume` fetches exactly those. Progress counts what is
+committed. Authentication rejected before any success stops the run at once instead
+of failing every customer.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from doku.client.lean import LeanTokenClient
+from doku.client.aio import AsyncTokenClient
 from doku.client.retry import RetryPolicy
 from doku.client.tokens import TokenClient
 from doku.engine.audit_model import (  # re-exported: callers import them from here
@@ -31,9 +34,10 @@ from doku.engine.audit_model import (  # re-exported: callers import them from h
     _Counters,
 )
 from doku.engine.claims import CLAIM_LEASE_S
+from doku.engine.fetch_loops import FetchLoops
 from doku.engine.ratelimit import pacer_for
 from doku.engine.result_writer import ResultWriter
-from doku.engine.results import Failed, Fetched, Result
+from doku.engine.results import Fetched, Result
 from doku.engine.sources import (
     ABORTED,
     CANCELLED,
@@ -45,8 +49,6 @@ from doku.engine.sources import (
 )
 from doku.engine.store import Store
 from doku.errors import (
-    AuthenticationError,
-    CancelledError,
     ConfigurationError,
     DokuError,
     NoSuchRunError,
@@ -68,7 +70,7 @@ _active_lock = threading.Lock()
 _active: set[int] = set()
 
 
-class BulkJob:
+class BulkJob(FetchLoops):
     """Fetches `ids` of run `run_id` on a background thread; poll `snapshot()`."""
 
     def __init__(
@@ -98,7 +100,7 @@ class BulkJob:
         self._lock = threading.Lock()
         # DOKU_RATE_LIMIT set: the team's schedule in the store, on top of options.rps.
         self.pacer = pacer_for(store, settings, options.rps, self.cancel_event, self._abort)
-        self._client_factory = client_factory or LeanTokenClient
+        self._client_factory = client_factory or AsyncTokenClient
         self._c = _Counters()
         self._state = "running"
         self._error: str | None = None
@@ -229,15 +231,7 @@ class BulkJob:
             self.store, self.run_id, store_token_ids=opts.store_token_ids,
             on_written=self._written, on_error=self._not_written,
             name=f"audit-{self.run_id}-results")
-        workers = [
-            threading.Thread(target=self._worker, args=(client,), daemon=True,
-                             name=f"audit-{self.run_id}-w{i}")
-            for i in range(min(opts.concurrency, max(1, self.source.total)))
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        self._fetch_all(client, min(opts.concurrency, max(1, self.source.total)))
         writer.close()
         client.close()
         if self._error is not None:
@@ -278,43 +272,6 @@ class BulkJob:
                 self._ended = time.monotonic()
             self._finished.set()
 
-    def _worker(self, client: TokenClient) -> None:
-        try:
-            self._work(client)
-        except Exception as exc:
-            # The customer in hand stays pending; everything written so far is kept.
-            self._abort(f"{type(exc).__name__}: {exc}")
-
-    def _work(self, client: TokenClient) -> None:
-        writer = self._writer
-        assert writer is not None, "_run makes the writer before the workers"
-        token_type = self.options.token_type
-        while (cid := self._take()) is not None:
-            try:
-                result = client.get_tokens(cid, token_type)
-            except CancelledError:
-                return  # stays pending: a resume fetches it
-            except AuthenticationError as exc:
-                with self._lock:
-                    self._c.auth_streak += 1
-                    first = not self._succeeded
-                    streak = self._c.auth_streak
-                if first or streak >= AUTH_FAILURES_TO_ABORT:
-                    self._abort(f"{exc} - check DOKU_CLIENT_ID / DOKU_SECRET_KEY; "
-                                "the run stopped and can be resumed")
-                    return  # this customer stays pending
-                writer.put(_failure(cid, exc))
-            except DokuError as exc:
-                writer.put(_failure(cid, exc))
-            except Exception as exc:
-                self._abort(f"unexpected {type(exc).__name__}: {exc}")
-                return
-            else:
-                self._succeeded = True
-                self._c.auth_streak = 0  # a plain store: a race only delays an abort
-                writer.put(Fetched(cid, result.tokens, result.attempts, result.request_id,
-                                   result.latency_ms, result.duplicates))
-
     def _written(self, batch: Sequence[Result]) -> None:
         """The writer committed `batch`: count it (progress counts what is stored)."""
         fetched = tokens = retries = duplicates = 0
@@ -339,10 +296,6 @@ class BulkJob:
         pending and the run stops; what was written so far is kept."""
         logger.warning("run %s: %d results not written: %s", self.run_id, len(batch), exc)
         self._abort(f"{type(exc).__name__}: {exc}")
-
-
-def _failure(cid: str, exc: DokuError) -> Failed:
-    return Failed(cid, exc.code, exc.message, exc.attempts, exc.status, exc.request_id)
 
 
 def check_settings_match(store: Store, run_id: int, settings: Settings) -> None:

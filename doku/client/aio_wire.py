@@ -1,0 +1,268 @@
+"""One HTTP/1.1 connection on an asyncio event loop, read the way http.client reads.
+
+`AsyncTokenClient` (doku.client.aio) sends the bytes `LeanTokenClient` sends and must
+see an answer exactly as urllib3 and http.client would present it: the same status
+line rules (`BadStatusLine`, 1xx skipped), the same header object (`quick_headers`,
+then urllib3's own `HTTPHeaderDict` construction), the same framing (chunked,
+Content-Length, or to the close; `_check_close`'s keep-alive rules) and the same
+failures. Every failure here is one of the urllib3/http.client exceptions the
+threaded transport meets, so `doku.client.lean.as_requests_error` and
+`doku.client.status.read_error` map them to the same DokuError.
+
+Memory is bounded the way `read_body` bounds it: a header block over 64 KiB or 100
+lines is refused, and a body is taken only up to the caller's cap (`BodyCut` says
+whether more was on the way). Every wait for bytes is bounded by the read timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import re
+from dataclasses import dataclass
+
+from urllib3 import HTTPHeaderDict
+from urllib3.connection import _normalize_header_values
+from urllib3.exceptions import IncompleteRead, InvalidChunkLength, ProtocolError, ReadTimeoutError
+
+from doku.client.wire import quick_headers
+
+MAX_HEAD_BYTES = 65536  # http.client: 65,536 bytes a line, 100 header lines
+MAX_HEAD_LINES = 100
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CHUNK_LINE = re.compile(rb"[^\n]*\n")
+
+
+class Connection(asyncio.Protocol):
+    """Bytes received on one connection, and a way to wait for more."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False  # the peer closed (or the connection was lost)
+        self._waiter: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
+        self.eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- use ------------------------------------------------------------------------
+    @property
+    def usable(self) -> bool:
+        """Idle and still open, nothing unread (urllib3's is_connection_dropped)."""
+        return (not self.eof and not self.buffer and self.transport is not None
+                and not self.transport.is_closing())
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # never reuse or linger on a connection in doubt
+
+    async def more(self, read_timeout_s: float) -> bool:
+        """Wait for more bytes; False when the peer has closed. ReadTimeoutError after
+        `read_timeout_s` without any (requests' read timeout is per socket read)."""
+        if self.eof:
+            return False
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(read_timeout_s):
+                await waiter
+        except TimeoutError:
+            raise ReadTimeoutError(None, "", f"Read timed out. (read timeout={read_timeout_s})"  # type: ignore[arg-type]
+                                   ) from None
+        finally:
+            self._waiter = None
+        return True
+
+    def take(self, n: int) -> bytes:
+        piece = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return piece
+
+
+@dataclass
+class Head:
+    """What http.client's `begin` makes of a response's head."""
+
+    status: int
+    reason: str
+    version: int
+    headers: HTTPHeaderDict
+    chunked: bool
+    length: int | None  # None: chunked, or read to the close
+    will_close: bool
+
+
+@dataclass
+class BodyCut:
+    data: bytes
+    more: bool  # bytes beyond `data` were (or may be) on the way: the connection is spent
+
+
+async def read_head(conn: Connection, read_timeout_s: float) -> Head:
+    """The next non-1xx response head (http.client's `begin`)."""
+    while True:
+        lines = await _head_lines(conn, read_timeout_s)
+        version, status, reason = _status(lines[0])
+        if status != http.client.CONTINUE:
+            break
+    if version in ("HTTP/1.0", "HTTP/0.9"):
+        number = 10
+    elif version.startswith("HTTP/1."):
+        number = 11
+    else:
+        raise ProtocolError("Connection aborted.", http.client.UnknownProtocol(version))
+    message = quick_headers(lines[1:])
+    headers = HTTPHeaderDict(_normalize_header_values(message))
+    transfer = message.get("transfer-encoding")
+    chunked = bool(transfer and transfer.lower() == "chunked")
+    will_close = _check_close(number, message)
+    length: int | None = None
+    raw_length = message.get("content-length")
+    if raw_length and not chunked:
+        try:
+            length = int(raw_length)
+        except ValueError:
+            length = None
+        else:
+            if length < 0:
+                length = None
+    if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or 100 <= status < 200:
+        length = 0
+    if not will_close and not chunked and length is None:
+        will_close = True
+    return Head(status, reason.strip(), number, headers, chunked, length, will_close)
+
+
+async def _head_lines(conn: Connection, read_timeout_s: float) -> list[bytes]:
+    """The status line and header lines, each with its line end, the blank line last."""
+    while True:
+        found = _HEAD_END.search(conn.buffer)
+        if found is not None:
+            head = conn.take(found.end())
+            # http.client reads lines up to each "\n" (a lone "\r" does not end one)
+            lines = [line + b"\n" for line in head.split(b"\n")[:-1]]
+            if len(lines) - 2 > MAX_HEAD_LINES:
+                raise ProtocolError("Connection aborted.",
+                                    http.client.HTTPException("got more than 100 headers"))
+            return lines
+        if len(conn.buffer) > MAX_HEAD_BYTES:
+            raise ProtocolError("Connection aborted.", http.client.LineTooLong("header line"))
+        if not await conn.more(read_timeout_s):
+            if not conn.buffer:
+                raise ProtocolError("Connection aborted.", http.client.RemoteDisconnected(
+                    "Remote end closed connection without response"))
+            raise ProtocolError("Connection aborted.",
+                                http.client.IncompleteRead(bytes(conn.buffer)))
+
+
+def _status(raw: bytes) -> tuple[str, int, str]:
+    """http.client's `_read_status` on the status line (BadStatusLine as it raises it)."""
+    line = str(raw, "iso-8859-1")
+    try:
+        version, status, reason = line.split(None, 2)
+    except ValueError:
+        try:
+            version, status = line.split(None, 1)
+            reason = ""
+        except ValueError:
+            version = ""
+    if not version.startswith("HTTP/"):
+        raise ProtocolError("Connection aborted.", http.client.BadStatusLine(line))
+    try:
+        code = int(status)
+    except ValueError:
+        raise ProtocolError("Connection aborted.", http.client.BadStatusLine(line)) from None
+    if code < 100 or code > 999:
+        raise ProtocolError("Connection aborted.", http.client.BadStatusLine(line))
+    return version, code, reason
+
+
+def _check_close(version: int, headers: http.client.HTTPMessage) -> bool:
+    """http.client.HTTPResponse._check_close."""
+    conn = headers.get("connection")
+    if version == 11:
+        return bool(conn and "close" in conn.lower())
+    if headers.get("keep-alive"):
+        return False
+    if conn and "keep-alive" in conn.lower():
+        return False
+    proxy = headers.get("proxy-connection")
+    return not (proxy and "keep-alive" in proxy.lower())
+
+
+async def read_body(conn: Connection, head: Head, cap: int, read_timeout_s: float) -> BodyCut:
+    """The body off the wire (de-chunked, not decoded), at most `cap` + 1 bytes kept."""
+    if head.chunked:
+        return await _chunked(conn, cap, read_timeout_s)
+    if head.length is not None:
+        want = min(head.length, cap + 1)
+        while len(conn.buffer) < want:
+            if not await conn.more(read_timeout_s):
+                got = len(conn.buffer)
+                raise ProtocolError("Connection broken: IncompleteRead",
+                                    IncompleteRead(got, head.length - got))
+        return BodyCut(conn.take(want), head.length > want)
+    while len(conn.buffer) <= cap:  # to the close
+        if not await conn.more(read_timeout_s):
+            break
+    return BodyCut(conn.take(cap + 1), not conn.eof)
+
+
+async def _chunked(conn: Connection, cap: int, read_timeout_s: float) -> BodyCut:
+    """urllib3's chunked reading: size lines (extensions ignored), data, CRLF,
+    the last chunk then trailers to a blank line."""
+    out = bytearray()
+    while True:
+        line = await _line(conn, read_timeout_s)
+        size_text = line.split(b";", 1)[0]
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise InvalidChunkLength(None, line) from None  # type: ignore[arg-type]
+        if size < 0:
+            raise InvalidChunkLength(None, line)  # type: ignore[arg-type]
+        if size == 0:
+            break
+        if len(out) + size > cap:  # enough: the caller refuses or truncates
+            while len(conn.buffer) < cap + 1 - len(out) and await conn.more(read_timeout_s):
+                pass
+            out += conn.take(cap + 1 - len(out))
+            return BodyCut(bytes(out), True)
+        while len(conn.buffer) < size + 2:
+            if not await conn.more(read_timeout_s):
+                raise ProtocolError("Response ended prematurely")
+        out += conn.take(size)
+        conn.take(2)
+    while (await _line(conn, read_timeout_s)) not in (b"\r\n", b"\n"):
+        pass  # trailers
+    return BodyCut(bytes(out), False)
+
+
+async def _line(conn: Connection, read_timeout_s: float) -> bytes:
+    while True:
+        found = _CHUNK_LINE.match(conn.buffer)
+        if found is not None:
+            return conn.take(found.end())
+        if len(conn.buffer) > MAX_HEAD_BYTES:
+            raise ProtocolError("Response ended prematurely")
+        if not await conn.more(read_timeout_s):
+            raise ProtocolError("Response ended prematurely")
