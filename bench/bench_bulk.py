@@ -2,13 +2,13 @@
 
 1. The grid: simulator latency L in {50, 200, 500} ms x concurrency C in {16, 64, 256},
    and L = 20 ms at C = 16 (`--whole-grid` adds L = 20 ms at C = 64, 256). Each point is
-   3 pairs of audits of whole rounds of C customers: a long one (about 2 s of ideal
-   time) and a short one (a quarter of it). Printed as min/median/max of throughput /
-   (C / L), the physical limit: `sustained` = the long audit's extra customers over
-   its extra time, (N_long - N_short) / (T_long - T_short), which cancels every fixed
-   cost of an audit (creating the run, opening C connections at once, settling); then
-   the whole long audit's own N / T and that fixed cost in seconds (goals: sustained
-   >= 0.95, and >= 0.90 at L = 20 ms, C = 16).
+   3 audits of whole rounds of C customers (at least 4, about 2 s of ideal time),
+   printed as min/median/max of throughput / (C / L), the physical limit:
+   `sustained` = the answers between the end of the first round and the end of the
+   next-to-last, over that time on the client's clock (the rate once C connections
+   are open, before the tail); then the whole audit's own N / T and its fixed cost in
+   seconds at the sustained rate (creating the run, opening C connections at once,
+   settling). Goals: sustained >= 0.95, and >= 0.90 at L = 20 ms, C = 16.
 2. Client CPU per customer at L = 0 (the whole bulk engine in this process: coroutines
    on the client's loop, signing, verification, parsing and the store; goal <= 0.35
    ms), min/median/max of 3 audits, with the simulator's own CPU per request in the
@@ -38,15 +38,17 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import requests
 
 import doku.engine.bulk as bulk_module
+from doku.client.aio import AsyncTokenClient
 from doku.client.lean import LeanTokenClient
 from doku.client.signing import sign_request, timestamp
-from doku.client.tokens import TokenClient
+from doku.client.tokens import TokenClient, TokenResult
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
 from doku.engine.service import start_audit
@@ -108,13 +110,34 @@ def naive_serial(url: str, ids: list[str]) -> float:
     return len(ids) / (time.perf_counter() - started)
 
 
-def audit(url: str, ids: list[str], options: AuditOptions,
-          folder: Path) -> tuple[float, float, int]:
-    """(customers/s, CPU seconds of this process, retries) for one whole audit."""
+class TimedClient(AsyncTokenClient):
+    """The engine's own transport, noting when each customer's answer arrived."""
+
+    marks: list[float]
+
+    async def fetch(self, customer_id: str, token_type: str | None = None) -> TokenResult:
+        result = await super().fetch(customer_id, token_type)
+        self.marks.append(time.perf_counter())
+        return result
+
+
+def timed(marks: list[float]) -> Callable[..., TokenClient]:
+    def make(*args: Any, **kwargs: Any) -> TokenClient:
+        client = TimedClient(*args, **kwargs)
+        client.marks = marks
+        return client
+    return make
+
+
+def audit(url: str, ids: list[str], options: AuditOptions, folder: Path,
+          marks: list[float] | None = None) -> tuple[float, float, int]:
+    """(customers/s, CPU seconds of this process, retries) for one whole audit; with
+    `marks`, the time each answer arrived is appended there."""
     with Store(folder / f"{uuid.uuid4().hex}.sqlite3") as store:
         cpu0 = time.process_time()
         started = time.perf_counter()
-        job = start_audit(store, parse_text("\n".join(ids)), settings_for(url), options)
+        job = start_audit(store, parse_text("\n".join(ids)), settings_for(url), options,
+                          client_factory=None if marks is None else timed(marks))
         p = job.wait()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu0
@@ -130,37 +153,35 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def grid_point(url: str, latency_ms: float, concurrency: int, runs: int, seconds: float,
                folder: Path) -> dict[str, object]:
-    """`runs` pairs of audits of whole rounds (C customers each): a short one (a quarter
-    of `seconds`) and a long one (`seconds`), as fractions of C / L.
+    """`runs` audits of whole rounds (C customers each, at least 4 rounds, about
+    `seconds` of ideal time), as fractions of C / L.
 
-    - sustained: the extra customers of the long audit over its extra time, (N_long -
-      N_short) / (T_long - T_short): the rate once connections are open, with every
-      fixed cost of an audit (creating the run, opening C connections, settling)
-      cancelled out. This is the throughput a long audit runs at.
-    - fraction: the long audit's own N / T, fixed costs included (what a `seconds`-long
-      audit gets), and fixed_s, those costs: T_long - N_long / sustained rate.
+    - sustained: the rate between the end of the first round and the end of the
+      next-to-last one, (N - 2C) answers over the time between the C-th and the
+      (N - C)-th answer (the client's own clock): the rate an audit runs at once its
+      C connections are open, before its tail.
+    - fraction: the whole audit's N / T, and fixed_s: what that adds to N at the
+      sustained rate (creating the run, opening C connections at once, settling).
     """
     latency_s = latency_ms / 1000
     rounds = max(4, math.ceil(seconds / latency_s))
     rounds = max(4, min(rounds, MAX_CUSTOMERS_PER_RUN // concurrency))
-    short_rounds = max(1, rounds // 4)
-    long_ids = [f"GRID-{i:07d}" for i in range(concurrency * rounds)]
-    short_ids = long_ids[:concurrency * short_rounds]
+    ids = [f"GRID-{i:07d}" for i in range(concurrency * rounds)]
     limit = concurrency / latency_s
+    first, last = concurrency, len(ids) - concurrency  # answers counted: the middle rounds
     whole, sustained, fixed, loads = [], [], [], []
     for _ in range(runs):
         loads.append(load())
-        short_rate, _, _ = audit(url, short_ids, AuditOptions(concurrency=concurrency), folder)
-        long_rate, _, _ = audit(url, long_ids, AuditOptions(concurrency=concurrency), folder)
-        t_short, t_long = len(short_ids) / short_rate, len(long_ids) / long_rate
-        rate = (len(long_ids) - len(short_ids)) / max(t_long - t_short, 1e-9)
-        whole.append(long_rate / limit)
-        sustained.append(rate / limit)
-        fixed.append(t_long - len(long_ids) / rate)
-    return {"latency_ms": latency_ms, "concurrency": concurrency, "customers": len(long_ids),
-            "short_customers": len(short_ids), "limit_per_s": round(limit, 1),
-            "fraction": spread(whole), "sustained": spread(sustained),
-            "fixed_s": spread(fixed), "load": spread(loads)}
+        marks: list[float] = []
+        rate, _, _ = audit(url, ids, AuditOptions(concurrency=concurrency), folder, marks)
+        marks.sort()
+        steady = (last - first) / (marks[last - 1] - marks[first - 1])
+        whole.append(rate / limit)
+        sustained.append(steady / limit)
+        fixed.append(len(ids) / rate - len(ids) / steady)
+    return {"latency_ms": latency_ms, "concurrency": concurrency, "customers": len(ids),
+            "limit_per_s": round(limit, 1), "fraction": spread(whole),
+            "sustained": spread(sustained), "fixed_s": spread(fixed), "load": spread(loads)}
 
 
 def transport_cpu(url: str, calls: int) -> dict[str, float]:
@@ -245,9 +266,9 @@ def main() -> None:
     latencies = [float(x) for x in args.latencies.split(",")]
     concurrencies = [int(x) for x in args.concurrencies.split(",")]
     print(f"machine: {machine()}; load average {load():.1f} at start", flush=True)
-    print("fraction of C/L, min / median / max of the runs: sustained (the long audit's "
-          "extra customers over its extra time against a short one), then the whole long "
-          "audit and its fixed cost (connecting, creating and settling the run)")
+    print("fraction of C/L, min / median / max of 3 audits: sustained (answers between "
+          "the end of the first round and the end of the next-to-last, over that time), "
+          "then the whole audit, and its fixed cost in s at the sustained rate")
     points: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

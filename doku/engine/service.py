@@ -18,9 +18,11 @@ recorded when it was made (an audit started, a saved audit run, a schedule fired
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from doku.access import Actor
+from doku.client.tokens import TokenClient
 from doku.engine import bulk, jobs
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
 from doku.engine.claims import WorkerInfo
@@ -107,6 +109,7 @@ def start_audit(
     note: str | None = None,
     fetcher: str = "api",
     actor: Actor | None = None,
+    client_factory: Callable[..., TokenClient] | None = None,
 ) -> BulkJob:
     """Create the run and start fetching all its customers; returns the running job.
 
@@ -115,6 +118,7 @@ def start_audit(
     without workers and survives this process. Unresolved settings are resolved first
     (`doku.engine.connection.resolve`), so a configuration problem raises here and
     records no run. The run and its AUDIT_START entry (by `actor`) go in together.
+    `client_factory`: this process's transport (`BulkJob`'s; default AsyncTokenClient).
     """
     settings = resolve(settings)
     queued = uses_queue(store)
@@ -122,8 +126,10 @@ def start_audit(
                         event=start_event(actor, parsed, options, queued=queued))
     if queued:
         queue_run(store, run_id)
-        return BulkJob.shared(store, run_id, settings, options, kind=fetcher).start()
-    return BulkJob(store, run_id, parsed.ids, settings, options).start()
+        return BulkJob.shared(store, run_id, settings, options, kind=fetcher,
+                              client_factory=client_factory).start()
+    return BulkJob(store, run_id, parsed.ids, settings, options,
+                   client_factory=client_factory).start()
 
 
 def uses_queue(store: Store) -> bool:
