@@ -167,3 +167,23 @@ def test_queue_state_lists_runs_fetchers_and_workers(store: Store) -> None:
     as_json = to_dict(state)
     assert sorted(as_json) == ["finished", "queued", "running", "workers"]
     assert as_json["running"][0]["fetchers"] == {worker: 2}  # type: ignore[index]
+
+
+def test_take_claimed_hands_out_only_what_is_already_claimed(store: Store) -> None:
+    import threading
+
+    from doku.engine.sources import ClaimedCustomers
+
+    run = _queued(store, 5)
+    source = ClaimedCustomers(store, run, kind="api", concurrency=1, batch=2)
+    source.begin()
+    stop = threading.Event()
+    assert source.take_claimed(stop) is None  # nothing claimed yet: never a store call
+    assert store.claim_holders() == {}
+    assert source.take(stop) == "C000"  # claims C000, C001
+    assert source.take_claimed(stop) == "C001"
+    assert source.take_claimed(stop) is None
+    assert source.take(stop) == "C002"
+    stop.set()
+    assert source.take_claimed(stop) is None  # stopped: the rest stays claimable
+    source.end("cancelled", None)

@@ -34,6 +34,7 @@ class FetchLoops:
     _lock: threading.Lock
     _c: _Counters
     _succeeded: bool
+    cancel_event: threading.Event
 
     def _take(self) -> str | None:  # BulkJob's
         raise NotImplementedError
@@ -61,11 +62,18 @@ class FetchLoops:
 
     async def _coroutine(self, client: AsyncTokenClient) -> None:
         loop = asyncio.get_running_loop()
-        shared = self.source.shared  # its take may claim a batch in the store: off the loop
+        # A shared run's take may claim a batch in the store: that goes off the loop.
+        shared = self.source.shared
+        claimed = getattr(self.source, "take_claimed", None) if shared else None
         token_type = self.options.token_type
         try:
             while True:
-                cid = await loop.run_in_executor(None, self._take) if shared else self._take()
+                if not shared:
+                    cid = self._take()
+                else:
+                    cid = claimed(self.cancel_event) if claimed is not None else None
+                    if cid is None:
+                        cid = await loop.run_in_executor(None, self._take)
                 if cid is None:
                     return
                 try:

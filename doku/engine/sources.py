@@ -154,6 +154,17 @@ class ClaimedCustomers:
                     stop.wait(WAIT_FOR_OTHERS_S)
             return self._buffer.popleft()
 
+    def take_claimed(self, stop: threading.Event) -> str | None:
+        """The next customer already claimed, never waiting (None: none at hand, or
+        another thread is claiming: then `take`). An event loop calls this inline and
+        hands `take` to a thread only when a claim has to go to the store."""
+        if stop.is_set() or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._buffer.popleft() if self._buffer else None
+        finally:
+            self._lock.release()
+
     def beat(self) -> None:
         self.store.worker_heartbeat(self.worker, self.run_id, self.lease_s)
         run = self.store.get_run(self.run_id)
