@@ -187,3 +187,32 @@ def test_take_claimed_hands_out_only_what_is_already_claimed(store: Store) -> No
     stop.set()
     assert source.take_claimed(stop) is None  # stopped: the rest stays claimable
     source.end("cancelled", None)
+
+
+def test_a_fetcher_waiting_on_its_own_last_customers_wakes_when_they_are_written(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from doku.engine import sources
+
+    monkeypatch.setattr(sources, "WAIT_FOR_OTHERS_S", 600.0)  # only a wake can end it
+    run = _queued(store, 1)
+    source = sources.ClaimedCustomers(store, run, kind="api", concurrency=2, batch=1)
+    source.begin()
+    claims: list[int] = []
+    claim_batch = store.claim_batch
+    monkeypatch.setattr(store, "claim_batch", lambda *a, **k: (
+        claims.append(1), claim_batch(*a, **k))[1])
+    stop = threading.Event()
+    assert source.take(stop) == "C000"
+    got: list[str | None] = []
+    waiter = threading.Thread(target=lambda: got.append(source.take(stop)), daemon=True)
+    waiter.start()  # nothing left to claim and C000 still in flight: it waits
+    wait_until(lambda: len(claims) == 2, 10.0, "the waiter's empty claim")
+    store.record_fetched(run, "C000", [], attempts=1)
+    source.wake()  # what the job does when its writer commits
+    waiter.join(30.0)
+    assert got == [None]  # woken, claimed again: nothing pending, exhausted
+    assert len(claims) == 3
+    source.end("exhausted", None)

@@ -149,6 +149,7 @@ class BulkJob(FetchLoops):
     def cancel(self) -> None:
         """Stop taking customers; requests in flight finish (see `stop` for a bound)."""
         self.cancel_event.set()
+        self.source.wake()  # a fetcher waiting for others' customers stops waiting
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> Progress:
         """Cancel and return within about `grace_s` (Ctrl+C in the CLI and the API).
@@ -212,6 +213,7 @@ class BulkJob(FetchLoops):
             if self._error is None:
                 self._error = message
         self.cancel_event.set()
+        self.source.wake()  # a fetcher waiting for others' customers stops waiting
 
     def _run(self) -> None:
         opts = self.options
@@ -290,6 +292,7 @@ class BulkJob(FetchLoops):
             c.retries += retries
             c.duplicate_tokens += duplicates
             c.recent.append((time.monotonic(), len(batch)))
+        self.source.wake()  # our own results may be the last ones others waited for
 
     def _not_written(self, batch: Sequence[Result], exc: Exception) -> None:
         """A batch failed (the store is unreachable, the disk full): its customers stay

@@ -42,6 +42,7 @@ class CustomerSource(Protocol):
 
     def begin(self) -> None: ...
     def take(self, stop: threading.Event) -> str | None: ...
+    def wake(self) -> None: ...  # a result was written or the job stops: re-check now
     def beat(self) -> None: ...
     def pending(self) -> int | None: ...
     def end(self, outcome: str, error: str | None) -> str: ...
@@ -72,6 +73,9 @@ class FixedCustomers:
                 return None
             self._next += 1
             return self.ids[self._next - 1]
+
+    def wake(self) -> None:
+        pass  # `take` never waits
 
     def beat(self) -> None:
         self.store.heartbeat(self.run_id)
@@ -122,6 +126,10 @@ class ClaimedCustomers:
         self._exhausted = False
         self._lock = threading.Lock()
         self._pending = 0
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
 
     @property
     def worker(self) -> str:
@@ -140,6 +148,7 @@ class ClaimedCustomers:
             while not self._buffer:
                 if stop.is_set() or self._exhausted:
                     return None
+                self._woken.clear()  # before the claim: a write after it is not missed
                 claim = self.store.claim_batch(self.run_id, self.worker, self.batch,
                                                self.lease_s)
                 self._pending = claim.pending
@@ -150,8 +159,10 @@ class ClaimedCustomers:
                     self._buffer.extend(claim.customer_ids)
                 elif claim.pending == 0:
                     self._exhausted = True
-                else:  # others hold the rest: they finish, or their claims run out
-                    stop.wait(WAIT_FOR_OTHERS_S)
+                else:  # others hold the rest (this job's own workers, or other
+                    # fetchers): they finish, or their claims run out. Our own writes
+                    # and a stop wake us at once (`wake`); others' are polled.
+                    self._woken.wait(WAIT_FOR_OTHERS_S)
             return self._buffer.popleft()
 
     def take_claimed(self, stop: threading.Event) -> str | None:
