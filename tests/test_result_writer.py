@@ -190,3 +190,17 @@ def test_many_threads_every_result_once_in_order_of_arrival_per_thread(
     info = store.get_run(run)
     assert info is not None
     assert (info.fetched, info.pending, info.tokens) == (400, 0, 400)
+
+
+def test_a_later_result_in_the_same_batch_replaces_an_earlier_one(backend_store: Store) -> None:
+    store = backend_store
+    run = new_run(store, 3)
+    store.record_results(run, [
+        Fetched("C0", card("C0", 2), attempts=1), Failed("C0", "server", "boom", 1, 500, None),
+        Failed("C1", "server", "boom", 1, 503, None), Fetched("C1", card("C1"), attempts=2),
+        Fetched("C2", card("C2"), attempts=1), Fetched("C2", card("C2", 3), attempts=1),
+    ])
+    assert statuses(store, run) == [("C0", "failed", None), ("C1", "fetched", 1),
+                                    ("C2", "fetched", 3)]
+    assert [r[0] for r in store.token_rows(run)] == ["C1", "C2", "C2", "C2"]
+    assert [r[9] for r in store.customer_rows(run)] == [2, 3, 2]  # attempts add up

@@ -147,7 +147,8 @@ class StoreAccess:
                     db.execute("ROLLBACK")
 
     def _prepared(self, statement: UpdateBase, keys: Sequence[str] = ()) -> Prepared:
-        """`statement` compiled for SQLite once: its SQL and how to order its values."""
+        """`statement` compiled for the store's driver once: its SQL and how to order
+        its values (SQLite's `?`; PostgreSQL's named `%(name)s` need no order)."""
         prepared = self._statements.get(statement)
         if prepared is None:
             compiled = statement.compile(dialect=self.engine.dialect,
@@ -226,6 +227,23 @@ class Transaction:
         assert self._db is not None
         prepared = self._prepared(statement)
         return self._db.execute(prepared.sql, prepared.values(params)).fetchone()
+
+    def first_each(self, statement: UpdateBase,
+                   params: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """`first` of each execution, in order. PostgreSQL gets them all in one pipeline
+        (psycopg's executemany with returning: one round trip instead of one each)."""
+        if self._conn is None or len(params) < 2:
+            return [self.first(statement, p) for p in params]
+        prepared = self._prepared(statement)
+        rows = []
+        with _driver(self._conn).cursor() as cursor:
+            cursor.executemany(prepared.sql, [{**prepared.fixed, **p} for p in params],
+                               returning=True)
+            while True:
+                rows.append(cursor.fetchone())
+                if not cursor.nextset():
+                    break
+        return rows
 
     def execute(self, statement: UpdateBase, params: Mapping[str, Any]) -> None:
         if self._conn is not None:

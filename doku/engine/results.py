@@ -15,11 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from doku.engine.access import Transaction
 from doku.engine.reads import StoreReads
 from doku.engine.schema import FAILED, FETCHED, MAX_CODE, clip_error, utc_iso
 from doku.engine.tables import customers, tokens
@@ -114,16 +114,23 @@ class StoreResults(StoreReads):
         added: dict[int, list[dict[str, Any]]] = {}  # by seq: a later result replaces
         dropped: list[dict[str, Any]] = []
         with self._result_write() as tx:
-            for result in results:
-                if isinstance(result, Fetched):
-                    seq = _mark(tx, _MARK_FETCHED, result.customer_id,
-                                _fetched_values(run_id, result, at))
-                    added[seq] = _token_rows(run_id, seq, result.tokens, store_token_ids)
+            # Runs of the same kind in input order: one statement each (a later result
+            # of the same customer still replaces an earlier one).
+            for fetched, run in groupby(results, key=lambda r: isinstance(r, Fetched)):
+                group = list(run)
+                if fetched:
+                    marked = tx.first_each(_MARK_FETCHED, [
+                        _fetched_values(run_id, r, at) for r in group])  # type: ignore[arg-type]
                 else:
-                    seq = _mark(tx, _MARK_FAILED, result.customer_id,
-                                _failed_values(run_id, result, at))
-                    added.pop(seq, None)
-                dropped.append({"b_run": run_id, "b_seq": seq})
+                    marked = tx.first_each(_MARK_FAILED, [
+                        _failed_values(run_id, r, at) for r in group])  # type: ignore[arg-type]
+                for result, row in zip(group, marked, strict=True):
+                    seq = _seq(row, result.customer_id, run_id)
+                    if isinstance(result, Fetched):
+                        added[seq] = _token_rows(run_id, seq, result.tokens, store_token_ids)
+                    else:
+                        added.pop(seq, None)
+                    dropped.append({"b_run": run_id, "b_seq": seq})
             tx.execute_many(_DROP_TOKENS, dropped)  # earlier results' tokens, then the new
             tx.execute_many(_ADD_TOKEN, [row for rows in added.values() for row in rows])
 
@@ -173,11 +180,10 @@ class StoreResults(StoreReads):
             return list(conn.execute(statement).scalars())
 
 
-def _mark(tx: Transaction, statement: Any, customer_id: str, values: dict[str, Any]) -> int:
-    """The customer's terminal state set; its seq (KeyError: not part of the run)."""
-    marked = tx.first(statement, values)
+def _seq(marked: Any, customer_id: str, run_id: int) -> int:
+    """The marked customer's seq (KeyError: not part of the run)."""
     if marked is None:
-        raise KeyError(f"customer {customer_id!r} is not part of run {values['b_run']}")
+        raise KeyError(f"customer {customer_id!r} is not part of run {run_id}")
     seq: int = marked[0]
     return seq
 
