@@ -41,7 +41,6 @@ with chrome.guard():
         insights_view.follow_running(ref)
     frames = data.run_frames(ref)
     filters, segments = insights_view.filters_panel(ref, frames.attributes)
-    view = data.view(ref, filters)
     summary = data.summary(ref, filters)
     if filters.active:
         st.caption(f"Filtered: {escape_md(filters.describe(), 400)}. Token filters narrow "
@@ -63,10 +62,10 @@ with chrome.guard():
 
     # -- tokens table and downloads --
     st.subheader(":material/table: Tokens")
-    insights_charts.tokens_table(view)
+    insights_charts.tokens_table(ref, filters)
     st.subheader(":material/download: Downloads")
     st.caption("Full tables of this run with the filters above; token IDs are masked.")
-    insights_charts.downloads(ref, filters, view)
+    insights_charts.downloads(ref, filters)
     st.subheader(":material/group: Customers")
     customers_view.section(store, run, frames)
     insights_view.share()

@@ -5,18 +5,25 @@ Everything is keyed on explicit identities - a `RunRef` (data folder, run id, ru
 version) and canonical `Filters` (`ui.keys.make_filters`) - never on a frame's
 content: Streamlit hashes only a sample of a large frame. Frames are cached as shared
 read-only resources; aggregates are small frames cached per (run, version, filters).
+A filter change recounts from `counted`, the run narrowed without the token text no
+aggregate reads (copying a million fingerprints was most of the cost of a filter).
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from doku.analysis import aggregates as agg
 from doku.analysis.comparison import Comparison, compare_runs, previous_comparable
+from doku.analysis.counting import equals
+from doku.analysis.filtering import counted_view
 from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames, frames_from_columns, load_run_frames
 from doku.analysis.labels import labelled
@@ -84,6 +91,22 @@ def run_frames(run: RunRef) -> RunFrames:
     return load_run_frames(store, run.run_id)
 
 
+def frames_later(run: RunRef) -> Callable[[], RunFrames]:
+    """The frames of `run` for something made later (a download, when clicked) that
+    does not keep them alive: a page's download buttons outlive its rerun, and a
+    million-token run held by each of them would be memory the next run's frames
+    cannot reuse. The frames shown while they are still in memory, else the run read
+    again from its store (no Streamlit needed on the download's thread)."""
+    shown = weakref.ref(run_frames(run))
+
+    def frames() -> RunFrames:
+        alive = shown()
+        return alive if alive is not None else load_run_frames(store_for(run.folder),
+                                                               run.run_id)
+
+    return frames
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _live(folder: str, run_id: int) -> LiveColumns:
     """A running run's columns, kept current between its versions."""
@@ -91,70 +114,94 @@ def _live(folder: str, run_id: int) -> LiveColumns:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Applying filters…")
-def _filtered(run: RunRef, filters: Filters) -> RunFrames:
+def _filtered(run: RunRef, filters: Filters) -> tuple[RunFrames, np.ndarray]:
+    """The run narrowed to `filters` without the token text no aggregate reads, and
+    the row of each kept token in the run's tokens frame (`counted_view`)."""
+    return counted_view(run_frames(run), filters)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Applying filters…")
+def _whole(run: RunRef, filters: Filters) -> RunFrames:
     return agg.apply_filters(run_frames(run), filters)
 
 
+def counted(run: RunRef, filters: Filters) -> RunFrames:
+    """What the aggregates below count: the run narrowed to `filters` (the whole run
+    when none is active), without the tokens' text when narrowed."""
+    return _filtered(run, filters)[0] if filters.active else run_frames(run)
+
+
 def view(run: RunRef, filters: Filters) -> RunFrames:
-    """The run narrowed to `filters` (the whole run when none is active)."""
-    return _filtered(run, filters) if filters.active else run_frames(run)
+    """The run narrowed to `filters`, every column (the whole run when none is
+    active)."""
+    return _whole(run, filters) if filters.active else run_frames(run)
+
+
+def first_tokens(run: RunRef, filters: Filters, rows: int) -> pd.DataFrame:
+    """The first `rows` tokens of `view(run, filters)`, taken from the whole run's
+    frame: the narrowed copy of every column is never made for them."""
+    tokens = run_frames(run).tokens
+    if not filters.active:
+        return tokens.head(rows)
+    kept = _filtered(run, filters)[1]
+    return tokens.take(kept[:rows]).reset_index(drop=True)
 
 
 # -- aggregates: one per chart, table or figure ------------------------------------------------
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def summary(run: RunRef, filters: Filters) -> dict[str, Any]:
     """Headline numbers (`doku.analysis.aggregates.summary`)."""
-    return agg.summary(view(run, filters))
+    return agg.summary(counted(run, filters))
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def issuer_by_type(run: RunRef, filters: Filters) -> pd.DataFrame:
-    return agg.issuer_by_type(view(run, filters).tokens)
+    return agg.issuer_by_type(counted(run, filters).tokens)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def by_brand(run: RunRef, filters: Filters) -> pd.DataFrame:
-    return agg.by_brand(view(run, filters).tokens)
+    return agg.by_brand(counted(run, filters).tokens)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def by_type(run: RunRef, filters: Filters) -> pd.DataFrame:
-    frames = view(run, filters)
+    frames = counted(run, filters)
     return agg.by_type(frames.tokens, agg.types_in_scope(frames))
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def by_issuer(run: RunRef, filters: Filters) -> pd.DataFrame:
-    return agg.by_issuer(view(run, filters).tokens)
+    return agg.by_issuer(counted(run, filters).tokens)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def tokens_per_customer(run: RunRef, filters: Filters) -> pd.DataFrame:
-    return agg.tokens_per_customer(view(run, filters).customers)
+    return agg.tokens_per_customer(counted(run, filters).customers)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def uptake_by_type(run: RunRef, filters: Filters) -> pd.DataFrame:
-    frames = view(run, filters)
+    frames = counted(run, filters)
     return agg.uptake_by_type(frames.customers, agg.types_in_scope(frames), frames.tokens)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def uptake_by_issuer(run: RunRef, filters: Filters) -> pd.DataFrame:
-    frames = view(run, filters)
-    return agg.uptake_by_issuer(frames.tokens, frames.customers)
+    frames = counted(run, filters)
+    return agg.uptake_by_issuer(frames.tokens, frames.customers, frames.token_owner)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def uptake_by_attribute(run: RunRef, filters: Filters, attribute: str) -> pd.DataFrame:
-    return agg.uptake_by_attribute(view(run, filters).customers, attribute)
+    return agg.uptake_by_attribute(counted(run, filters).customers, attribute)
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
 def card_brands(run: RunRef, filters: Filters) -> pd.DataFrame:
     """Credit-card tokens per brand (`aggregates.by_brand` of credit cards only)."""
-    tokens = view(run, filters).tokens
-    return agg.by_brand(tokens[(tokens["type"] == CREDIT_CARD).to_numpy()])
+    tokens = counted(run, filters).tokens[["type", "brand"]]  # not the text columns
+    return agg.by_brand(tokens[equals(tokens["type"], CREDIT_CARD)])
 
 
 @st.cache_data(max_entries=AGGREGATES, show_spinner=False)
@@ -189,5 +236,5 @@ def issuer_mix(run: RunRef, previous: RunRef | None, filters: Filters) -> pd.Dat
     before = None
     if previous is not None:
         frames = run_frames(previous)
-        before = agg.apply_filters(frames, filters) if filters.active else frames
-    return mix_of(view(run, filters), before)
+        before = counted_view(frames, filters)[0] if filters.active else frames
+    return mix_of(counted(run, filters), before)

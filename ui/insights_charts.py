@@ -8,15 +8,18 @@ in captions they go through `escape_md`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
-import altair as alt
 import streamlit as st
+from streamlit import dataframe_util
+from streamlit.util import calc_hash
 
-from doku.analysis import charts, exports
+from doku.analysis import chart_specs, charts, exports
 from doku.analysis.aggregates import SMALL_GROUP
-from doku.analysis.charts import PICK
+from doku.analysis.chart_specs import PICK, ChartSpec
+from doku.analysis.filtering import apply_filters
 from doku.analysis.filters import Filters
 from doku.analysis.frames import RunFrames
 from ui import columns, data
@@ -45,25 +48,40 @@ def _unvalidated(to_dict: Any, *args: Any, **kwargs: Any) -> Any:
     return to_dict(*args, **{**kwargs, "validate": False})
 
 
+def drawn(chart: ChartSpec) -> dict[str, Any]:
+    """The spec as `st.altair_chart` sends an Altair chart: its data as Arrow bytes,
+    named by their hash (new data, new name: the browser replaces the old)."""
+    arrow = dataframe_util.convert_anything_to_arrow_bytes(chart.data)
+    return chart.with_data(calc_hash(arrow), arrow)
+
+
+def chart_file(render: Callable[[Any], Any], chart: ChartSpec) -> Any:
+    """A chart's PNG or SVG (`render`: charts.chart_to_png or chart_to_svg)."""
+    return render(charts.to_altair(chart))
+
+
 def chart_card(
-    name: str, chart: Any, alt: str, run: RunRef, filters: Filters, *,
+    name: str, chart: ChartSpec, alt: str, run: RunRef, filters: Filters, *,
     fixed: bool = False, variant: str = "", pick: Drill | None = None,
 ) -> None:
-    """One chart with its PNG/SVG downloads (rendered only when clicked). `fixed`: the
-    chart has its own size (the donut) instead of the container's width. The download
-    bytes are keyed on the run, the filters, `variant` and the chart. `pick`: what a
-    click on the chart (made with pick=True) filters."""
+    """One chart (a `doku.analysis.chart_specs` spec, drawn as it is: no Altair
+    objects are built on a rerun) with its PNG/SVG downloads (rendered only when
+    clicked). `fixed`: the chart has its own size (the donut) instead of the
+    container's width. The download bytes are keyed on the run, the filters,
+    `variant` and the chart. `pick`: what a click on the chart (made with pick=True)
+    filters."""
     stem = f"{run.name}-{name}"
     key = (run, filters_identity(filters), variant, name)
     width: Literal["content", "stretch"] = "content" if fixed else "stretch"
     with st.container(border=True, height="stretch"):
         if pick is None:
-            st.altair_chart(trusted(chart), theme=None, alt=alt,
-                            key=f"insights_chart_{name}", width=width)
+            st.vega_lite_chart(drawn(chart), theme=None, alt=alt,
+                               key=f"insights_chart_{name}", width=width)
         else:
             widget = chart_key(name, key)
-            st.altair_chart(trusted(chart), theme=None, alt=alt, key=widget, width=width,
-                            on_select=partial(on_pick, widget, pick), selection_mode=PICK)
+            st.vega_lite_chart(drawn(chart), theme=None, alt=alt, key=widget, width=width,
+                               on_select=partial(on_pick, widget, pick),
+                               selection_mode=PICK)
         with st.container(horizontal=True, horizontal_alignment="right"):
             for fmt, label, render, mime, icon in (
                     ("png", "PNG", charts.chart_to_png, "image/png", ":material/image:"),
@@ -71,8 +89,9 @@ def chart_card(
                 record = download_recorder(f"run {run.run_id:d}", download_detail(
                     f"chart {name}", fmt, filters=filters, variant=variant or None))
                 st.download_button(
-                    escape_md(label), deferred_bytes((*key, fmt), partial(render, chart),
-                                                before=record),
+                    escape_md(label), deferred_bytes((*key, fmt),
+                                                     partial(chart_file, render, chart),
+                                                     before=record),
                     file_name=f"{stem}.{fmt}", mime=mime, key=f"insights_{fmt}_{name}",
                     icon=icon, type="tertiary", on_click="ignore",
                 )
@@ -89,31 +108,24 @@ def token_charts(run: RunRef, filters: Filters) -> None:
     left, right = st.columns(2)
     with left:
         chart_card("issuers",
-                   charts.issuer_chart(data.issuer_by_type(run, filters), label, pick=True),
+                   chart_specs.issuer_spec(data.issuer_by_type(run, filters), label,
+                                           pick=True),
                    "Tokens by issuer, stacked by token type", run, filters,
                    pick=drill(run, ISSUER))
     with right:
-        chart_card("brands", charts.brand_chart(data.by_brand(run, filters), label, pick=True),
+        chart_card("brands",
+                   chart_specs.brand_spec(data.by_brand(run, filters), label, pick=True),
                    "Tokens by card brand", run, filters, pick=drill(run, BRAND))
     left, right = st.columns([2, 3])
     with left:
-        chart_card("types", charts.type_chart(data.by_type(run, filters), label, pick=True),
+        chart_card("types", chart_specs.type_spec(data.by_type(run, filters), label, pick=True),
                    "Tokens by type, direct debit versus credit card", run, filters, fixed=True,
                    pick=drill(run, TYPE))
     with right:
         distribution = data.tokens_per_customer(run, filters)
-        chart_card("tokens_per_customer", charts.tokens_per_customer_chart(distribution, label),
+        chart_card("tokens_per_customer",
+                   chart_specs.tokens_per_customer_spec(distribution, label),
                    "Fetched customers by number of tokens held", run, filters)
-
-
-def with_average(chart: Any, overall: float | None) -> Any:
-    """The uptake chart with a dashed line at the overall average (every segment
-    together; the data stay the chart's own, one dataset)."""
-    if overall is None:
-        return chart
-    rule = alt.Chart().mark_rule(strokeDash=[4, 4], color="#444444", strokeWidth=1.5)
-    chart.layer = [*chart.layer, rule.encode(x=alt.datum(overall))]
-    return chart
 
 
 def uptake_card(
@@ -128,8 +140,9 @@ def uptake_card(
     else:
         uptake = data.uptake_by_attribute(run, filters, by)
     segment = by.lower() if by in (BY_TYPE, BY_ISSUER) else shorten(by, 80)  # chart text
-    chart = with_average(
-        charts.uptake_chart(uptake, segment, chart_label(run, filters), pick=True), overall)
+    chart = chart_specs.with_average(
+        chart_specs.uptake_spec(uptake, segment, chart_label(run, filters), pick=True),
+        overall)
     chart_card("uptake", chart, f"Token uptake by {shorten(by)}", run, filters, variant=by,
                pick=segment_drill(run, by, segments))
     notes = [] if overall is None else [
@@ -144,11 +157,13 @@ def uptake_card(
 
 
 # -- tables --------------------------------------------------------------------------------------
-def tokens_table(view: RunFrames) -> None:
+def tokens_table(run: RunRef, filters: Filters) -> None:
     """The first TABLE_ROWS tokens, IDs masked, with the first MAX_SEGMENT_ATTRIBUTES
     attribute columns, and an honest caption."""
-    hidden = [a for a in view.attributes[MAX_SEGMENT_ATTRIBUTES:] if a in view.tokens.columns]
-    table = spelled(view.tokens.head(TABLE_ROWS).drop(columns=["fingerprint", *hidden]))
+    view = data.counted(run, filters)
+    head = data.first_tokens(run, filters, TABLE_ROWS)
+    hidden = [a for a in view.attributes[MAX_SEGMENT_ATTRIBUTES:] if a in head.columns]
+    table = spelled(head.drop(columns=["fingerprint", *hidden]))
     if "token_id" in table.columns:
         table = table.assign(token_id=exports.mask_ids(table["token_id"]))
     st.dataframe(table, hide_index=True, height=360, column_config=columns.RUN_TOKENS,
@@ -158,15 +173,29 @@ def tokens_table(view: RunFrames) -> None:
         f"Showing {shown:,} of {total:,} tokens"
         + (" (download the full table below)." if shown < total else ".")
         + (f" {len(hidden):,} more attribute columns are in the download." if hidden else "")
-        + ("" if "token_id" in view.tokens.columns else
+        + ("" if "token_id" in head.columns else
            " This run stored fingerprints only, not raw token IDs.")
     )
 
 
-def downloads(run: RunRef, filters: Filters, view: RunFrames) -> None:
-    """Tokens, customers and errors of `view` (`run` with `filters`) as CSV and XLSX,
-    made when clicked (token IDs masked); each click is recorded in the audit trail."""
+def export_view(frames: RunFrames, filters: Filters, what: str, fmt: str) -> bytes:
+    """An export of the run `frames` narrowed to `filters`."""
+    view = apply_filters(frames, filters) if filters.active else frames
+    return exports.export_bytes(view, what, fmt)
+
+
+def export_later(frames: Callable[[], RunFrames], filters: Filters, what: str,
+                 fmt: str) -> bytes:
+    """`export_view` of the frames `frames()` gives when the download is clicked."""
+    return export_view(frames(), filters, what, fmt)
+
+
+def downloads(run: RunRef, filters: Filters) -> None:
+    """Tokens, customers and errors of `run` with `filters` as CSV and XLSX, made when
+    clicked (token IDs masked); each click is recorded in the audit trail."""
     key = (run, filters_identity(filters))
+    view = data.counted(run, filters)
+    later = data.frames_later(run)
     sizes = {"tokens": len(view.tokens), "customers": len(view.customers),
              "errors": len(view.errors)}
     with st.container(horizontal=True):
@@ -180,7 +209,7 @@ def downloads(run: RunRef, filters: Filters, view: RunFrames) -> None:
                 st.download_button(
                     f"{title} ({sizes[what]:,}) · {fmt.upper()}",
                     deferred_bytes((*key, what, fmt),
-                                   partial(exports.export_bytes, view, what, fmt),
+                                   partial(export_later, later, filters, what, fmt),
                                    before=record),
                     file_name=exports.file_name(view, what, fmt),
                     mime=exports.MIME_TYPES[fmt],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from doku.analysis import charts
+from doku.analysis import chart_specs
 from doku.analysis.filters import Filters
 from doku.engine.schema import RunInfo
 from doku.engine.store import Store
@@ -138,7 +138,7 @@ def section(store: Store, run: RunInfo, ref: RunRef, filters: Filters) -> None:
 
 def mix_card(mix: pd.DataFrame, token_type: str, ref: RunRef, filters: Filters,
              base: Baseline) -> None:
-    chart = charts.issuer_mix_chart(mix[mix["type"] == token_type], token_type,
+    chart = chart_specs.issuer_mix_spec(mix[mix["type"] == token_type], token_type,
                                     chart_label(ref, filters), phrase(base), pick=True)
     chart_card(f"mix_{token_type.lower()}", chart,
                f"Issuer mix of {type_name(token_type).lower()} tokens", ref, filters,
@@ -170,8 +170,8 @@ def card_brands(run: RunInfo, ref: RunRef, filters: Filters) -> None:
         st.info("Credit-card brands: no credit-card token matches the filters.",
                 icon=":material/filter_alt_off:")
         return
-    chart = charts.brand_chart(
-        brands, chart_label(ref, filters), pick=True, title="Credit-card tokens by brand",
+    chart = chart_specs.brand_spec(
+        brands, chart_label(ref, filters), pick=True, title_text="Credit-card tokens by brand",
         subtitle="Credit cards only (direct debit has no brand); share of credit-card tokens")
     chart_card("card_brands", chart, "Credit-card tokens by brand", ref, filters,
                pick=drill(ref, BRAND))

@@ -16,19 +16,25 @@ numerator and denominator behind them. Rules every page, report and chart shares
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from doku.analysis.counting import (
+    codes,
+    customers_of,
+    equals,
+    held_per_value,
+    positive,
+)
 from doku.analysis.failures import failures_by_code as failures_by_code
-from doku.analysis.filters import Filters
-from doku.analysis.frames import PENDING, STATUSES, STR_DTYPE, RunFrames, errors_frame
+from doku.analysis.filtering import apply_filters as apply_filters
+from doku.analysis.frames import PENDING, STATUSES, STR_DTYPE, RunFrames
 from doku.analysis.labels import (
     DIRECT_DEBIT_BRAND,
     TYPE_COUNT_COLUMN,
-    attribute_column,
     brand_labels,
     chronological,
     labelled,
@@ -75,13 +81,20 @@ def by_brand(tokens: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cross(tokens: pd.DataFrame, outer: str, inner: pd.Series, inner_name: str) -> pd.DataFrame:
-    outer_labels = labelled(tokens[outer])
-    counts = pd.DataFrame({outer: outer_labels, inner_name: inner}).groupby(
-        [outer, inner_name], observed=True
-    ).size()
-    frame = counts.rename("tokens").reset_index()
-    frame[outer] = frame[outer].astype(str)
-    frame[inner_name] = frame[inner_name].astype(str)
+    outer_code, outer_values = codes(labelled(tokens[outer]))
+    inner_code, inner_values = codes(inner)
+    width = len(inner_values)
+    known = (outer_code >= 0) & (inner_code >= 0)  # as groupby: no missing keys
+    counts = np.bincount(outer_code[known] * width + inner_code[known],
+                         minlength=len(outer_values) * width)
+    present = np.flatnonzero(counts)
+    frame = pd.DataFrame({
+        outer: pd.Series(np.asarray(outer_values, dtype=object)[present // max(width, 1)],
+                         dtype=object).astype(str),
+        inner_name: pd.Series(np.asarray(inner_values, dtype=object)[present % max(width, 1)],
+                              dtype=object).astype(str),
+        "tokens": counts[present].astype(np.int64),
+    })
     totals = frame.groupby(outer)["tokens"].transform("sum")
     frame = frame.assign(_total=totals).sort_values(
         ["_total", outer, "tokens", inner_name], ascending=[False, True, False, True]
@@ -139,8 +152,8 @@ def _status_counts(customers: pd.DataFrame) -> dict[str, int]:
 def uptake(customers: pd.DataFrame) -> Uptake:
     """Overall uptake over fetched customers; failed and pending reported beside."""
     status = _status_counts(customers)
-    fetched = customers["status"] == FETCHED
-    with_tokens = int((customers["n_tokens"].where(fetched, 0).fillna(0) > 0).sum())
+    fetched = equals(customers["status"], FETCHED)
+    with_tokens = int(positive(customers["n_tokens"], fetched).sum())
     return Uptake(with_tokens, status[FETCHED], status[FAILED], status[PENDING])
 
 
@@ -168,31 +181,31 @@ def uptake_by_type(
     A type without a per-customer count column (one DOKU added later, e.g. a wallet
     type) is counted from `tokens`, which must then be given."""
     base = uptake(customers)
-    fetched = customers["status"] == FETCHED
+    fetched = equals(customers["status"], FETCHED)
     rows = []
     for t in types:
         if t in TYPE_COUNT_COLUMN:
-            counts = customers[TYPE_COUNT_COLUMN[t]].where(fetched, 0).fillna(0)
-            rows.append((t, int((counts > 0).sum())))
+            rows.append((t, int(positive(customers[TYPE_COUNT_COLUMN[t]], fetched).sum())))
             continue
         if tokens is None:
             raise ValueError(f"uptake of token type {t!r} needs the tokens frame")
         holders = set(tokens.loc[(tokens["type"] == t).to_numpy(), "customer_id"])
-        ids = customers.loc[fetched.to_numpy(), "customer_id"]
+        ids = customers.loc[fetched, "customer_id"]
         rows.append((t, int(ids.isin(list(holders)).sum())))
     return _uptake_rows("type", rows, base)
 
 
-def uptake_by_issuer(tokens: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+def uptake_by_issuer(tokens: pd.DataFrame, customers: pd.DataFrame,
+                     owner: np.ndarray | None = None) -> pd.DataFrame:
     """Per issuer: fetched customers with >= 1 token of that issuer / all fetched.
-    Columns: issuer, with_tokens, fetched, uptake, failed, pending; by with_tokens."""
+    Columns: issuer, with_tokens, fetched, uptake, failed, pending; by with_tokens.
+    `owner`: each token's row in `customers` (else customers are told apart by ID)."""
     base = uptake(customers)
-    pairs = pd.DataFrame(
-        {"issuer": labelled(tokens["issuer"]), "customer_id": tokens["customer_id"]}
-    ).drop_duplicates()
-    counts = pairs["issuer"].value_counts(sort=False)
+    issuer, issuers = codes(labelled(tokens["issuer"]))
+    holders = held_per_value(customers_of(tokens, owner), issuer, len(issuers))
     rows = sorted(
-        ((str(k), int(v)) for k, v in counts.items() if v > 0), key=lambda r: (-r[1], r[0])
+        ((str(k), int(v)) for k, v in zip(issuers, holders, strict=True) if v > 0),
+        key=lambda r: (-r[1], r[0]),
     )
     return _uptake_rows("issuer", rows, base)
 
@@ -263,72 +276,6 @@ def tokens_per_customer(customers: pd.DataFrame, cap: int | None = 5) -> pd.Data
     )
     frame.insert(3, "share", share_array(frame["customers"], pd.Series([len(n)] * buckets)))
     return frame
-
-
-def apply_filters(frames: RunFrames, filters: Filters) -> RunFrames:
-    """A filtered copy of the frames (see `Filters` for the semantics). The run info is
-    unchanged; every aggregate of the copy reflects the filter consistently."""
-    tokens, customers, owner = frames.tokens, frames.customers, frames.token_owner
-    for column, allowed in filters.attributes.items():
-        if not allowed:
-            continue
-        column = attribute_column(frames, column)
-        allow = [str(v) for v in allowed]
-        kept = labelled(customers[column]).isin(allow).to_numpy()
-        customers = customers[kept]
-        if owner is None:
-            tokens = tokens[labelled(tokens[column]).isin(allow).to_numpy()]
-        else:  # a token has its customer's attributes: keep those of kept customers
-            keep = kept[owner]
-            tokens, owner = tokens[keep], (np.cumsum(kept) - 1)[owner[keep]]
-    if filters.restricts_tokens:
-        keep = np.ones(len(tokens), dtype=bool)
-        if filters.types:
-            keep &= tokens["type"].isin(list(filters.types)).to_numpy()
-        if filters.issuers:
-            keep &= labelled(tokens["issuer"]).isin(list(filters.issuers)).to_numpy()
-        if filters.brands:
-            keep &= brand_labels(tokens).isin(list(filters.brands)).to_numpy()
-        tokens = tokens[keep]
-        owner = None if owner is None else owner[keep]
-        customers = _recount(customers, tokens, owner)
-    return replace(
-        frames,
-        tokens=tokens.reset_index(drop=True),
-        customers=customers.reset_index(drop=True),
-        errors=errors_frame(customers),
-        filters=filters,
-        token_owner=owner,
-    )
-
-
-def _recount(customers: pd.DataFrame, tokens: pd.DataFrame,
-             owner: np.ndarray | None = None) -> pd.DataFrame:
-    """Per-customer token counts of fetched customers from a (filtered) tokens frame;
-    `owner`: each token's row in `customers` (else customers are matched by ID)."""
-    fetched = (customers["status"] == FETCHED).to_numpy()
-    ids = customers["customer_id"]
-    out = customers.copy(deep=False)  # copy-on-write: only the recounted columns are new
-    types = tokens["type"].to_numpy()
-
-    def count(rows: np.ndarray | None) -> pd.arrays.IntegerArray:
-        if owner is not None:
-            values: np.ndarray = np.bincount(owner if rows is None else owner[rows],
-                                 minlength=len(customers)).astype(np.int64)
-        else:
-            sub = tokens if rows is None else tokens[rows]
-            per = sub["customer_id"].value_counts()
-            values = ids.map(per).fillna(0).to_numpy(dtype=np.int64)
-        return pd.arrays.IntegerArray(values, ~fetched)
-
-    n_tokens = count(None)
-    out["n_tokens"] = n_tokens
-    out["n_direct_debit"] = count(types == DIRECT_DEBIT)
-    out["n_credit_card"] = count(types == CREDIT_CARD)
-    out["has_token"] = pd.arrays.BooleanArray(
-        n_tokens.to_numpy(dtype=np.int64, na_value=0) > 0, ~fetched
-    )
-    return out
 
 
 def types_in_scope(frames: RunFrames) -> tuple[str, ...]:

@@ -90,16 +90,27 @@ def categorical(values: Any, fixed: Sequence[str] = ()) -> pd.Series:
     any other value present, in sorted order (stable display and value_counts with
     zeros)."""
     encoded = _encoded(values)
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    indices = encoded.indices
+    indices = indices.fill_null(-1) if indices.null_count else indices
+    at = indices.to_numpy(zero_copy_only=False)
     seen: list[str] = encoded.dictionary.to_pylist()
-    used = np.bincount(indices[indices >= 0], minlength=len(seen)) > 0
+    used = np.bincount(at + 1, minlength=len(seen) + 1)[1:] > 0  # index -1: missing
     extra = sorted({v for v, u in zip(seen, used, strict=True) if u} - set(fixed))
-    categories = [*fixed, *extra]
+    categories = pd.Index([*fixed, *extra], dtype=STR_DTYPE)
     position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([position.get(v, -1) for v in seen], dtype=np.int32)
-    codes = np.where(indices >= 0, remap[np.maximum(indices, 0)] if len(remap) else -1, -1)
-    cat = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=STR_DTYPE))
-    return pd.Series(cat)
+    # One lookup per row; its last entry is what index -1 (missing) reads.
+    lookup = np.array([position.get(v, -1) for v in seen] + [-1], dtype=np.int64)
+    codes = np.take(lookup.astype(coerce_codes(len(categories))), at)  # -1 reads the last
+    return pd.Series(pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(categories), validate=False))
+
+
+def coerce_codes(n_categories: int) -> type[np.signedinteger[Any]]:
+    """The code type pandas keeps for `n_categories` categories."""
+    for kind in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def int_column(values: Any, keep: np.ndarray | None = None) -> pd.Series:
@@ -112,6 +123,16 @@ def int_column(values: Any, keep: np.ndarray | None = None) -> pd.Series:
     if keep is not None:
         mask = mask | ~keep
     return pd.Series(pd.arrays.IntegerArray(data, mask))
+
+
+def fetched_counts(values: Any, fetched: np.ndarray) -> pd.Series:
+    """A count column of customers (Int64): missing counts of fetched customers read
+    0, every count of the others is <NA> (they have no answer to count)."""
+    arr = arrow(values)
+    if arr is None:
+        arr = pa.array(values, type=pa.int64())
+    data = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return pd.Series(pd.arrays.IntegerArray(data, ~fetched))
 
 
 def attribute_value(value: Any) -> str | None:

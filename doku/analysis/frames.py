@@ -41,6 +41,7 @@ from doku.analysis.columns import (
     attribute_series,
     categorical,
     encode_attribute,
+    fetched_counts,
     int_column,
     map_text,
     str_column,
@@ -210,17 +211,17 @@ def customers_from_columns(cols: Sequence[Any], attribute_columns: Sequence[str]
     codes = status.cat.codes.to_numpy()
     if (codes < 0).any():
         status = status.fillna(PENDING)
-    fetched = (status == FETCHED).to_numpy()
-    n_tokens = int_column(cols[3], keep=fetched)
-    counts = n_tokens.fillna(0).to_numpy(dtype=np.int64)
+    fetched = codes == STATUSES.index(FETCHED)
+    n_tokens = fetched_counts(cols[3], fetched)
     data: dict[str, pd.Series] = {
         "customer_id": str_column(cols[0]),
         "status": status,
         "customer_name": str_column(cols[2]),
-        "n_tokens": n_tokens.fillna(0).where(fetched, pd.NA).astype("Int64"),
-        "n_direct_debit": int_column(cols[4], keep=fetched).fillna(0).where(fetched, pd.NA),
-        "n_credit_card": int_column(cols[5], keep=fetched).fillna(0).where(fetched, pd.NA),
-        "has_token": pd.Series(pd.arrays.BooleanArray(counts > 0, ~fetched)),
+        "n_tokens": n_tokens,
+        "n_direct_debit": fetched_counts(cols[4], fetched),
+        "n_credit_card": fetched_counts(cols[5], fetched),
+        "has_token": pd.Series(pd.arrays.BooleanArray(
+            (n_tokens.array.to_numpy(dtype=np.int64, na_value=0) > 0), ~fetched)),
         # The store holds the machine code (older stores: the label); show both.
         "error_code": categorical(map_text(cols[6], error_code)),
         "error_kind": categorical(map_text(cols[6], error_label)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from doku.analysis.counting import distinct, distinct_sorted
 from doku.analysis.frames import RunFrames
 from doku.analysis.labels import (
     labelled,
@@ -62,11 +63,18 @@ def _mix(tokens: pd.DataFrame, owner: np.ndarray | None = None) -> pd.DataFrame:
     type_code = types.cat.codes.to_numpy().astype(np.int64)
     pair = type_code * n_issuers + issuers.cat.codes.to_numpy().astype(np.int64)
     customer = (owner if owner is not None
-                else pd.factorize(tokens["customer_id"])[0]).astype(np.int64)
+                else pd.factorize(tokens["customer_id"])[0]).astype(np.int64, copy=False)
     cells = n_types * n_issuers
-    # A holder is a distinct (customer, pair), or (customer, type) for the type's total.
-    held = _distinct(customer * cells + pair) % cells if cells else pair
-    type_held = _distinct(customer * max(n_types, 1) + type_code) % max(n_types, 1)
+    # A holder is a distinct (customer, pair), or (customer, type) for the type's total:
+    # those come in order from the sorted (customer, pair) keys, with no second sort.
+    if cells:
+        keys = distinct(customer * cells + pair)
+        held = keys % cells
+        by_type = keys // n_issuers  # customer * n_types + type, in order
+        type_held = distinct_sorted(by_type) % n_types
+    else:
+        held = pair
+        type_held = distinct(customer * max(n_types, 1) + type_code) % max(n_types, 1)
     tokens_in = np.bincount(pair, minlength=cells)
     holders_in = np.bincount(held, minlength=cells)
     present = np.flatnonzero(tokens_in)
@@ -84,14 +92,6 @@ def _mix(tokens: pd.DataFrame, owner: np.ndarray | None = None) -> pd.DataFrame:
                                     pd.Series(type_holders[type_of])),
     })
     return _ordered(counts[list(MIX_COLUMNS)])
-
-
-def _distinct(keys: np.ndarray) -> np.ndarray:
-    """The distinct values of `keys`, by sorting (numpy's hash-based `unique` is several
-    times slower on a million int64)."""
-    ordered = np.sort(keys)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(
-        ordered) else ordered
 
 
 def _ordered(mix: pd.DataFrame) -> pd.DataFrame:
