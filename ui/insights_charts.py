@@ -32,22 +32,6 @@ from ui.trail_events import download_detail, download_recorder
 
 
 # -- charts -------------------------------------------------------------------------------------
-def trusted(chart: Any) -> Any:
-    """`chart`, whose spec Streamlit will take without Altair validating it against
-    the Vega-Lite schema once more (jsonschema: 10-30 ms a chart, every rerun). The
-    chart builders are validated by tests/test_charts.py, every one of them."""
-    if "to_dict" in vars(chart):
-        return chart  # trusted already (a chart from a cache, drawn again)
-    to_dict = chart.to_dict
-    # SchemaBase keeps attributes in its spec (`__setattr__`): set the method directly.
-    object.__setattr__(chart, "to_dict", partial(_unvalidated, to_dict))
-    return chart
-
-
-def _unvalidated(to_dict: Any, *args: Any, **kwargs: Any) -> Any:
-    return to_dict(*args, **{**kwargs, "validate": False})
-
-
 def drawn(chart: ChartSpec) -> dict[str, Any]:
     """The spec as `st.altair_chart` sends an Altair chart: its data as Arrow bytes,
     named by their hash (new data, new name: the browser replaces the old)."""
