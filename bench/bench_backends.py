@@ -2,7 +2,8 @@
 
 1. Bulk audit throughput against the simulator (its own process, 50 ms latency,
    concurrency 16): PostgreSQL's customers/s as a fraction of SQLite's (goal >= 0.90).
-   Each backend audits the same customers; one warm-up audit each first.
+   Each backend audits the same customers; one warm-up audit (100 customers) each
+   first.
 2. `doku report RUN --json` (in process, the real command) on a 200,000-token run in
    each backend: seconds (best of two: the first also makes the run's snapshot), and
    PostgreSQL's time as a multiple of SQLite's. (`bench_insights` reads 1,000,000-token
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.seeding import seed_finished_run
+from bench.seeding import RunData, make_run_data, seed_finished_run
 from doku.cli.main import main as doku_cli
 from doku.engine.bulk import AuditOptions
 from doku.engine.inputs import parse_text
@@ -41,10 +42,7 @@ from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, 
 from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
 from tests.pg_cluster import SERVER_URL_ENV, fresh_database, server_from_url, start_cluster
 
-SEED = 20261126
-ISSUERS = ("BCA", "BRI", "Mandiri", "BNI", "CIMB Niaga", "Permata", "Danamon", "BSI")
-BRANDS = ("visa", "mastercard", "jcb", "amex")
-BATCH = 50_000
+WARM_UP = 100  # customers audited first on each backend: connections, code paths
 
 
 @contextlib.contextmanager
@@ -78,10 +76,11 @@ def audit_rate(url: str, store_url: str, ids: list[str], concurrency: int) -> fl
     return len(ids) / elapsed
 
 
-def seed_big_run(store_url: str, n_tokens: int) -> int:
-    """A finished run holding exactly `n_tokens` tokens (`bench.seeding`)."""
+def seed_big_run(store_url: str, n_tokens: int, data: RunData | None = None) -> int:
+    """A finished run holding exactly `n_tokens` tokens (`bench.seeding`; `data`: its
+    rows, made once for both backends)."""
     with Store(url=store_url) as store:
-        return seed_finished_run(store, n_tokens, "bench-report.csv").run_id
+        return seed_finished_run(store, n_tokens, "bench-report.csv", data=data).run_id
 
 
 def report_seconds(store_url: str, run_id: int) -> tuple[float, dict[str, Any]]:
@@ -120,7 +119,7 @@ def main() -> None:
         url, proc = start_simulator_process(SimulatorConfig(latency_ms=args.latency_ms))
         try:
             for name, store_url in stores.items():
-                audit_rate(url, store_url, ids[:200], args.concurrency)  # warm-up
+                audit_rate(url, store_url, ids[:WARM_UP], args.concurrency)
                 figures[f"{name}_per_s"] = round(
                     audit_rate(url, store_url, ids, args.concurrency), 1)
                 print(f"{name}: bulk audit {figures[f'{name}_per_s']} customers/s", flush=True)
@@ -129,9 +128,10 @@ def main() -> None:
         figures["throughput_ratio"] = round(figures["postgresql_per_s"]
                                             / figures["sqlite_per_s"], 3)
         printed = {}
+        data = make_run_data(args.tokens)  # the same run in both backends
         for name, store_url in stores.items():
             started = time.perf_counter()
-            run_id = seed_big_run(store_url, args.tokens)
+            run_id = seed_big_run(store_url, args.tokens, data)
             figures[f"{name}_seed_s"] = round(time.perf_counter() - started, 1)
             # Best of two: the first call in the process also pays pandas' import.
             first, printed[name] = report_seconds(store_url, run_id)

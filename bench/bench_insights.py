@@ -2,19 +2,23 @@
 against a 1,000-token run, on both store backends (goals: open <= 1.5 s, filter
 <= 0.5 s on the big run).
 
-Each run is seeded in bulk (`bench.seeding`: the rows an audit writes) and then
-finished as an audit finishes it: its columnar snapshot is made (`snapshot_s`, what
-the fetcher that ends a run spends). Then, in one AppTest session per run, 3 times:
-every frame and aggregate cache is emptied (a run nobody has looked at yet since the
-dashboard started), the page is opened (`open`), and a token-type filter is picked
-(`filter`, never cached: CREDIT_CARD, DIRECT_DEBIT, CREDIT_CARD after emptying the
-caches again), in a fresh Python process on that store, as a dashboard process opening
-the run. Printed: min/median/max of the 3.
+Each run is seeded in bulk (`bench.seeding`: the rows an audit writes; both runs'
+rows are made once, so both backends hold the same runs, and written into both
+backends at once, before anything is measured) and then finished as an audit
+finishes it: its columnar snapshot is made (`snapshot_s`, what the fetcher that
+ends a run spends). Then, in one AppTest session per run, 3 times: every frame and
+aggregate cache is emptied (a run nobody has looked at yet since the dashboard
+started), the page is opened (`open`), and a token-type filter is picked (`filter`,
+never cached: CREDIT_CARD, DIRECT_DEBIT, CREDIT_CARD after emptying the caches
+again), in a fresh Python process on that store (one per backend: the small run, then
+the big one), as a dashboard process opening the runs. Printed: min/median/max of the 3.
 
 Before it is finished, the big run is followed as a running one is
 (`doku.engine.live_columns`): `live_whole_s` is the first, whole read of it, and
 `live_refresh` (min/median/max of 3) each later read after 1,000 more results were
-written, frames included - what every 5-second refresh of a running run costs.
+written, frames included - what every 5-second refresh of a running run costs (the
+seeded results are stamped over the audit's duration, so a refresh reads again the
+last 30 s of them, as it does in a real run).
 
 PostgreSQL is a throw-away cluster started here (or DOKU_TEST_DATABASE_URL's server).
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import statistics
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -104,20 +110,25 @@ def store_url(backend: str, folder: Path) -> Iterator[str]:
 
 def follow_running(store: Any, run_id: int) -> dict[str, Any]:
     """The big run followed while it runs: a whole read, then 3 reads of changes."""
+    from bench.seeding import customer_id
     from doku.analysis.frames import frames_from_columns
     from doku.engine.live_columns import LiveColumns
+    from doku.engine.result_writer import DEFAULT_BATCH
+    from doku.engine.results import Fetched
     from doku.models import DIRECT_DEBIT, Token
 
     store.set_status(run_id, "running")
     info = store.get_run(run_id, counted=False)
     live = LiveColumns(store, run_id)
     whole = timed(lambda: frames_from_columns(info, live.current()))
-    ids = [row[0] for row in store.customer_rows(run_id)[:3_000]]
+    ids = [customer_id(seq) for seq in range(3_000)]  # the run's first 3,000 customers
     refresh = []
     for i in range(3):
-        for cid in ids[i * 1_000:(i + 1) * 1_000]:
-            store.record_fetched(run_id, cid, [Token(cid, "Again", DIRECT_DEBIT, "BRI", None,
-                                                     "****0001", f"{cid}-again")], attempts=1)
+        results = [Fetched(cid, [Token(cid, "Again", DIRECT_DEBIT, "BRI", None, "****0001",
+                                       f"{cid}-again")], attempts=1)
+                   for cid in ids[i * 1_000:(i + 1) * 1_000]]
+        for first in range(0, len(results), DEFAULT_BATCH):  # as a bulk audit's writer
+            store.record_results(run_id, results[first:first + DEFAULT_BATCH])
         refresh.append(timed(lambda: frames_from_columns(info, live.current())))
         if live.last_read != "changes":
             raise SystemExit("the running run was read whole, not its changes")
@@ -125,52 +136,77 @@ def follow_running(store: Any, run_id: int) -> dict[str, Any]:
     return {"live_whole_s": round(whole, 2), "live_refresh": spread(refresh)}
 
 
-def bench_backend(backend: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+def seed_everywhere(urls: dict[str, str], runs: dict[str, Any]) -> dict[str, Any]:
+    """Both runs (`runs`: label -> `bench.seeding.RunData`) seeded into every backend
+    at once, a thread each (SQLite and PostgreSQL do most of it outside the GIL),
+    before anything is measured: backend -> label -> (Seeded, seconds)."""
     from bench.seeding import seed_finished_run
+    from doku.engine.store import Store
+
+    def seed(store: Store) -> dict[str, tuple[Any, float]]:
+        seeded = {}
+        for label, data in runs.items():
+            started = time.perf_counter()
+            run = seed_finished_run(store, data.tokens, f"bench-{data.tokens}.csv", data=data)
+            seeded[label] = (run, time.perf_counter() - started)
+        return seeded
+
+    with contextlib.ExitStack() as stack:
+        # Opened (created, migrated) one after the other: alembic's runner is not
+        # thread-safe.
+        stores = {backend: stack.enter_context(Store(url=url)) for backend, url in urls.items()}
+        with ThreadPoolExecutor(len(stores)) as pool:
+            futures = {backend: pool.submit(seed, store) for backend, store in stores.items()}
+            return {backend: future.result() for backend, future in futures.items()}
+
+
+def bench_backend(backend: str, url: str, folder: Path, args: argparse.Namespace,
+                  seeded: dict[str, Any]) -> dict[str, Any]:
+    """The runs `seed_everywhere` wrote into one backend: followed, finished, opened."""
     from doku.engine.run_columns import snapshot_run
     from doku.engine.store import Store
 
+    if backend == "sqlite":
+        os.environ["DOKU_DATA_DIR"] = str(folder)
+        os.environ.pop("DOKU_DATABASE_URL", None)
+    else:
+        os.environ["DOKU_DATABASE_URL"] = url
     figures: dict[str, Any] = {}
-    with store_url(backend, folder) as url:
-        if backend == "sqlite":
-            os.environ["DOKU_DATA_DIR"] = str(folder)
-            os.environ.pop("DOKU_DATABASE_URL", None)
-        else:
-            os.environ["DOKU_DATABASE_URL"] = url
-        with Store(url=url) as store:
-            for label, n in (("small", args.small), ("big", args.tokens)):
-                started = time.perf_counter()
-                seeded = seed_finished_run(store, n, f"bench-{n}.csv")
-                seeded_s = time.perf_counter() - started
-                if label == "big":
-                    figures.update(follow_running(store, seeded.run_id))
-                snapshot_s = timed(lambda run=seeded.run_id: snapshot_run(store, run))
-                figures[f"{label}_run"] = seeded.run_id
-                figures[f"{label}_customers"] = seeded.customers
-                figures[f"{label}_snapshot_s"] = round(snapshot_s, 2)
-                print(f"{backend}: run {seeded.run_id}: {n:,} tokens, {seeded.customers:,} "
-                      f"customers, seeded in {seeded_s:.1f} s, snapshot {snapshot_s:.2f} s",
-                      flush=True)
-        for label in ("small", "big"):
-            got = measure_in_fresh_process(figures[f"{label}_run"], args.repeat)
-            for what, values in got.items():
-                figures[f"{label}_{what}"] = values
-            print(f"{backend} {label}: open {got['open']} s, filter {got['filter']} s",
+    with Store(url=url) as store:
+        for label, n in (("small", args.small), ("big", args.tokens)):
+            run, seeded_s = seeded[label]
+            if label == "big":
+                figures.update(follow_running(store, run.run_id))
+            snapshot_s = timed(functools.partial(snapshot_run, store, run.run_id))
+            figures[f"{label}_run"] = run.run_id
+            figures[f"{label}_customers"] = run.customers
+            figures[f"{label}_seed_s"] = round(seeded_s, 2)
+            figures[f"{label}_snapshot_s"] = round(snapshot_s, 2)
+            print(f"{backend}: run {run.run_id}: {n:,} tokens, {run.customers:,} "
+                  f"customers, seeded in {seeded_s:.1f} s, snapshot {snapshot_s:.2f} s",
                   flush=True)
+    measured = measure_in_fresh_process([figures["small_run"], figures["big_run"]],
+                                        args.repeat)
+    for label, got in zip(("small", "big"), measured, strict=True):
+        for what, values in got.items():
+            figures[f"{label}_{what}"] = values
+        print(f"{backend} {label}: open {got['open']} s, filter {got['filter']} s",
+              flush=True)
     return figures
 
 
-def measure_in_fresh_process(run_id: int, repeat: int) -> dict[str, Any]:
-    """`measure` in a new Python process on the same store (as a dashboard process
-    opening the run: not one that just seeded a million rows and holds their garbage)."""
+def measure_in_fresh_process(run_ids: list[int], repeat: int) -> list[dict[str, Any]]:
+    """`measure` of each run, one after the other, in a new Python process on the same
+    store (as a dashboard process opening the runs: not one that just seeded a million
+    rows and holds their garbage)."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_insights", "--measure", str(run_id),
-         "--repeat", str(repeat)],
+        [sys.executable, "-m", "bench.bench_insights", "--measure",
+         ",".join(str(r) for r in run_ids), "--repeat", str(repeat)],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=900,
     )
     if done.returncode != 0:
-        raise SystemExit(f"measuring run {run_id} failed: {done.stderr.strip()[-2000:]}")
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"measuring runs {run_ids} failed: {done.stderr.strip()[-2000:]}")
+    figures: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
 
@@ -180,13 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=1_000, help="tokens in the small run")
     parser.add_argument("--repeat", type=int, default=3, help="opens and filters per run")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # one run, here
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # runs (1,2), here
     args = parser.parse_args(argv)
     if args.measure is not None:  # the store is the environment's (DOKU_*)
         import doku.settings
 
         doku.settings.read_secrets_table = lambda *_args, **_kwargs: {}
-        print(json.dumps(measure(args.measure, args.repeat)))
+        print(json.dumps([measure(int(run), args.repeat) for run in args.measure.split(",")]))
         return 0
 
     from tests.pg_cluster import SERVER_URL_ENV
@@ -199,18 +235,36 @@ def main(argv: list[str] | None = None) -> int:
     doku.settings.read_secrets_table = lambda *_args, **_kwargs: {}  # no developer secrets
     results: dict[str, Any] = {"tokens_big": args.tokens, "tokens_small": args.small,
                                "repeat": args.repeat, "load_1m": os.getloadavg()[0]}
-    for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory(prefix="bench-insights-") as tmp:
-            figures = bench_backend(backend, args, Path(tmp))
-        results.update({f"{backend}_{k}": v for k, v in figures.items()})
-        big_open, big_filter = figures["big_open"]["median"], figures["big_filter"]["median"]
-        print(f"{backend}: {args.tokens:,}-token run opens in {big_open} s (goal <= 1.5), a filter "
-              f"takes {big_filter} s (goal <= 0.5); medians, 1k-token run "
-              f"{figures['small_open']['median']} s and {figures['small_filter']['median']} s;"
-              f" the big run followed while running: first read {figures['live_whole_s']} s, then "
-              f"{figures['live_refresh']['median']} s a refresh", flush=True)
+    from bench.seeding import make_run_data
+
+    backends = args.backends.split(",")
+    with contextlib.ExitStack() as stack:
+        folders = {b: Path(stack.enter_context(tempfile.TemporaryDirectory(
+            prefix="bench-insights-"))) for b in backends}
+        with ThreadPoolExecutor(1) as pool:  # PostgreSQL starts while the rows are made
+            stores = [pool.submit(stack.enter_context, store_url(b, folders[b]))
+                      for b in backends]
+            # The rows of both runs are made once: both backends hold the same runs.
+            runs = {"small": make_run_data(args.small), "big": make_run_data(args.tokens)}
+            urls = {b: store.result() for b, store in zip(backends, stores, strict=True)}
+        seeded = seed_everywhere(urls, runs)
+        for backend in backends:
+            figures = bench_backend(backend, urls[backend], folders[backend], args,
+                                    seeded[backend])
+            results.update({f"{backend}_{k}": v for k, v in figures.items()})
+            report(backend, args.tokens, figures)
     print(json.dumps(results))
     return 0
+
+
+def report(backend: str, tokens: int, figures: dict[str, Any]) -> None:
+    """The backend's line of medians against the goals."""
+    big_open, big_filter = figures["big_open"]["median"], figures["big_filter"]["median"]
+    print(f"{backend}: {tokens:,}-token run opens in {big_open} s (goal <= 1.5), a filter "
+          f"takes {big_filter} s (goal <= 0.5); medians, 1k-token run "
+          f"{figures['small_open']['median']} s and {figures['small_filter']['median']} s;"
+          f" the big run followed while running: first read {figures['live_whole_s']} s, then "
+          f"{figures['live_refresh']['median']} s a refresh", flush=True)
 
 
 if __name__ == "__main__":

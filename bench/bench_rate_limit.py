@@ -1,12 +1,14 @@
 """One rate limit for the whole team: several processes auditing at once, as ratios.
 
 The simulator (its own process) allows R requests/s and answers 429 beyond that. P
-processes (default 3) each audit their own customers into one shared store at the
-same moment:
+processes (default 3) each audit their own customers (default 150) into one shared
+store at the same moment:
 
 1. team: DOKU_RATE_LIMIT=R in every process. Combined request rate as a fraction of R
    (goal: within 5%, i.e. >= 0.95 and not above 1.05) and the 429s the team got.
 2. alone (today, for comparison): no DOKU_RATE_LIMIT, each process --rps R.
+
+The processes are spawned once and given each scenario in turn.
 
 Rates count every request (customers + retries) from the moment all processes start
 to the moment the last one ends. Then the cost of one slot (one round trip to the
@@ -21,6 +23,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -41,44 +44,69 @@ from doku.settings import load_settings
 from doku.simulator import SimulatorConfig, start_simulator_process, stop_simulator_process
 
 
-def _audit_process(store_url: str, environ: dict[str, str], ids: list[str],
-                   options: AuditOptions, ready: Any, go: Any, out: Any) -> None:
-    os.environ.update(environ)
-    settings = load_settings(secrets={})
-    with Store(url=store_url) as store:
-        ready.put(True)
-        go.wait(120)
-        started = time.time()
-        progress = start_audit(store, parse_text("\n".join(ids)), settings, options).wait()
-        out.put({"started": started, "ended": time.time(), "state": progress.state,
-                 "requests": progress.done + progress.retries, "retries": progress.retries,
-                 "fetched": progress.fetched})
+def _audit_process(tasks: Any, ready: Any, go: Any, out: Any) -> None:
+    """One member of the team: audits each task it is given (a store, its DOKU_*
+    settings, its customers) when `go` is set, until it is given None."""
+    while (task := tasks.get()) is not None:
+        store_url, environ, ids, options = task
+        for key in [k for k in os.environ if k.startswith("DOKU_")]:
+            del os.environ[key]
+        os.environ.update(environ)
+        settings = load_settings(secrets={})
+        with Store(url=store_url) as store:
+            ready.put(True)
+            go.wait(120)
+            started = time.time()
+            progress = start_audit(store, parse_text("\n".join(ids)), settings, options).wait()
+            out.put({"started": started, "ended": time.time(), "state": progress.state,
+                     "requests": progress.done + progress.retries,
+                     "retries": progress.retries, "fetched": progress.fetched})
 
 
-def team_run(store_url: str, sim_url: str, *, processes: int, customers: int,
+class Team:
+    """P processes, started once (spawned: each imports the engine, about 1.5 s of CPU)
+    and given one audit each per scenario."""
+
+    def __init__(self, processes: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.tasks = [ctx.Queue() for _ in range(processes)]
+        self.ready, self.go, self.out = ctx.Queue(), ctx.Event(), ctx.Queue()
+        self.procs = [ctx.Process(target=_audit_process,
+                                  args=(tasks, self.ready, self.go, self.out))
+                      for tasks in self.tasks]
+        for proc in self.procs:
+            proc.start()
+
+    def audit(self, store_url: str, environ: dict[str, str], options: AuditOptions,
+              customers: int) -> list[dict[str, Any]]:
+        """Every process audits its own `customers` at once; what each did."""
+        for p, tasks in enumerate(self.tasks):
+            tasks.put((store_url, environ, [f"P{p}-{i:06d}" for i in range(customers)],
+                       options))
+        for _ in self.procs:
+            self.ready.get(timeout=120)
+        self.go.set()
+        try:
+            return [self.out.get(timeout=3600) for _ in self.procs]
+        finally:
+            self.go.clear()  # before the next scenario's tasks are handed out
+
+    def close(self) -> None:
+        for tasks in self.tasks:
+            tasks.put(None)
+        for proc in self.procs:
+            proc.join(60)
+
+
+def team_run(team: Team, store_url: str, sim_url: str, *, customers: int,
              concurrency: int, rate: float, shared: bool) -> dict[str, Any]:
-    """P processes auditing together; their combined rate and 429s."""
+    """The team's processes auditing together; their combined rate and 429s."""
     environ = {"DOKU_ENV": "simulator", "DOKU_BASE_URL": sim_url}
     if shared:
         environ["DOKU_RATE_LIMIT"] = repr(rate)
     options = AuditOptions(concurrency=concurrency, rps=None if shared else rate,
                            max_attempts=20)
-    ctx = multiprocessing.get_context("spawn")
-    ready, go, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [
-        ctx.Process(target=_audit_process, args=(
-            store_url, environ, [f"P{p}-{i:06d}" for i in range(customers)], options,
-            ready, go, out))
-        for p in range(processes)
-    ]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    go.set()
-    results = [out.get(timeout=3600) for _ in procs]
-    for proc in procs:
-        proc.join(60)
+    results = team.audit(store_url, environ, options, customers)
     assert all(r["state"] == "done" and r["fetched"] == customers for r in results), results
     window = max(r["ended"] for r in results) - min(r["started"] for r in results)
     requests = sum(r["requests"] for r in results)
@@ -121,7 +149,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=50.0, help="the limit R, requests/s")
     ap.add_argument("--processes", type=int, default=3)
-    ap.add_argument("--customers", type=int, default=300, help="per process")
+    # 150 a process: 450 requests, 9 s a scenario at R = 50 (300 took 18 s). The
+    # processes' start (their runs, first connections: 0.1-0.5 s on PostgreSQL, more
+    # on a busy machine) is in the window, so the team's figure there is up to 0.03
+    # lower than over 18 s (120 a process, 7.2 s, gave 0.94 once).
+    ap.add_argument("--customers", type=int, default=150, help="per process")
     ap.add_argument("--concurrency", type=int, default=8, help="per process")
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
@@ -131,16 +163,17 @@ def main() -> None:
                                "customers_per_process": args.customers,
                                "concurrency": args.concurrency}
     config = SimulatorConfig(latency_ms=args.latency_ms, rate_limit_rps=args.rate)
-    run = {"processes": args.processes, "customers": args.customers,
-           "concurrency": args.concurrency, "rate": args.rate}
-    with tempfile.TemporaryDirectory() as tmp, store_urls(args.backend, Path(tmp)) as urls:
+    run = {"customers": args.customers, "concurrency": args.concurrency, "rate": args.rate}
+    team = Team(args.processes)
+    with (tempfile.TemporaryDirectory() as tmp, store_urls(args.backend, Path(tmp)) as urls,
+          contextlib.closing(team)):
         for backend, store_url in urls.items():
             Store(url=store_url).close()  # created once, before the processes open it
             # A fresh simulator per scenario: its token bucket starts full each time.
             for shared in (True, False) if not args.no_baseline else (True,):
                 sim_url, sim = start_simulator_process(config)
                 try:
-                    result = team_run(store_url, sim_url, shared=shared, **run)
+                    result = team_run(team, store_url, sim_url, shared=shared, **run)
                 finally:
                     stop_simulator_process(sim)
                 label = "team (DOKU_RATE_LIMIT)" if shared else "alone (--rps each)"

@@ -103,19 +103,19 @@ def raw_load(url: str, connections: int, requests_total: int) -> dict[str, float
     in_flight = connections
     while in_flight:
         for key, _ in sel.select(timeout=10):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            chunk = sock.recv(65536)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            chunk = ready.recv(65536)
             if not chunk:
                 raise ConnectionError("simulator closed a keep-alive connection")
-            buffers[sock] += chunk
-            while (size := _answer_length(buffers[sock])) is not None:
+            buffers[ready] += chunk
+            while (size := _answer_length(buffers[ready])) is not None:
                 answered += 1
-                ok += buffers[sock].startswith(b"HTTP/1.1 200") or buffers[sock].startswith(
+                ok += buffers[ready].startswith(b"HTTP/1.1 200") or buffers[ready].startswith(
                     b"HTTP/1.0 200")
-                buffers[sock] = buffers[sock][size:]
+                buffers[ready] = buffers[ready][size:]
                 if pending:
-                    sock.sendall(pending.pop())
+                    ready.sendall(pending.pop())
                 else:
                     in_flight -= 1
     elapsed = time.perf_counter() - started
