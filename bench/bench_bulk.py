@@ -29,7 +29,6 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -38,13 +37,12 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
-import doku.engine.bulk as bulk_module
 from doku.client.aio import AsyncTokenClient
 from doku.client.lean import LeanTokenClient
 from doku.client.signing import sign_request, timestamp
@@ -130,14 +128,15 @@ def timed(marks: list[float]) -> Callable[..., TokenClient]:
 
 
 def audit(url: str, ids: list[str], options: AuditOptions, folder: Path,
-          marks: list[float] | None = None) -> tuple[float, float, int]:
+          marks: list[float] | None = None,
+          factory: Callable[..., TokenClient] | None = None) -> tuple[float, float, int]:
     """(customers/s, CPU seconds of this process, retries) for one whole audit; with
     `marks`, the time each answer arrived is appended there."""
     with Store(folder / f"{uuid.uuid4().hex}.sqlite3") as store:
         cpu0 = time.process_time()
         started = time.perf_counter()
         job = start_audit(store, parse_text("\n".join(ids)), settings_for(url), options,
-                          client_factory=None if marks is None else timed(marks))
+                          client_factory=timed(marks) if marks is not None else factory)
         p = job.wait()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu0
@@ -198,18 +197,6 @@ def transport_cpu(url: str, calls: int) -> dict[str, float]:
     return best
 
 
-@contextlib.contextmanager
-def engine_on_threads() -> Iterator[None]:
-    """The bulk engine's transport as it was: a thread per connection over
-    `LeanTokenClient` (`doku.engine.fetch_loops` runs threads for a blocking client)."""
-    saved = bulk_module.AsyncTokenClient
-    bulk_module.AsyncTokenClient = LeanTokenClient  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        bulk_module.AsyncTokenClient = saved  # type: ignore[misc]
-
-
 def cpu_at_zero_latency(runs: int, customers: int, folder: Path) -> dict[str, object]:
     url, proc = start_simulator_process(SimulatorConfig(latency_ms=0))
     try:
@@ -224,8 +211,10 @@ def cpu_at_zero_latency(runs: int, customers: int, folder: Path) -> dict[str, ob
             per_customer.append(1000 * cpu / customers)
             if sim0 is not None and sim1 is not None:
                 simulator.append(1000 * (sim1 - sim0) / customers)
-            with engine_on_threads():
-                _, cpu, _ = audit(url, ids, AuditOptions(concurrency=16), folder)
+            # The same engine on threads over LeanTokenClient (what it used before):
+            # `doku.engine.fetch_loops` runs threads for a blocking client.
+            _, cpu, _ = audit(url, ids, AuditOptions(concurrency=16), folder,
+                              factory=LeanTokenClient)
             threads.append(1000 * cpu / customers)
         transports = transport_cpu(url, 1500)
     finally:
@@ -266,7 +255,7 @@ def main() -> None:
     latencies = [float(x) for x in args.latencies.split(",")]
     concurrencies = [int(x) for x in args.concurrencies.split(",")]
     print(f"machine: {machine()}; load average {load():.1f} at start", flush=True)
-    print("fraction of C/L, min / median / max of 3 audits: sustained (answers between "
+    print("fraction of C/L, min / median / max of the audits: sustained (answers between "
           "the end of the first round and the end of the next-to-last, over that time), "
           "then the whole audit, and its fixed cost in s at the sustained rate")
     points: list[dict[str, object]] = []

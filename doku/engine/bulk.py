@@ -34,7 +34,7 @@ from doku.engine.audit_model import (  # re-exported: callers import them from h
     _Counters,
 )
 from doku.engine.claims import CLAIM_LEASE_S
-from doku.engine.fetch_loops import FetchLoops
+from doku.engine.fetch_loops import fetch_all
 from doku.engine.ratelimit import pacer_for
 from doku.engine.result_writer import ResultWriter
 from doku.engine.results import Fetched, Result
@@ -70,7 +70,7 @@ _active_lock = threading.Lock()
 _active: set[int] = set()
 
 
-class BulkJob(FetchLoops):
+class BulkJob:
     """Fetches `ids` of run `run_id` on a background thread; poll `snapshot()`."""
 
     def __init__(
@@ -233,7 +233,7 @@ class BulkJob(FetchLoops):
             self.store, self.run_id, store_token_ids=opts.store_token_ids,
             on_written=self._written, on_error=self._not_written,
             name=f"audit-{self.run_id}-results")
-        self._fetch_all(client, min(opts.concurrency, max(1, self.source.total)))
+        fetch_all(self, client, min(opts.concurrency, max(1, self.source.total)))
         writer.close()
         client.close()
         if self._error is not None:
