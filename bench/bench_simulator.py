@@ -10,7 +10,8 @@ least 300/s. The simulator runs in a child process because client and server thr
 one process would share one GIL (see performance-notes.md). The last line printed is
 one JSON object with the figures.
 
---ceiling measures the simulator's own ceiling at 0 ms latency with a load generator
+--ceiling measures the simulator's own ceiling at 0 ms latency, on each front end
+(event loop, the default, and a thread per connection), with a load generator
 that is not the project's client: one thread, non-blocking keep-alive sockets and
 requests signed before the clock starts (so its cost per request is a fraction of any
 HTTP client's), next to the bulk engine's rate against the same simulator. Goal: the
@@ -45,6 +46,7 @@ from doku.client.signing import sign_request, timestamp, verify_response
 from doku.engine.bulk import AuditOptions
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.simulator import (
+    FRONT_ENDS,
     SimulatorConfig,
     start_simulator_process,
     stop_simulator_process,
@@ -129,21 +131,26 @@ def raw_load(url: str, connections: int, requests_total: int) -> dict[str, float
 
 
 def ceiling(requests_total: int) -> dict[str, object]:
-    """The simulator's ceiling (raw load, several connection counts) vs the bulk
-    engine's rate against the same simulator, both at 0 ms latency."""
-    url, proc = start_simulator_process(SimulatorConfig(latency_ms=0))
-    try:
-        raw_load(url, 16, 500)  # warm-up
-        raw = [raw_load(url, n, requests_total) for n in CEILING_CONNECTIONS]
-        with tempfile.TemporaryDirectory() as tmp:
-            ids = [f"CEIL-{i:07d}" for i in range(requests_total)]
-            audit(url, ids[:300], AuditOptions(concurrency=16), Path(tmp))
-            client_rps, _, _ = audit(url, ids, AuditOptions(concurrency=16), Path(tmp))
-    finally:
-        stop_simulator_process(proc)
-    best = max(float(r["rps"]) for r in raw)
-    return {"raw": raw, "simulator_ceiling_rps": best, "bulk_engine_rps": round(client_rps, 1),
-            "ratio": round(best / client_rps, 2), "meets_2x": best >= 2 * client_rps}
+    """The simulator's ceiling (raw load, several connection counts) on each front end
+    vs the bulk engine's rate against the default one, all at 0 ms latency."""
+    fronts: dict[str, list[dict[str, float]]] = {}
+    for front in reversed(FRONT_ENDS):  # the default last: the engine is measured on it
+        url, proc = start_simulator_process(SimulatorConfig(latency_ms=0), front=front)
+        try:
+            raw_load(url, 16, 500)  # warm-up
+            fronts[front] = [raw_load(url, n, requests_total) for n in CEILING_CONNECTIONS]
+            if front != FRONT_ENDS[0]:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                ids = [f"CEIL-{i:07d}" for i in range(requests_total)]
+                audit(url, ids[:300], AuditOptions(concurrency=16), Path(tmp))
+                client_rps, _, _ = audit(url, ids, AuditOptions(concurrency=16), Path(tmp))
+        finally:
+            stop_simulator_process(proc)
+    best = max(float(r["rps"]) for r in fronts[FRONT_ENDS[0]])
+    return {"raw": fronts[FRONT_ENDS[0]], "fronts": fronts, "simulator_ceiling_rps": best,
+            "bulk_engine_rps": round(client_rps, 1), "ratio": round(best / client_rps, 2),
+            "meets_2x": best >= 2 * client_rps}
 
 
 def one_request(session: requests.Session, url: str, customer_id: str) -> str:
@@ -252,10 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.ceiling_requests:
         ceil = ceiling(args.ceiling_requests)
-        for r in ceil["raw"]:  # type: ignore[attr-defined]
-            print(f"simulator ceiling at 0 ms, raw load over {r['connections']} keep-alive "
-                  f"connections: {r['rps']}/s (generator CPU "
-                  f"{r['generator_cpu_ms_per_request']} ms/request)")
+        for front, raws in ceil["fronts"].items():  # type: ignore[attr-defined]
+            for r in raws:
+                print(f"simulator ceiling ({front}) at 0 ms, raw load over "
+                      f"{r['connections']} keep-alive connections: {r['rps']}/s "
+                      f"(generator CPU {r['generator_cpu_ms_per_request']} ms/request)")
         print(f"bulk engine at 0 ms, C=16: {ceil['bulk_engine_rps']}/s; simulator ceiling "
               f"{ceil['ratio']}x that (goal >= 2x); load average {os.getloadavg()[0]:.1f}")
     figures = run(args.clients, args.latency_ms, args.duration, args.requests)

@@ -30,6 +30,10 @@ from doku.simulator import (
 )
 from doku.simulator.world import tokens_for
 from tests.guide import GUIDE_TOKENS
+from tests.simulator_fixtures import each_front_end
+
+# Every test here runs on both front ends (threads and event loop): same answers.
+simulator_front = each_front_end()
 
 MakeSim = Callable[..., RunningSimulator]
 

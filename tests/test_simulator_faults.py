@@ -22,6 +22,7 @@ from doku.simulator import (
     planned_fault,
 )
 from tests.guide import GUIDE_TOKENS
+from tests.simulator_fixtures import each_front_end
 from tests.test_simulator import (
     MakeSim,
     assert_binomial,
@@ -30,6 +31,9 @@ from tests.test_simulator import (
     response_verifies,
 )
 from tests.waiting import wait_until
+
+# Every test here runs on both front ends (threads and event loop): same answers.
+simulator_front = each_front_end()
 
 # --- faults ----------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ from doku.simulator.request_head import (
     parse_head,
     read_head_lines,
 )
+from tests.simulator_fixtures import each_front_end
+
+# Every test here runs on both front ends (threads and event loop): same answers.
+simulator_front = each_front_end()
 
 PLAIN_HEAD = (
     b"Host: 127.0.0.1:8000\r\nContent-Type: application/json\r\nContent-Length: 27\r\n"

@@ -22,7 +22,7 @@ from types import FrameType
 from doku.cli import render
 from doku.errors import ConfigurationError
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY
-from doku.simulator import SimulatorConfig, start_simulator
+from doku.simulator import FRONT_ENDS, SimulatorConfig, start_simulator
 
 DEFAULT_PORT = 8765
 HOST = "127.0.0.1"
@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-rate", type=float, default=d.drop_rate)
     p.add_argument("--max-clock-skew", type=float, default=d.max_clock_skew_s, help="seconds")
     p.add_argument("--replay-capacity", type=int, default=d.replay_capacity)
+    p.add_argument("--front", choices=FRONT_ENDS, default=FRONT_ENDS[0],
+                   help="serve every connection from one event loop (default), or with a "
+                   "thread per connection")
     p.add_argument("--request-log", metavar="PATH", default=None,
                    help="append one line per customer request (ID, received, answered, "
                    "status): who fetched what when")
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            sim = start_simulator(config, host=HOST, port=args.port)
+            sim = start_simulator(config, host=HOST, port=args.port, front=args.front)
         except OSError as exc:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise ConfigurationError(f"cannot listen on {HOST}:{args.port}: {reason}") from None

@@ -64,8 +64,10 @@ def component(
 
 
 def _hmac_header(secret_key: str, text: str) -> str:
-    mac = hmac.new(secret_key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256)
-    return SIGNATURE_PREFIX + base64.b64encode(mac.digest()).decode("ascii")
+    # hmac.digest: OpenSSL's one-shot HMAC, the same bytes as hmac.new(...).digest()
+    # without building an HMAC object (a third of the cost, twice per request).
+    mac = hmac.digest(secret_key.encode("utf-8"), text.encode("utf-8"), "sha256")
+    return SIGNATURE_PREFIX + base64.b64encode(mac).decode("ascii")
 
 
 def sign_request(

@@ -15,6 +15,7 @@ from doku.simulator.faults import (
     planned_fault,
 )
 from doku.simulator.process import (
+    FRONT_ENDS,
     RunningSimulator,
     start_simulator,
     start_simulator_process,
@@ -25,6 +26,7 @@ from doku.simulator.state import SimulatorStats
 __all__ = [
     "FAIL_STATUSES",
     "FAULTS",
+    "FRONT_ENDS",
     "RunningSimulator",
     "SimulatorConfig",
     "SimulatorStats",

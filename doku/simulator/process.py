@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -9,17 +10,34 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import IO, cast
+from typing import IO, Protocol, cast
 
 from doku.simulator.faults import SimulatorConfig, config_to_argv, config_to_env
-from doku.simulator.server import _Server
+from doku.simulator.loop_server import LoopServer
+from doku.simulator.server import ThreadedServer
 from doku.simulator.state import SimulatorStats, _State
+
+# The simulator's front ends (`start_simulator(front=...)`): one event loop for every
+# connection (the default: the least CPU per request), or a thread per connection.
+FRONT_ENDS = ("loop", "threads")
+
+
+class FrontEnd(Protocol):
+    """What RunningSimulator needs of a front end."""
+
+    state: _State
+    server_name: str
+    server_port: int
+
+    def serve_forever(self) -> None: ...
+
+    def stop_serving(self) -> None: ...
 
 
 class RunningSimulator:
     """A simulator serving in a daemon thread; stop() (or `with`) ends it."""
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+    def __init__(self, server: FrontEnd, thread: threading.Thread) -> None:
         self._server = server
         self._thread = thread
         self._stopped = False
@@ -48,9 +66,7 @@ class RunningSimulator:
             return
         self._stopped = True
         self._server.state.stop_event.set()  # wakes hung and sleeping handlers
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.close_connections()
+        self._server.stop_serving()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> RunningSimulator:
@@ -69,22 +85,30 @@ class RunningSimulator:
 
 
 def start_simulator(
-    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0,
+    *, front: str = "loop",
 ) -> RunningSimulator:
-    """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken."""
-    server = _Server((host, port), _State(config or SimulatorConfig()))
+    """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken,
+    ValueError for a front end not in FRONT_ENDS."""
+    state = _State(config or SimulatorConfig())
+    server: FrontEnd
+    if front == "loop":
+        server = LoopServer((host, port), state)
+        serve = server.serve_forever
+    elif front == "threads":
+        threaded = server = ThreadedServer((host, port), state)
+        serve = functools.partial(threaded.serve_forever, poll_interval=0.05)  # stop() waits
+    else:
+        raise ValueError(f"no simulator front end {front!r}; one of {', '.join(FRONT_ENDS)}")
     thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},  # stop() waits at most this long
-        name=f"doku-simulator-{server.server_address[1]}",
-        daemon=True,
-    )
+        target=serve, name=f"doku-simulator-{server.server_port}", daemon=True)
     thread.start()
     return RunningSimulator(server, thread)
 
 
 def start_simulator_process(
-    config: SimulatorConfig | None = None, port: int = 0, *, timeout: float = 15.0
+    config: SimulatorConfig | None = None, port: int = 0, *, timeout: float = 15.0,
+    front: str = FRONT_ENDS[0],
 ) -> tuple[str, subprocess.Popen[str]]:
     """Run `python -m doku sandbox` in a child process (its own GIL, for benchmarks).
 
@@ -96,7 +120,7 @@ def start_simulator_process(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
-    argv = [sys.executable, "-m", "doku", "sandbox", "--port", str(port)]
+    argv = [sys.executable, "-m", "doku", "sandbox", "--port", str(port), "--front", front]
     config = config or SimulatorConfig()
     argv += config_to_argv(config)
     env.update(config_to_env(config))
