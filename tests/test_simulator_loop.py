@@ -238,7 +238,7 @@ READS = st.lists(st.tuples(st.sampled_from(["readline", "read"]),
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"\n")), reads=READS)
 def test_received_at_eof_reads_as_a_file(data: bytes, reads: list[tuple[str, int]]) -> None:
-    ours, file = _Received(bytearray(data), eof=True), io.BytesIO(data)
+    ours, file = _Received(data, eof=True), io.BytesIO(data)
     for name, size in reads:
         assert getattr(ours, name)(size) == getattr(file, name)(size)
     assert ours.pos == file.tell()
@@ -248,7 +248,7 @@ def test_received_at_eof_reads_as_a_file(data: bytes, reads: list[tuple[str, int
 @given(data=st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"\n")), reads=READS)
 def test_received_before_eof_reads_whole_or_asks_for_more(
         data: bytes, reads: list[tuple[str, int]]) -> None:
-    ours, file = _Received(bytearray(data), eof=False), io.BytesIO(data)
+    ours, file = _Received(data, eof=False), io.BytesIO(data)
     for name, size in reads:
         try:
             got = getattr(ours, name)(size)

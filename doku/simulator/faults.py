@@ -87,8 +87,11 @@ def _unit(seed: int, label: str, request_id: str) -> float:
 
 def planned_fault(config: SimulatorConfig, request_id: str) -> str | None:
     """The fault (one of FAULTS) a valid request with this Request-Id gets, or None."""
+    rates = config.fault_rates().values()
+    if not any(rates):  # no bands: skip the draw (a hash per request)
+        return None
     u = _unit(config.seed, "fault", request_id)
-    for name, rate in zip(FAULTS, config.fault_rates().values(), strict=True):
+    for name, rate in zip(FAULTS, rates, strict=True):
         if u < rate:
             return name
         u -= rate

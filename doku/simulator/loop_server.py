@@ -46,7 +46,7 @@ class _Received:
     it cannot complete raises NeedMore unless the peer has finished sending (`eof`),
     when it returns what there is, as the socket file would."""
 
-    def __init__(self, data: bytearray, eof: bool) -> None:
+    def __init__(self, data: bytes, eof: bool) -> None:
         self.data, self.eof, self.pos = data, eof, 0
 
     def readline(self, size: int | None = -1, /) -> bytes:
@@ -63,7 +63,7 @@ class _Received:
         else:
             raise NeedMore
         self.pos = end
-        return bytes(data[pos:end])
+        return data[pos:end]
 
     def read(self, size: int = -1, /) -> bytes:
         data, pos = self.data, self.pos
@@ -74,7 +74,7 @@ class _Received:
         if len(data) - pos < size and not self.eof:
             raise NeedMore
         self.pos = min(len(data), pos + size)
-        return bytes(data[pos:self.pos])
+        return data[pos:self.pos]
 
 
 class _InMemoryHandler(SimulatorHandler):
@@ -100,7 +100,7 @@ class _InMemoryHandler(SimulatorHandler):
 class _Connection(asyncio.Protocol):
     def __init__(self, server: LoopServer) -> None:
         self.server = server
-        self.received = bytearray()
+        self.received = b""  # bytes: one request a read is the common case, no copy
         self.eof = self.closed = False
         self.continued = False  # the current request's 100 Continue has been sent
         self.waiting: asyncio.TimerHandle | None = None
@@ -114,7 +114,7 @@ class _Connection(asyncio.Protocol):
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.received += data
+        self.received = self.received + data if self.received else data
         if self.waiting is None:
             self.serve()
 
@@ -152,7 +152,7 @@ class _Connection(asyncio.Protocol):
                 logger.exception("simulator connection failed")
                 self.close()
                 return
-            del self.received[:source.pos]
+            self.received = self.received[source.pos:]
             self._answered(handler)
 
     def _answered(self, handler: _InMemoryHandler) -> None:

@@ -203,10 +203,19 @@ def _pick(options: Sequence[tuple[Any, float]], u: float) -> Any:
 
 def customer_profile(customer_id: str, seed: int = 0) -> CustomerProfile:
     """Name, region, plan and signup month; shared by tokens_for and sample_customers."""
-    root = _root(customer_id, seed)
+    return _profile(customer_id, _root(customer_id, seed))
+
+
+def _profile(customer_id: str, root: bytes) -> CustomerProfile:
+    name, region, plan = _who(customer_id, root)
+    month: str = _pick(_SIGNUP_OPTIONS, _uniform(root, "signup"))
+    return CustomerProfile(customer_id, name, region, plan, month)
+
+
+def _who(customer_id: str, root: bytes) -> tuple[str, str, str]:
+    """Name, region and plan: what answers need (the signup month is not asked for)."""
     region: str = _pick(REGIONS, _uniform(root, "region"))
     plan: str = _pick(PLANS, _uniform(root, "plan"))
-    month: str = _pick(_SIGNUP_OPTIONS, _uniform(root, "signup"))
     if customer_id == GUIDE_CUSTOMER_ID:
         name = GUIDE_CUSTOMER_NAME
     else:
@@ -216,7 +225,7 @@ def customer_profile(customer_id: str, seed: int = 0) -> CustomerProfile:
         first = firsts[int(_uniform(root, "name:first") * len(firsts))]
         last = lasts[int(_uniform(root, "name:last") * len(lasts))]
         name = f"{first} {last}"
-    return CustomerProfile(customer_id, name, region, plan, month)
+    return name, region, plan
 
 
 def customer_name_for(customer_id: str, seed: int = 0) -> str:
@@ -246,18 +255,19 @@ def _card(root: bytes, slot: str, plan: str) -> _Card:
     return _Card(CREDIT_CARD, issuer, token_id, f"{bin4}****{last4}", brand)
 
 
-def _cards(customer_id: str, seed: int, epoch: int) -> tuple[CustomerProfile, list[_Card]]:
-    profile = customer_profile(customer_id, seed)
+def _cards(customer_id: str, seed: int, epoch: int) -> tuple[str, list[_Card]]:
+    """The customer's name and cards."""
     root = _root(customer_id, seed)
-    no_token = NO_TOKEN_RATE[profile.plan]
-    if profile.region in METRO_REGIONS:
+    name, region, plan = _who(customer_id, root)
+    no_token = NO_TOKEN_RATE[plan]
+    if region in METRO_REGIONS:
         no_token -= METRO_NO_TOKEN_BONUS
     count = (
         0
         if _uniform(root, "has-token") < no_token
         else _pick(TOKEN_COUNTS, _uniform(root, "count"))
     )
-    base = [_card(root, str(i), profile.plan) for i in range(count)]
+    base = [_card(root, str(i), plan) for i in range(count)]
     # Debit tokens first, then credit cards, as in the guide's example.
     cards = sorted(base, key=lambda c: c.type != DIRECT_DEBIT)  # stable: keeps slot order
     for step in range(1, epoch + 1):
@@ -265,10 +275,10 @@ def _cards(customer_id: str, seed: int, epoch: int) -> tuple[CustomerProfile, li
             continue
         gain = not cards or (len(cards) < MAX_TOKENS and _uniform(root, f"epoch:{step}:gain") < 0.5)
         if gain:
-            cards.append(_card(root, f"e{step}", profile.plan))
+            cards.append(_card(root, f"e{step}", plan))
         else:
             del cards[int(_uniform(root, f"epoch:{step}:which") * len(cards))]
-    return profile, cards
+    return name, cards
 
 
 def tokens_for(customer_id: str, seed: int = 0, epoch: int = 0) -> list[dict[str, Any]]:
@@ -279,8 +289,7 @@ def tokens_for(customer_id: str, seed: int = 0, epoch: int = 0) -> list[dict[str
         name = GUIDE_CUSTOMER_NAME
         cards = [_Card(t, i, tid, m, b) for t, i, tid, m, b in _GUIDE_TOKENS]
     else:
-        profile, cards = _cards(customer_id, seed, epoch)
-        name = profile.name
+        name, cards = _cards(customer_id, seed, epoch)
     out: list[dict[str, Any]] = []
     for card in cards:
         detail: dict[str, Any] = {
