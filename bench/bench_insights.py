@@ -14,16 +14,19 @@ again), in a fresh Python process on that store (one per backend: the small run,
 the big one), as a dashboard process opening the runs. Printed: min/median/max of the 3.
 
 Before it is finished, the big run is followed as a running one is
-(`doku.engine.live_columns`): `live_whole_s` is the first, whole read of it, and
-`live_refresh` (min/median/max of 3) each later read after 1,000 more results were
-written, frames included - what every 5-second refresh of a running run costs (the
-seeded results are stamped over the audit's duration, so a refresh reads again the
-last 30 s of them, as it does in a real run).
+(`doku.engine.live_columns`): `live_whole` is the first, whole read of it (a new
+`LiveColumns`, packed: `doku.engine.packed_columns`), side by side with
+`rows_whole`, the same read as rows (`live_columns.read_rows`, what it was before),
+3 times each, alternately, frames included; `live_refresh` each later read after
+1,000 more results were written - what every 5-second refresh of a running run
+costs (the seeded results are stamped over the audit's duration, so a refresh reads
+again the last 30 s of them, as it does in a real run). All min/median/max of 3.
 
 PostgreSQL is a throw-away cluster started here (or DOKU_TEST_DATABASE_URL's server).
 
 Run: `.venv/bin/python -m bench.bench_insights [--tokens N] [--small N] [--repeat K]
-[--backends sqlite,postgresql]`. The last line printed is one JSON object.
+[--backends sqlite,postgresql] [--live-only]` (--live-only: only the big run followed
+while it runs, no snapshot, no page). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -109,18 +112,24 @@ def store_url(backend: str, folder: Path) -> Iterator[str]:
 
 
 def follow_running(store: Any, run_id: int) -> dict[str, Any]:
-    """The big run followed while it runs: a whole read, then 3 reads of changes."""
+    """The big run followed while it runs: whole reads, packed and as rows, then 3
+    reads of changes."""
     from bench.seeding import customer_id
     from doku.analysis.frames import frames_from_columns
-    from doku.engine.live_columns import LiveColumns
+    from doku.engine.live_columns import LiveColumns, read_rows
     from doku.engine.result_writer import DEFAULT_BATCH
     from doku.engine.results import Fetched
     from doku.models import DIRECT_DEBIT, Token
 
     store.set_status(run_id, "running")
     info = store.get_run(run_id, counted=False)
-    live = LiveColumns(store, run_id)
-    whole = timed(lambda: frames_from_columns(info, live.current()))
+    whole, rows = [], []
+    for _ in range(3):
+        rows.append(timed(lambda: frames_from_columns(info, read_rows(store, run_id, None)[0])))
+        live = LiveColumns(store, run_id)
+        whole.append(timed(lambda: frames_from_columns(info, live.current())))  # noqa: B023
+        if live.last_read != "whole":
+            raise SystemExit("the running run was not read whole")
     ids = [customer_id(seq) for seq in range(3_000)]  # the run's first 3,000 customers
     refresh = []
     for i in range(3):
@@ -133,7 +142,8 @@ def follow_running(store: Any, run_id: int) -> dict[str, Any]:
         if live.last_read != "changes":
             raise SystemExit("the running run was read whole, not its changes")
     store.set_status(run_id, "done")
-    return {"live_whole_s": round(whole, 2), "live_refresh": spread(refresh)}
+    return {"live_whole": spread(whole), "rows_whole": spread(rows),
+            "live_refresh": spread(refresh)}
 
 
 def seed_everywhere(urls: dict[str, str], runs: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +187,8 @@ def bench_backend(backend: str, url: str, folder: Path, args: argparse.Namespace
             run, seeded_s = seeded[label]
             if label == "big":
                 figures.update(follow_running(store, run.run_id))
+            if args.live_only:
+                continue
             snapshot_s = timed(functools.partial(snapshot_run, store, run.run_id))
             figures[f"{label}_run"] = run.run_id
             figures[f"{label}_customers"] = run.customers
@@ -185,6 +197,8 @@ def bench_backend(backend: str, url: str, folder: Path, args: argparse.Namespace
             print(f"{backend}: run {run.run_id}: {n:,} tokens, {run.customers:,} "
                   f"customers, seeded in {seeded_s:.1f} s, snapshot {snapshot_s:.2f} s",
                   flush=True)
+    if args.live_only:
+        return figures
     measured = measure_in_fresh_process([figures["small_run"], figures["big_run"]],
                                         args.repeat)
     for label, got in zip(("small", "big"), measured, strict=True):
@@ -216,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=1_000, help="tokens in the small run")
     parser.add_argument("--repeat", type=int, default=3, help="opens and filters per run")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--live-only", action="store_true",
+                        help="only follow the big run while it runs (no snapshot, no page)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # runs (1,2), here
     args = parser.parse_args(argv)
     if args.measure is not None:  # the store is the environment's (DOKU_*)
@@ -258,13 +274,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(backend: str, tokens: int, figures: dict[str, Any]) -> None:
-    """The backend's line of medians against the goals."""
+    """The backend's lines of medians against the goals."""
+    whole, rows = figures["live_whole"]["median"], figures["rows_whole"]["median"]
+    print(f"{backend}: the {tokens:,}-token run followed while running: first read "
+          f"{whole} s packed (goal <= 2.5; as rows {rows} s, {rows / whole:.1f}x), then "
+          f"{figures['live_refresh']['median']} s a refresh; medians", flush=True)
+    if "big_open" not in figures:
+        return
     big_open, big_filter = figures["big_open"]["median"], figures["big_filter"]["median"]
     print(f"{backend}: {tokens:,}-token run opens in {big_open} s (goal <= 1.5), a filter "
           f"takes {big_filter} s (goal <= 0.5); medians, 1k-token run "
-          f"{figures['small_open']['median']} s and {figures['small_filter']['median']} s;"
-          f" the big run followed while running: first read {figures['live_whole_s']} s, then "
-          f"{figures['live_refresh']['median']} s a refresh", flush=True)
+          f"{figures['small_open']['median']} s and {figures['small_filter']['median']} s",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from doku.analysis.frames import RunFrames, frames_from_columns
 from doku.engine.live_columns import FULL_READ_S, MARGIN_S, LiveColumns
+from doku.engine.packed_columns import PackedRead, read_packed
 from doku.engine.run_columns import RunColumns, read_columns
 from doku.engine.store import Store
 from doku.engine.tables import customers
@@ -132,4 +133,31 @@ def test_a_retry_putting_failed_customers_back_is_a_change(running: tuple[Store,
     got = live.current()
     assert live.last_read == "changes"
     assert _frames(store, run_id, got).run.failed == 0
+    _same(store, run_id, got)
+
+
+def test_reads_are_packed_and_a_refresh_reads_only_the_changed_customers(
+    running: tuple[Store, int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, run_id = running
+    read: list[tuple[str | None, list[str]]] = []
+
+    def spied(of: Store, run: int, since: str | None = None) -> PackedRead | None:
+        got = read_packed(of, run, since)
+        assert got is not None
+        read.append((since, got.columns.customers.column("customer_id").to_pylist()))
+        return got
+
+    monkeypatch.setattr("doku.engine.live_columns.read_packed", spied)
+    monkeypatch.setattr(store, "run_rows_since", None)  # never read as rows
+    live = LiveColumns(store, run_id, clock=Clock())
+    live.current()
+    with store.engine.begin() as conn:  # the first results, written long ago
+        conn.execute(update(customers).values(fetched_at="2000-01-01T00:00:00Z"))
+    store.record_fetched(run_id, "C6", _tokens("C6", 2), attempts=1)
+    store.record_failed(run_id, "C2", error_code="timeout", error_message="x", attempts=2)
+    got = live.current()
+    assert live.last_read == "changes"
+    assert [(since is None, ids) for since, ids in read] == [(True, IDS), (False, ["C2", "C6"])]
+    monkeypatch.undo()
     _same(store, run_id, got)

@@ -1,7 +1,8 @@
 """A whole run as two Arrow tables (`RunColumns`), read in one transaction or taken
 from the store's snapshot of a finished run (`doku.engine.snapshots` holds the SQL).
 
-`read_columns` converts the driver's rows column by column; `snapshot_run` does the
+`read_columns` converts the driver's rows column by column (a running run followed
+live is read packed instead: `doku.engine.packed_columns`); `snapshot_run` does the
 same for a finished run and keeps the result as one zstd-compressed Arrow IPC blob
 (measured on a 1M-token run, read + decoded + frames: 0.33 s on PostgreSQL and
 0.31-0.52 s on SQLite for 44 MB, where LZ4 took 0.52-0.64 / 0.38-0.53 s for 101 MB
@@ -29,9 +30,9 @@ from doku.errors import StoreError
 
 logger = logging.getLogger(__name__)
 # Low-cardinality text: dictionary-encoded once here, categoricals in pandas later.
-_DICTIONARY = frozenset({"status", "error_kind", "attributes", "type", "issuer", "brand"})
-_INTS = frozenset({"seq", "customer_seq", "n_tokens", "n_direct_debit", "n_credit_card",
-                   "http_status", "attempts"})
+DICTIONARY = frozenset({"status", "error_kind", "attributes", "type", "issuer", "brand"})
+INTS = frozenset({"seq", "customer_seq", "n_tokens", "n_direct_debit", "n_credit_card",
+                  "http_status", "attempts"})
 _LENGTH = struct.Struct("<Q")
 # A bigger copy (some 3.5 million tokens) is not kept: PostgreSQL takes at most 1 GB in
 # a value. Such a run is read column by column every time (`read_columns`).
@@ -87,9 +88,9 @@ def _table(rows: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
     arrays = []
     for name, values in zip(fields, columns, strict=True):
-        if name in _INTS:
+        if name in INTS:
             arrays.append(pa.array(values, type=pa.int64()))
-        elif name in _DICTIONARY:
+        elif name in DICTIONARY:
             arrays.append(pa.array(values, type=pa.string()).dictionary_encode())
         else:
             arrays.append(pa.array(values, type=pa.large_string()))
@@ -101,8 +102,14 @@ def columns_from_rows(customer_rows: Sequence[tuple[Any, ...]],
     """`RunColumns` from the store's rows (CUSTOMER_FIELDS, TOKEN_FIELDS, both in input
     order): each token's customer found by its seq, tokens of customers not fetched
     left out."""
-    customers = _table(customer_rows, CUSTOMER_FIELDS)
-    tokens = _table(token_rows, TOKEN_FIELDS)
+    return owned_tokens(_table(customer_rows, CUSTOMER_FIELDS),
+                        _table(token_rows, TOKEN_FIELDS))
+
+
+def owned_tokens(customers: pa.Table, tokens: pa.Table) -> RunColumns:
+    """`RunColumns` from the customers and tokens tables (CUSTOMER_FIELDS,
+    TOKEN_FIELDS, both in input order): each token's customer found by its seq,
+    tokens of customers not fetched left out."""
     seqs = customers.column("seq").to_numpy()
     token_seqs = tokens.column("customer_seq").to_numpy()
     owner = np.searchsorted(seqs, token_seqs).astype(np.int32)
