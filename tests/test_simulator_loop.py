@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 from doku.client.signing import sign_request, timestamp
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.simulator import SimulatorConfig, start_simulator
-from doku.simulator.loop_server import CONTINUE, NeedMore, _Connection, _Received
+from doku.simulator.loop_server import (
+    CONTINUE,
+    NeedMore,
+    _Connection,
+    _Received,
+    event_loops,
+)
+from doku.simulator.request_head import read_head_lines
 from doku.simulator.state import _State
 from tests.simulator_fixtures import each_front_end
 
@@ -113,8 +120,10 @@ def talk(port: int, sent: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def both() -> Iterator[dict[str, Any]]:
-    sims = {front: start_simulator(SimulatorConfig(), front=front) for front in
-            ("threads", "loop")}
+    """The threaded front end and the loop front end on every event loop there is."""
+    sims = {"threads": start_simulator(SimulatorConfig(), front="threads")}
+    for name in event_loops():
+        sims[name] = start_simulator(SimulatorConfig(), front="loop", event_loop=name)
     try:
         yield sims
     finally:
@@ -126,13 +135,23 @@ def both() -> Iterator[dict[str, Any]]:
 def test_the_loop_answers_what_threads_answer(both: dict[str, Any], name: str) -> None:
     sent = conversations(timestamp(), f"{uuid.uuid4()}-")[name]
     answers = {front: talk(sim.port, sent) for front, sim in both.items()}
-    assert answers["loop"] == answers["threads"]
-    assert answers["loop"] != b"" or name in {"empty line", "head cut short",
-                                             "request line cut short"}
+    assert set(answers) >= {"threads", "asyncio"}
+    assert {front: answer == answers["threads"] for front, answer in answers.items()} == {
+        front: True for front in answers}
+    assert answers["threads"] != b"" or name in {"empty line", "head cut short",
+                                                "request line cut short"}
+
+
+def test_the_fastest_event_loop_is_the_default() -> None:
+    with start_simulator() as sim:
+        server: Any = sim._server
+        assert server.event_loop == next(iter(event_loops()))
+    with pytest.raises(ValueError, match="no event loop 'tokio' here; one of"):
+        start_simulator(event_loop="tokio")
 
 
 def test_a_conversation_is_answered_in_full(both: dict[str, Any]) -> None:
-    answer = talk(both["loop"].port, conversations(timestamp(), f"{uuid.uuid4()}-")["replayed"])
+    answer = talk(both["asyncio"].port, conversations(timestamp(), f"{uuid.uuid4()}-")["replayed"])
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
     assert statuses == [b"200", b"409", b"409"]
     assert answer.count(f"Date: {DATE}".encode()) == 3
@@ -280,3 +299,32 @@ def test_the_request_log_holds_when_answered(simulator_front: str, tmp_path: Any
     customer, received, answered, logged_status = line.split("\t")
     assert (customer, int(logged_status)) == ('"CUST-10001"', status)
     assert float(answered) - float(received) >= waited
+
+
+HEAD_PIECES = st.lists(st.sampled_from([
+    b"A: b\r\n", b"Content-Type: x\r\n", b"\r\n", b"\n", b"\r", b"x" * 70, b"\t: v\r\n",
+    b"Name:\r\n", b"A: \r\r\n", b"\xe9: \xff\r\n",
+]), max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=HEAD_PIECES, eof=st.booleans(), many=st.booleans())
+def test_head_lines_at_once_are_the_lines_read_one_by_one(
+        pieces: list[bytes], eof: bool, many: bool) -> None:
+    data = b"".join(pieces) * (60 if many else 1)  # `many`: past MAX_HEADERS lines
+    ours = _Received(data, eof=eof)
+    whole = ours.head_lines()
+    if whole is None:
+        assert ours.pos == 0
+        return
+    one_by_one = read_head_lines(io.BytesIO(data))
+    assert (whole, ours.pos) == (one_by_one, len(b"".join(one_by_one)))
+
+
+def test_head_lines_leave_long_or_many_lines_to_the_line_reader() -> None:
+    from doku.simulator.request_head import MAX_HEADERS, MAX_LINE
+
+    fits = b"A: " + b"x" * (MAX_LINE - 5) + b"\r\n" + b"B: c\r\n" * (MAX_HEADERS - 2) + b"\r\n"
+    assert _Received(fits, eof=False).head_lines() == read_head_lines(io.BytesIO(fits))
+    for over in (b"A: " + b"x" * (MAX_LINE - 4) + b"\r\n\r\n", b"B: c\r\n" * MAX_HEADERS + b"\r\n"):
+        assert _Received(over, eof=False).head_lines() is None

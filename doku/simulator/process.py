@@ -86,14 +86,15 @@ class RunningSimulator:
 
 def start_simulator(
     config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0,
-    *, front: str = "loop",
+    *, front: str = "loop", event_loop: str | None = None,
 ) -> RunningSimulator:
     """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken,
-    ValueError for a front end not in FRONT_ENDS."""
+    ValueError for a front end not in FRONT_ENDS. `event_loop`: which of
+    `loop_server.event_loops()` the loop front end runs on (default: the fastest)."""
     state = _State(config or SimulatorConfig())
     server: FrontEnd
     if front == "loop":
-        server = LoopServer((host, port), state)
+        server = LoopServer((host, port), state, event_loop)
         serve = server.serve_forever
     elif front == "threads":
         threaded = server = ThreadedServer((host, port), state)

@@ -58,7 +58,11 @@ class LineSource(Protocol):
 def read_head_lines(rfile: LineSource) -> list[bytes]:
     """The header lines up to and including the blank one (or EOF), read as
     http.client._read_headers reads them: LineTooLong past MAX_LINE bytes,
-    HTTPException past MAX_HEADERS lines."""
+    HTTPException past MAX_HEADERS lines. A source that can hand over a whole plain
+    block at once (`head_lines`, the event loop's received bytes) does."""
+    whole = getattr(rfile, "head_lines", None)
+    if whole is not None and (block := whole()) is not None:
+        return list(block)
     lines = []
     while True:
         line = rfile.readline(MAX_LINE + 1)
@@ -79,7 +83,10 @@ def lean_head(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, st
         return None
     text = block.decode("ascii")
     pairs: list[tuple[str, str]] = _FIELD.findall(text)
-    if _SPECIAL_TYPE.search(text) and any(
+    # The block is ASCII here, where lower() finds what the IGNORECASE search would,
+    # about ten times faster: the search only runs when the word is there.
+    lowered = text.lower()
+    if ("multipart" in lowered or "message" in lowered) and any(
         name.lower() == "content-type" and _SPECIAL_TYPE.search(value) for name, value in pairs
     ):
         return None
