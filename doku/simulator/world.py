@@ -174,19 +174,10 @@ def _root(customer_id: str, seed: int) -> bytes:
     return hashlib.sha256(f"{seed}:{customer_id}".encode("utf-8", "surrogatepass")).digest()
 
 
-def _bytes(root: bytes, label: str) -> bytes:
-    return hashlib.sha256(root + label.encode("utf-8")).digest()
-
-
 def _uniform(root: bytes, label: str) -> float:
     """A draw in [0, 1) that depends only on (root, label)."""
-    # _bytes inlined: a dozen draws per request make the call itself count.
     digest = hashlib.sha256(root + label.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-def _digits(root: bytes, label: str, n: int) -> str:
-    return str(int.from_bytes(_bytes(root, label), "big") % 10**n).zfill(n)
 
 
 def _pick(options: Sequence[tuple[Any, float]], u: float) -> Any:
@@ -234,24 +225,32 @@ def customer_name_for(customer_id: str, seed: int = 0) -> str:
 
 def _card(root: bytes, slot: str, plan: str) -> _Card:
     """One token; every attribute depends only on (customer root, slot label)."""
-    key = f"slot:{slot}:"
-    token_id = _bytes(root, key + "token_id").hex()[:32]
-    last4 = _digits(root, key + "last4", 4)
-    if _uniform(root, key + "type") >= CREDIT_CARD_SHARE[plan]:
-        issuer = _pick(DEBIT_ISSUERS, _uniform(root, key + "issuer"))
+    # The labels' bytes are built here rather than by _uniform/_digits: several draws
+    # per card, thousands of answers a second (the hashes are the same).
+    key = root + f"slot:{slot}:".encode()
+
+    def draw(label: bytes) -> bytes:
+        return hashlib.sha256(key + label).digest()
+
+    def uniform(label: bytes) -> float:
+        return int.from_bytes(draw(label)[:8], "big") / 2.0**64
+
+    token_id = draw(b"token_id").hex()[:32]
+    last4 = str(int.from_bytes(draw(b"last4"), "big") % 10**4).zfill(4)
+    if uniform(b"type") >= CREDIT_CARD_SHARE[plan]:
+        issuer = _pick(DEBIT_ISSUERS, uniform(b"issuer"))
         return _Card(DIRECT_DEBIT, issuer, token_id, "*" * 9 + last4, None)
-    brand: str = _pick(BRANDS, _uniform(root, key + "brand"))
-    issuer = "BNI" if brand == "amex" else _pick(CREDIT_ISSUERS, _uniform(root, key + "issuer"))
-    u_bin = _uniform(root, key + "bin")
-    tail = _digits(root, key + "bin-tail", 2)
+    brand: str = _pick(BRANDS, uniform(b"brand"))
+    issuer = "BNI" if brand == "amex" else _pick(CREDIT_ISSUERS, uniform(b"issuer"))
     if brand == "visa":
-        bin4 = "4" + _digits(root, key + "bin-tail", 3)
+        bin4 = "4" + str(int.from_bytes(draw(b"bin-tail"), "big") % 10**3).zfill(3)
     elif brand == "mastercard":
-        bin4 = f"5{1 + int(u_bin * 5)}{tail}"
+        tail = str(int.from_bytes(draw(b"bin-tail"), "big") % 10**2).zfill(2)
+        bin4 = f"5{1 + int(uniform(b'bin') * 5)}{tail}"
     elif brand == "jcb":
-        bin4 = f"35{28 + int(u_bin * 62)}"  # JCB's 3528-3589
+        bin4 = f"35{28 + int(uniform(b'bin') * 62)}"  # JCB's 3528-3589
     else:
-        bin4 = "37" + tail
+        bin4 = "37" + str(int.from_bytes(draw(b"bin-tail"), "big") % 10**2).zfill(2)
     return _Card(CREDIT_CARD, issuer, token_id, f"{bin4}****{last4}", brand)
 
 
