@@ -68,6 +68,7 @@ class RunningSimulator:
         self._server.state.stop_event.set()  # wakes hung and sleeping handlers
         self._server.stop_serving()
         self._thread.join(timeout=5)
+        self._server.state.close()
 
     def __enter__(self) -> RunningSimulator:
         return self

@@ -87,7 +87,15 @@ class _State:
             return
         line = f"{json.dumps(customer_id)}\t{received:.6f}\t{answered:.6f}\t{status}\n"
         with self._log_lock:
-            self._log.write(line)
+            if self._log is not None:  # not closed meanwhile
+                self._log.write(line)
+
+    def close(self) -> None:
+        """Close the request log (a later request is then not logged)."""
+        with self._log_lock:
+            log, self._log = self._log, None
+        if log is not None:
+            log.close()
 
     def delay_s(self) -> float:
         cfg = self.config
