@@ -3,10 +3,15 @@
 `SimulatorHandler` is http.server's request handler with DOKU's rules. The threaded
 front end (`doku.simulator.server`) runs it on a socket in a thread per connection;
 the event-loop front end (`doku.simulator.loop_server`) runs it on one complete
-request held in memory at a time, with `deferred` set: then the two waits below (the
-latency before an answer, a hang) are not slept in the handler but left in `pending`
-for the loop to keep, and `finish` answers once the latency has passed. The bytes
-answered are the same either way. Each answer is ONE write of headers + body (see
+request held in memory at a time, with `deferred` set: then nothing is slept in the
+handler. The answer is made at once and `hold` says how long the loop keeps it before
+sending (the latency), and a hang is left in `pending` for the loop to keep. Answers
+are the same bytes either way; with latency, the threaded front end makes its answer
+after the wait, so its Response-Timestamp can be a second later and it answers from
+the world as it is then (`move_world_on`). Made first, an answer leaves the loop free
+while it waits: made after, answers due in the same millisecond (the loop's timers
+have that resolution) queued behind each other and added a millisecond or two to
+every round trip of a bulk audit. Each answer is ONE write of headers + body (see
 `_send`).
 
 ``POST /tokenization/v1/tokens`` is checked in this order (first failure answers):
@@ -101,11 +106,10 @@ class StateHolder(Protocol):
 
 @dataclass(frozen=True)
 class Wait:
-    """A wait the event loop keeps for the handler: `seconds`, then `finish_deferred`
-    with `body` (the latency before an answer), or, with no body, closing (a hang)."""
+    """A hang the event loop keeps for the handler: `seconds`, then `end_hang` and
+    the connection closes unanswered."""
 
     seconds: float
-    body: bytes | None
 
 
 class SimulatorHandler(LeanHeadHandler):
@@ -120,9 +124,11 @@ class SimulatorHandler(LeanHeadHandler):
     _responded = False
     _retry_after = 1  # seconds, set when the token bucket refuses a request
 
-    # Event-loop mode: leave waits in `pending` instead of sleeping (module docstring).
+    # Event-loop mode: nothing is slept here (module docstring); the loop sends the
+    # answer `hold` seconds after it was made and keeps a hang that is `pending`.
     deferred = False
     pending: Wait | None = None
+    hold = 0.0
 
     @property
     def _state(self) -> _State:
@@ -173,21 +179,15 @@ class SimulatorHandler(LeanHeadHandler):
                 self.close_connection = True
                 return self._error(*body)
             delay = state.delay_s()  # no latency: skip Event.wait's lock and condition
-            if self.deferred and delay > 0:
-                self.pending = Wait(delay, body)
-                return
-            if state.stop_event.wait(delay) if delay > 0 else state.stop_event.is_set():
+            if self.deferred:
+                self.hold = delay  # the loop sends the answer made below after it
+                stopping = state.stop_event.is_set()
+            else:
+                stopping = state.stop_event.wait(delay) if delay > 0 else (
+                    state.stop_event.is_set())
+            if stopping:
                 self.close_connection = True  # stopping: leave without answering
                 return
-            self._respond(body)
-
-    def finish_deferred(self, body: bytes) -> None:
-        """The answer of a request whose latency the loop has kept (`pending`)."""
-        self.pending = None
-        if self._state.stop_event.is_set():
-            self.close_connection = True
-            return
-        with self._guarded():
             self._respond(body)
 
     @contextlib.contextmanager
@@ -217,8 +217,14 @@ class SimulatorHandler(LeanHeadHandler):
             )
         else:
             self._tokens(body)
-            if self.pending is None:  # a hang is logged when it ends (`end_hang`)
+            # Logged as answered when it is: a held answer when the loop sends it
+            # (`sent`), a hang when it ends (`end_hang`).
+            if self.pending is None and not self.hold:
                 self._log_request()
+
+    def sent(self) -> None:
+        """The loop has sent the answer it held: the request is logged as answered now."""
+        self._log_request()
 
     def end_hang(self) -> None:
         """A hang the loop kept is over: the request is logged as answered now."""
@@ -321,7 +327,7 @@ class SimulatorHandler(LeanHeadHandler):
         elif fault == "hang":
             self.close_connection = True
             if self.deferred:
-                self.pending = Wait(cfg.hang_s, None)
+                self.pending = Wait(cfg.hang_s)
             else:
                 state.stop_event.wait(cfg.hang_s)
         elif fault == "fail":

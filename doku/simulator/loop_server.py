@@ -11,10 +11,10 @@ them in memory (`handle_one_request` over `_Received` and a BytesIO). If the req
 not all there, a read of `_Received` raises `NeedMore` before the handler has done
 anything with an effect (see `SimulatorHandler._read_body`), and the handler runs again
 when more bytes come. Answers are therefore the ones the threaded front end sends, byte
-for byte. The handler's two waits are kept by the loop (`Wait`): the latency before an
-answer (`finish_deferred` when it has passed) and a hang (`end_hang`, then close). A
-connection serves its requests one after another, pipelined ones included, as a
-thread would.
+for byte (with latency, see `doku.simulator.handler` on when they are made). The
+handler's waits are kept by the loop: the latency, for which a made answer is held
+(`hold`), and a hang (`Wait`: `end_hang`, then close). A connection serves its
+requests one after another, pipelined ones included, as a thread would.
 """
 
 from __future__ import annotations
@@ -179,29 +179,39 @@ class _Connection(asyncio.Protocol):
         out = handler.written.getvalue()
         if handler.owes_continue and not self.continued:
             out = CONTINUE + out
-        handler.owes_continue = False
-        wait = handler.pending
-        if wait is None:
-            self.continued = False
-        self._write(out)
-        if wait is not None:
+        handler.owes_continue = self.continued = False  # this request is read whole
+        hold, handler.hold = handler.hold, 0.0
+        hang, handler.pending = handler.pending, None
+        if hold > 0:  # the latency: the answer goes out when it has passed
             loop = asyncio.get_running_loop()
-            self.waiting = loop.call_later(wait.seconds, self._waited, wait)
-        elif handler.close_connection:
+            self.waiting = loop.call_later(hold, self._held, out, hang,
+                                           handler.close_connection)
+        else:
+            self._deliver(out, hang, handler.close_connection)
+
+    def _held(self, out: bytes, hang: Wait | None, close: bool) -> None:
+        self.waiting = None
+        self._deliver(out, hang, close)
+        if hang is None:
+            assert self.handler is not None
+            self.handler.sent()
+        self.serve()  # requests that came in meanwhile
+
+    def _deliver(self, out: bytes, hang: Wait | None, close: bool) -> None:
+        self._write(out)
+        if hang is not None:
+            loop = asyncio.get_running_loop()
+            self.waiting = loop.call_later(hang.seconds, self._hung)
+        elif close:
             self.close()
 
-    def _waited(self, wait: Wait) -> None:
+    def _hung(self) -> None:
+        """A hang is over: the connection closes unanswered."""
         self.waiting = None
         handler = self.handler
         assert handler is not None
-        if wait.body is None:  # a hang: over, the connection closes unanswered
-            handler.end_hang()
-            self.close()
-            return
-        handler.wfile = handler.written = io.BytesIO()
-        handler.finish_deferred(wait.body)
-        self._answered(handler)
-        self.serve()
+        handler.end_hang()
+        self.close()
 
     def _write(self, data: bytes) -> None:
         if data and self.transport is not None and not self.closed:
@@ -241,7 +251,8 @@ class LoopServer:
         if self.event_loop not in loops:
             raise ValueError(f"no event loop {self.event_loop!r} here; one of {', '.join(loops)}")
         self._loop = loops[self.event_loop]()
-        self._stopped = threading.Event()
+        self._state_lock = threading.Lock()
+        self._stopped = self._running = False
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -263,7 +274,9 @@ class LoopServer:
         server = loop.run_until_complete(loop.create_server(
             lambda: _Connection(self), sock=self._socket, backlog=LISTEN_BACKLOG))
         try:
-            if not self._stopped.is_set():
+            with self._state_lock:  # stop_serving before this point: never run
+                run = self._running = not self._stopped
+            if run:
                 loop.run_forever()
         finally:
             server.close()
@@ -274,7 +287,9 @@ class LoopServer:
 
     def stop_serving(self) -> None:
         """Stop listening and close every connection; waits and hangs end unanswered."""
-        self._stopped.set()
-        if not self._loop.is_closed():
+        with self._state_lock:
+            self._stopped = True
+            running = self._running
+        if running:  # else a stop now would end the loop while it starts the server
             with contextlib.suppress(RuntimeError):  # closed meanwhile
                 self._loop.call_soon_threadsafe(self._loop.stop)
