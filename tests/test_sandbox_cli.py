@@ -115,12 +115,13 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         proc.communicate(timeout=10)
 
 
+@pytest.mark.parametrize("front", [[], ["--front", "loop"], ["--front", "threads"]])
 def test_child_process_serves_then_exits_cleanly_on_sigterm(
-    procs: list[subprocess.Popen[str]],
+    procs: list[subprocess.Popen[str]], front: list[str],
 ) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "doku", "sandbox", "--port", str(port)],
+        [sys.executable, "-m", "doku", "sandbox", "--port", str(port), *front],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
     )
     procs.append(proc)
