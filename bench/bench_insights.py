@@ -174,7 +174,7 @@ def seed_everywhere(urls: dict[str, str], runs: dict[str, Any]) -> dict[str, Any
 def bench_backend(backend: str, url: str, folder: Path, args: argparse.Namespace,
                   seeded: dict[str, Any]) -> dict[str, Any]:
     """The runs `seed_everywhere` wrote into one backend: followed, finished, opened."""
-    from doku.engine.run_columns import snapshot_run
+    from doku.engine.run_reading import snapshot_run
     from doku.engine.store import Store
 
     if backend == "sqlite":

@@ -18,7 +18,7 @@ from doku.analysis.frames import (
     load_run_frames,
     tokens_frame,
 )
-from doku.engine.run_columns import read_columns
+from doku.engine.run_reading import read_columns
 from doku.engine.store import Store
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 from tests.backend_support import backend_url, both_backends

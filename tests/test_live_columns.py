@@ -9,7 +9,8 @@ from sqlalchemy import update
 from doku.analysis.frames import RunFrames, frames_from_columns
 from doku.engine.live_columns import FULL_READ_S, MARGIN_S, LiveColumns
 from doku.engine.packed_columns import PackedRead, read_packed
-from doku.engine.run_columns import RunColumns, read_columns
+from doku.engine.run_columns import RunColumns
+from doku.engine.run_reading import read_columns
 from doku.engine.store import Store
 from doku.engine.tables import customers
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token

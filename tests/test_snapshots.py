@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import select, update
 
 from doku.analysis.frames import load_run_frames
-from doku.engine.run_columns import RunColumns, load_snapshot, read_columns, snapshot_run
+from doku.engine import run_reading
+from doku.engine.run_columns import RunColumns, load_snapshot
+from doku.engine.run_reading import read_columns, snapshot_run
 from doku.engine.sources import EXHAUSTED, FixedCustomers
 from doku.engine.store import Store
 from doku.engine.tables import run_snapshots
@@ -76,15 +78,15 @@ def test_a_result_written_while_the_copy_is_read_is_not_lost(small, monkeypatch)
     """Placeholder first, read, fill only if the placeholder survived: a result
     written in between leaves no copy (the rows read are still returned)."""
     store, a, _ = small
-    read = store.run_rows
+    read = run_reading.read_columns
 
-    def read_then_write(run_id: int) -> tuple[list[tuple[object, ...]], ...]:
-        rows = read(run_id)
+    def read_then_write(store_: Store, run_id: int) -> RunColumns:
+        columns = read(store_, run_id)
         store.record_failed(a, "C2", error_code="server_error", error_message="late",
                             attempts=1)
-        return rows
+        return columns
 
-    monkeypatch.setattr(store, "run_rows", read_then_write)
+    monkeypatch.setattr(run_reading, "read_columns", read_then_write)
     columns = snapshot_run(store, a)
     assert columns.tokens.num_rows == 7
     assert _snapshot_rows(store) == []
@@ -126,7 +128,7 @@ def test_a_copy_too_big_to_keep_is_not_kept_and_the_run_still_reads(
     small, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, a, _ = small
-    monkeypatch.setattr("doku.engine.run_columns.MAX_SNAPSHOT_BYTES", 1_000)
+    monkeypatch.setattr("doku.engine.run_reading.MAX_SNAPSHOT_BYTES", 1_000)
     assert len(load_run_frames(store, a).tokens) == 7
     assert load_snapshot(store, a) is None
     assert [r.tokens for r in store.list_runs()] == [8, 7]  # counted: no copy to read

@@ -47,7 +47,8 @@ from doku.analysis.columns import (
     str_column,
 )
 from doku.analysis.filters import Filters
-from doku.engine.run_columns import RunColumns, load_snapshot, snapshot_run
+from doku.engine.run_columns import RunColumns, load_snapshot
+from doku.engine.run_reading import snapshot_run
 from doku.engine.schema import FAILED, FETCHED, RunInfo
 from doku.engine.snapshots import CUSTOMER_FIELDS, TERMINAL
 from doku.engine.store import Store

@@ -1,9 +1,9 @@
 """A whole run as two Arrow tables (`RunColumns`), read in one transaction or taken
 from the store's snapshot of a finished run (`doku.engine.snapshots` holds the SQL).
 
-`read_columns` converts the driver's rows column by column (a running run followed
-live is read packed instead: `doku.engine.packed_columns`); `snapshot_run` does the
-same for a finished run and keeps the result as one zstd-compressed Arrow IPC blob
+`columns_from_rows` converts the driver's rows column by column (a run is read packed
+when it can be: `doku.engine.run_reading`, which also keeps a finished run's copy as
+one zstd-compressed Arrow IPC blob
 (measured on a 1M-token run, read + decoded + frames: 0.33 s on PostgreSQL and
 0.31-0.52 s on SQLite for 44 MB, where LZ4 took 0.52-0.64 / 0.38-0.53 s for 101 MB
 and no compression 0.89 / 0.44 s for 215 MB);
@@ -13,7 +13,6 @@ exports) import this module: it loads pyarrow.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,17 +25,12 @@ import pyarrow.compute as pc
 from doku.engine.schema import FETCHED
 from doku.engine.snapshots import CUSTOMER_FIELDS, TOKEN_FIELDS
 from doku.engine.store import Store
-from doku.errors import StoreError
 
-logger = logging.getLogger(__name__)
 # Low-cardinality text: dictionary-encoded once here, categoricals in pandas later.
 DICTIONARY = frozenset({"status", "error_kind", "attributes", "type", "issuer", "brand"})
 INTS = frozenset({"seq", "customer_seq", "n_tokens", "n_direct_debit", "n_credit_card",
                   "http_status", "attempts"})
 _LENGTH = struct.Struct("<Q")
-# A bigger copy (some 3.5 million tokens) is not kept: PostgreSQL takes at most 1 GB in
-# a value. Such a run is read column by column every time (`read_columns`).
-MAX_SNAPSHOT_BYTES = 768 * 2**20
 
 
 @dataclass(frozen=True)
@@ -130,37 +124,7 @@ def _code_of(encoded: pa.DictionaryArray, value: str) -> int:
     return values.index(value) if value in values else -2
 
 
-def read_columns(store: Store, run_id: int) -> RunColumns:
-    """The run's customers and tokens, read in one transaction."""
-    return columns_from_rows(*store.run_rows(run_id))
-
-
 def load_snapshot(store: Store, run_id: int) -> RunColumns | None:
     """The run's snapshot if it copies the run as it is now, else None."""
     blob = store.snapshot_blob(run_id)
     return None if blob is None else RunColumns.from_bytes(blob)
-
-
-def snapshot_run(store: Store, run_id: int) -> RunColumns:
-    """Read the run and, if it is finished, keep the copy as its snapshot unless a
-    result was written meanwhile. Returns what was read. A store this process may
-    only read (a read-only role) just gives the rows: keeping a copy is never
-    required."""
-    try:
-        placeholder = store.begin_snapshot(run_id)
-    except StoreError as exc:
-        logger.info("run %s: no snapshot kept (%s)", run_id, exc)
-        placeholder = None
-    columns = read_columns(store, run_id)
-    if placeholder is not None:
-        blob = columns.to_bytes()
-        if len(blob) > MAX_SNAPSHOT_BYTES:
-            logger.info("run %s: a %d-byte copy is too big to keep", run_id, len(blob))
-        else:
-            try:
-                if not store.fill_snapshot(run_id, placeholder, blob, columns.counts()):
-                    logger.info("run %s changed while its snapshot was read; not kept",
-                                run_id)
-            except StoreError as exc:
-                logger.info("run %s: no snapshot kept (%s)", run_id, exc)
-    return columns

@@ -217,7 +217,7 @@ class ClaimedCustomers:
 
 # Runs smaller than this are not copied when they finish: they read in well under a
 # second anyway, and the copy would cost a short CLI audit the import of pyarrow at
-# exit. Their first reader makes the copy (`doku.engine.run_columns.snapshot_run`).
+# exit. Their first reader makes the copy (`doku.engine.run_reading.snapshot_run`).
 COPY_FROM_CUSTOMERS = 20_000
 
 
@@ -229,7 +229,7 @@ def keep_copy(store: Store, run_id: int) -> None:
         run = store.get_run(run_id, counted=False)
         if run is None or run.customers < COPY_FROM_CUSTOMERS:
             return
-        from doku.engine.run_columns import snapshot_run  # pyarrow: only when a run ends
+        from doku.engine.run_reading import snapshot_run  # pyarrow: only when a run ends
 
         snapshot_run(store, run_id)
     except (DokuError, OSError, MemoryError) as exc:
