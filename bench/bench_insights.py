@@ -18,7 +18,7 @@ Before it is finished, the big run is followed as a running one is
 `LiveColumns`, packed: `doku.engine.packed_columns`), side by side with
 `rows_whole`, the same read as rows (`live_columns.read_rows`, what it was before),
 once, then the packed read 3 times, frames included; `live_refresh` each later read
-after 1,000 more results were written - what every 5-second refresh of a running run
+after 1,000 more results were written - what every refresh of a running run
 costs (the seeded results are stamped over the audit's duration, so a refresh reads
 again the last 30 s of them, as it does in a real run). min/median/max of 3.
 

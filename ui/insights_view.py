@@ -19,7 +19,7 @@ from doku.engine.schema import RunInfo
 from doku.models import CREDIT_CARD, DIRECT_DEBIT, TOKEN_TYPES
 from ui import data, insights_series, links
 from ui.chrome import run_status_badge
-from ui.keys import NO_FILTERS, RUNNING_REFRESH_S, RunRef, make_filters, run_ref
+from ui.keys import FOLLOW_EVERY_S, NO_FILTERS, RunRef, make_filters, run_ref
 from ui.present import (
     NOT_REQUESTED,
     escape_md,
@@ -67,10 +67,10 @@ def run_picker(runs: list[RunInfo]) -> RunInfo:
 
 
 def follow_running(ref: RunRef) -> None:
-    """While the run is being written: every RUNNING_REFRESH_S seconds, rerun the page
-    if the run moved on (a newer version, or it finished), so what it shows is never
-    older than that. Reads only the run's row, not its counts."""
-    @st.fragment(run_every=RUNNING_REFRESH_S)
+    """While the run is being written: every FOLLOW_EVERY_S, rerun the page if the run
+    moved on (a newer version, every RUNNING_REFRESH_S, or it finished), so what it
+    shows is never much older than that. Reads only the run's row, not its counts."""
+    @st.fragment(run_every=FOLLOW_EVERY_S)
     def follow() -> None:
         current = store_for(ref.folder).get_run(ref.run_id, counted=False)
         if current is not None and run_ref(ref.folder, current) != ref:
