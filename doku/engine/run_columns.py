@@ -1,14 +1,14 @@
 """A whole run as two Arrow tables (`RunColumns`), read in one transaction or taken
 from the store's snapshot of a finished run (`doku.engine.snapshots` holds the SQL).
 
-`columns_from_rows` converts the driver's rows column by column (a run is read packed
-when it can be: `doku.engine.run_reading`, which also keeps a finished run's copy as
-one zstd-compressed Arrow IPC blob
-(measured on a 1M-token run, read + decoded + frames: 0.33 s on PostgreSQL and
+`columns_from_rows` makes them from the driver's rows, column by column; a run is
+read packed instead when it can be (`doku.engine.run_reading`, which also keeps a
+finished run's copy). The copy is one zstd-compressed Arrow IPC blob (`to_bytes`;
+measured on a 1M-token run, read + decoded + frames: 0.33 s on PostgreSQL and
 0.31-0.52 s on SQLite for 44 MB, where LZ4 took 0.52-0.64 / 0.38-0.53 s for 101 MB
-and no compression 0.89 / 0.44 s for 215 MB);
-`load_snapshot` gives it back while it is current. Only readers of whole runs (frames,
-exports) import this module: it loads pyarrow.
+and no compression 0.89 / 0.44 s for 215 MB); `load_snapshot` gives it back while it
+is current. Only readers of whole runs (frames, exports) import this module: it loads
+pyarrow.
 """
 
 from __future__ import annotations
