@@ -22,7 +22,9 @@ from tests.scripted_doku import RecordingPacer
 SECRET = "SK-test-secret-never-shown-0123456789"
 CLIENT_ID = "MCH-0001-10791114622547"
 DEADLINE_S = 1.0
-READ_TIMEOUT_S = 0.5  # longer than the drip interval: only the deadline can cut a drip
+# Far longer than the drip interval (a loaded CI machine once stalled a 0.2 s drip past
+# a 0.5 s read timeout): only the deadline can cut a drip.
+READ_TIMEOUT_S = 0.7
 BOUND_S = DEADLINE_S + 2.0  # every single attempt ends by then
 MAX_PEAK_BYTES = 50 * 1024 * 1024
 TEN_MIB = "10,485,760"
