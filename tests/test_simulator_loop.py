@@ -328,3 +328,18 @@ def test_head_lines_leave_long_or_many_lines_to_the_line_reader() -> None:
     assert _Received(fits, eof=False).head_lines() == read_head_lines(io.BytesIO(fits))
     for over in (b"A: " + b"x" * (MAX_LINE - 4) + b"\r\n\r\n", b"B: c\r\n" * MAX_HEADERS + b"\r\n"):
         assert _Received(over, eof=False).head_lines() is None
+
+
+@pytest.mark.filterwarnings("error::ResourceWarning",
+                            "error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("event_loop", [None, "tokio"])
+def test_a_simulator_that_cannot_start_leaves_no_open_log(
+        simulator_front: str, tmp_path: Any, event_loop: str | None) -> None:
+    import gc
+
+    with start_simulator(front=simulator_front) as taken:
+        config = SimulatorConfig(request_log=str(tmp_path / "requests.tsv"))
+        with pytest.raises((OSError, ValueError)):
+            start_simulator(config, port=taken.port, front=simulator_front,
+                            event_loop=event_loop or "asyncio")
+        gc.collect()  # an unclosed log would warn here, an error under this mark

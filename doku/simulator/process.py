@@ -92,16 +92,20 @@ def start_simulator(
     """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken,
     ValueError for a front end not in FRONT_ENDS. `event_loop`: which of
     `loop_server.event_loops()` the loop front end runs on (default: the fastest)."""
+    if front not in FRONT_ENDS:
+        raise ValueError(f"no simulator front end {front!r}; one of {', '.join(FRONT_ENDS)}")
     state = _State(config or SimulatorConfig())
     server: FrontEnd
-    if front == "loop":
-        server = LoopServer((host, port), state, event_loop)
-        serve = server.serve_forever
-    elif front == "threads":
-        threaded = server = ThreadedServer((host, port), state)
-        serve = functools.partial(threaded.serve_forever, poll_interval=0.05)  # stop() waits
-    else:
-        raise ValueError(f"no simulator front end {front!r}; one of {', '.join(FRONT_ENDS)}")
+    try:
+        if front == "loop":
+            server = LoopServer((host, port), state, event_loop)
+            serve = server.serve_forever
+        else:
+            threaded = server = ThreadedServer((host, port), state)
+            serve = functools.partial(threaded.serve_forever, poll_interval=0.05)  # stop()
+    except (OSError, ValueError):  # a port taken, an event loop not here
+        state.close()
+        raise
     thread = threading.Thread(
         target=serve, name=f"doku-simulator-{server.server_port}", daemon=True)
     thread.start()
