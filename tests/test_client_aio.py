@@ -18,6 +18,7 @@ import pytest
 from doku import errors
 from doku.client.aio import AsyncTokenClient
 from doku.client.lean import LeanTokenClient
+from doku.client.loops import event_loops
 from doku.client.retry import NO_RETRY
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, SecretKey, Settings
 from doku.simulator import RunningSimulator
@@ -33,6 +34,24 @@ def simulator_settings(url: str) -> Settings:
 
 def test_sends_the_bytes_lean_sends(capture: CaptureServer) -> None:
     assert sent_bytes(AsyncTokenClient, capture) == sent_bytes(LeanTokenClient, capture)
+
+
+@pytest.mark.parametrize("name", list(event_loops()))
+def test_runs_on_the_event_loop_asked_for(simulator: RunningSimulator, name: str) -> None:
+    with AsyncTokenClient(simulator_settings(simulator.url), event_loop=name) as client:
+        assert client.get_tokens("CUST-0001").signature_verified is True
+        assert client.event_loop == name
+        assert client._loop is not None
+        assert type(client._loop).__module__.split(".")[0] == name
+
+
+def test_the_fastest_event_loop_is_the_default(simulator: RunningSimulator) -> None:
+    with AsyncTokenClient(simulator_settings(simulator.url)) as client:
+        assert client.event_loop is None  # nothing started yet
+        client.get_tokens("CUST-0001")
+        assert client.event_loop == next(iter(event_loops()))
+    with pytest.raises(ValueError, match="no event loop 'tokio' here; one of"):
+        AsyncTokenClient(simulator_settings(simulator.url), event_loop="tokio")
 
 
 def test_sequential_requests_share_one_kept_connection(simulator: RunningSimulator) -> None:

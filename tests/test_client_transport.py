@@ -22,7 +22,7 @@ from doku import errors
 from doku.client.retry import NO_RETRY, RetryPolicy
 from doku.client.tokens import TokenClient
 from doku.settings import TOKENS_PATH, SecretKey, Settings
-from tests.client_kinds import run_with_each_client
+from tests.client_kinds import count_connects, run_with_each_client
 from tests.guide import GUIDE_TOKENS
 from tests.scripted_doku import (
     LOOPBACK,
@@ -175,16 +175,8 @@ def test_redirect_to_another_host_is_not_followed(server: ScriptedDoku) -> None:
 # -- no retries underneath the client --------------------------------------------------------
 @pytest.fixture
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every socket connect() made in this process, by address (socket level)."""
-    seen: list[tuple[str, int]] = []
-    real = socket.socket.connect
-
-    def counting(sock: socket.socket, address: tuple[str, int]) -> None:
-        seen.append(address)
-        real(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", counting)
-    return seen
+    """Every connection made in this process, by address (socket level)."""
+    return count_connects(monkeypatch)
 
 
 def test_refused_connection_is_one_connect_per_attempt(connects: list[tuple[str, int]]) -> None:

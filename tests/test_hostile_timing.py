@@ -4,7 +4,6 @@ Retry-After is capped, a cancel interrupts the wait, server text stays short."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Callable
 
@@ -13,7 +12,7 @@ import pytest
 from doku import errors
 from doku.client.pacing import SharedPacer
 from doku.client.retry import RetryPolicy
-from tests.client_kinds import run_with_each_client
+from tests.client_kinds import count_connects, run_with_each_client
 from tests.hostile_doku import HostileDoku
 from tests.hostile_support import (
     DEADLINE_S,
@@ -80,14 +79,7 @@ def test_limits_must_be_positive(
 def test_bounded_reading_keeps_pooled_connections(
     hostile: Callable[[str], HostileDoku], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[str, int]] = []
-    real = socket.socket.connect
-
-    def counting(sock: socket.socket, address: tuple[str, int]) -> None:
-        seen.append(address)
-        real(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", counting)
+    seen = count_connects(monkeypatch)
     server = hostile("guide")
     client = make_client(server)
     for _ in range(3):

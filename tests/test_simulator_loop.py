@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from doku.client.loops import event_loops
 from doku.client.signing import sign_request, timestamp
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY, TOKENS_PATH
 from doku.simulator import SimulatorConfig, start_simulator
@@ -31,7 +32,6 @@ from doku.simulator.loop_server import (
     NeedMore,
     _Connection,
     _Received,
-    event_loops,
 )
 from doku.simulator.request_head import read_head_lines
 from doku.simulator.state import _State

@@ -20,6 +20,7 @@ import asyncio
 import http.client
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from urllib3 import HTTPHeaderDict
 from urllib3.connection import _normalize_header_values
@@ -44,8 +45,7 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

@@ -25,9 +25,9 @@ import io
 import logging
 import socket
 import threading
-from collections.abc import Callable
 from typing import Any, cast
 
+from doku.client.loops import new_event_loop
 from doku.simulator.handler import SimulatorHandler, Wait
 from doku.simulator.request_head import MAX_HEADERS, MAX_LINE
 from doku.simulator.server import LISTEN_BACKLOG
@@ -223,34 +223,16 @@ class _Connection(asyncio.Protocol):
             self.transport.close()  # after what is written has gone
 
 
-def event_loops() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """The event loops a LoopServer can run on, best first: uvloop's (libuv, in C:
-    about 10% more answers a second at the ceiling) when installed, asyncio's."""
-    loops: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {}
-    try:
-        import uvloop
-    except ImportError:
-        pass
-    else:
-        loops["uvloop"] = uvloop.new_event_loop
-    loops["asyncio"] = asyncio.new_event_loop
-    return loops
-
-
 class LoopServer:
     """Listens on `address` when made; `serve_forever` runs the loop in the calling
     thread until `stop_serving` (from any thread). `event_loop` names one of
-    `event_loops()` (default: the first)."""
+    `doku.client.loops.event_loops()` (default: the first)."""
 
     def __init__(self, address: tuple[str, int], state: _State,
                  event_loop: str | None = None) -> None:
         self.state = state
         self.connections: set[_Connection] = set()
-        loops = event_loops()
-        self.event_loop = event_loop or next(iter(loops))
-        if self.event_loop not in loops:
-            raise ValueError(f"no event loop {self.event_loop!r} here; one of {', '.join(loops)}")
-        self._loop = loops[self.event_loop]()
+        self.event_loop, self._loop = new_event_loop(event_loop)
         self._state_lock = threading.Lock()
         self._stopped = self._running = False
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

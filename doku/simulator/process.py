@@ -91,7 +91,7 @@ def start_simulator(
 ) -> RunningSimulator:
     """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken,
     ValueError for a front end not in FRONT_ENDS. `event_loop`: which of
-    `loop_server.event_loops()` the loop front end runs on (default: the fastest)."""
+    `doku.client.loops.event_loops()` the loop front end runs on (default: the fastest)."""
     if front not in FRONT_ENDS:
         raise ValueError(f"no simulator front end {front!r}; one of {', '.join(FRONT_ENDS)}")
     state = _State(config or SimulatorConfig())
