@@ -64,6 +64,8 @@ def customer_id_problem(customer_id: str) -> str | None:
         return "empty"
     if len(customer_id) > MAX_CUSTOMER_ID:
         return f"longer than {MAX_CUSTOMER_ID} characters ({len(customer_id)})"
+    if customer_id.isascii() and customer_id.isprintable():
+        return None  # no ASCII character is in those categories but Cc (not printable)
     for ch in customer_id:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             return f"contains control character U+{ord(ch):04X}"

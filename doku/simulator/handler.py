@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import math
 import time
@@ -65,12 +64,11 @@ from http import HTTPStatus
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from doku.client.signing import sign_response
 from doku.settings import TOKENS_PATH
 from doku.simulator.checks import answer, check_request, customer_of
 from doku.simulator.faults import failure_status, planned_fault
 from doku.simulator.request_head import LeanHeadHandler
-from doku.simulator.stamps import answer_stamps
+from doku.simulator.response import SERVER, answer_head, compact, error_body
 from doku.simulator.state import _Seen, _State
 
 logger = logging.getLogger(__name__)
@@ -83,19 +81,6 @@ _FAIL_CODES = {
     503: ("SERVICE_UNAVAILABLE", "service temporarily unavailable (injected)"),
 }
 _NOT_PROCESSED = frozenset({"drop", "hang", "fail", "rate_429", "rate_limited"})
-
-
-# What json.dumps(value, separators=(",", ":"), ensure_ascii=False) builds on every
-# call, built once.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _compact(value: Any) -> bytes:
-    return _COMPACT.encode(value).encode("utf-8")
-
-
-def _error_body(code: str, message: str) -> bytes:
-    return _compact({"error": {"code": code, "message": message}})
 
 
 class StateHolder(Protocol):
@@ -114,7 +99,7 @@ class Wait:
 
 class SimulatorHandler(LeanHeadHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "doku-simulator"
+    server_version = SERVER
     disable_nagle_algorithm = True
 
     # Per-request echo values; reset by _begin for each request on the connection.
@@ -157,7 +142,7 @@ class SimulatorHandler(LeanHeadHandler):
         # The request line or headers did not parse: echo nothing (headers may be stale).
         self._client_id = self._request_id = ""
         status = HTTPStatus(code)
-        self._send(status, _error_body(status.name, message or status.phrase))
+        self._send(status, error_body(status.name, message or status.phrase))
 
     def _begin(self) -> None:
         self._client_id = self.fields.get("client-id", "")
@@ -306,7 +291,7 @@ class SimulatorHandler(LeanHeadHandler):
     def _answer(self, body: bytes) -> tuple[HTTPStatus, bytes]:
         """The real answer to an authenticated request: 200 tokens or 400 error."""
         status, value = answer(self._state.config, body)
-        return status, _compact(value)
+        return status, compact(value)
 
     def _fault(self, request_id: str) -> str | None:
         state = self._state
@@ -356,7 +341,7 @@ class SimulatorHandler(LeanHeadHandler):
         message: str,
         extra: list[tuple[str, str]] | None = None,
     ) -> None:
-        self._send(status, _error_body(code, message), extra)
+        self._send(status, error_body(code, message), extra)
 
     def _send(
         self,
@@ -369,27 +354,12 @@ class SimulatorHandler(LeanHeadHandler):
         """Headers and body in one write (see the module docstring on Nagle)."""
         self._status = status.value
         state = self._state
-        cfg = state.config
-        date, stamp = answer_stamps()
-        key = cfg.secret_key + ("-not-the-key" if wrong_signature else "")
-        signature = sign_response(key, self._client_id, self._request_id, stamp, self._target, body)
+        key = state.config.secret_key + ("-not-the-key" if wrong_signature else "")
         if state.stop_event.is_set():
             self.close_connection = True
-        lines = [
-            f"HTTP/1.1 {status.value} {status.phrase}",
-            f"Server: {self.server_version}",
-            f"Date: {date}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-            f"Client-Id: {self._client_id}",
-            f"Request-Id: {self._request_id}",
-            f"Response-Timestamp: {stamp}",
-            f"Signature: {signature}",
-        ]
-        lines.extend(f"{name}: {value}" for name, value in extra or ())
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        head = answer_head(status, body, key=key, client_id=self._client_id,
+                           request_id=self._request_id, target=self._target,
+                           extra=extra or (), close=self.close_connection)
         self._responded = True
         state.stats.incr(f"status_{status.value}")
         self.wfile.write(head if self.command == "HEAD" else head + body)

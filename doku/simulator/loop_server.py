@@ -15,6 +15,10 @@ for byte (with latency, see `doku.simulator.handler` on when they are made). The
 handler's waits are kept by the loop: the latency, for which a made answer is held
 (`hold`), and a hang (`Wait`: `end_hang`, then close). A connection serves its
 requests one after another, pipelined ones included, as a thread would.
+
+The common request (plain, complete, signed, new) skips http.server's machinery:
+`doku.simulator.fast_lane` answers it from the received bytes with the handler's
+decisions, effects and answer bytes, and declines anything else before any effect.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import threading
 from typing import Any, cast
 
 from doku.client.loops import new_event_loop
+from doku.simulator.fast_lane import answer_plain, lane_open
 from doku.simulator.handler import SimulatorHandler, Wait
 from doku.simulator.request_head import MAX_HEADERS, MAX_LINE
 from doku.simulator.server import LISTEN_BACKLOG
@@ -156,7 +161,12 @@ class _Connection(asyncio.Protocol):
         waits (latency, hang) or the connection is to close."""
         handler = self.handler
         assert handler is not None
+        lane = self.server.lane
         while not self.closed and self.waiting is None and (self.received or self.eof):
+            if lane and (done := answer_plain(self.server.state, self.received)):
+                self.received = self.received[done.consumed:]
+                self._send_after(done.hold, done.out, None, done.close, log=False)
+                continue
             source = _Received(self.received, self.eof)
             handler.rfile = source  # type: ignore[assignment]
             handler.wfile = handler.written = io.BytesIO()
@@ -182,17 +192,22 @@ class _Connection(asyncio.Protocol):
         handler.owes_continue = self.continued = False  # this request is read whole
         hold, handler.hold = handler.hold, 0.0
         hang, handler.pending = handler.pending, None
-        if hold > 0:  # the latency: the answer goes out when it has passed
-            loop = asyncio.get_running_loop()
-            self.waiting = loop.call_later(hold, self._held, out, hang,
-                                           handler.close_connection)
-        else:
-            self._deliver(out, hang, handler.close_connection)
+        self._send_after(hold, out, hang, handler.close_connection, log=True)
 
-    def _held(self, out: bytes, hang: Wait | None, close: bool) -> None:
+    def _send_after(self, hold: float, out: bytes, hang: Wait | None, close: bool, *,
+                    log: bool) -> None:
+        """Send `out` now, or after `hold` seconds (the latency); `log`: the handler
+        logs the request when it is sent (`SimulatorHandler.sent`)."""
+        if hold > 0:
+            loop = asyncio.get_running_loop()
+            self.waiting = loop.call_later(hold, self._held, out, hang, close, log)
+        else:
+            self._deliver(out, hang, close)
+
+    def _held(self, out: bytes, hang: Wait | None, close: bool, log: bool) -> None:
         self.waiting = None
         self._deliver(out, hang, close)
-        if hang is None:
+        if hang is None and log:
             assert self.handler is not None
             self.handler.sent()
         self.serve()  # requests that came in meanwhile
@@ -231,6 +246,7 @@ class LoopServer:
     def __init__(self, address: tuple[str, int], state: _State,
                  event_loop: str | None = None) -> None:
         self.state = state
+        self.lane = lane_open(state.config)  # plain requests skip http.server (fast_lane)
         self.connections: set[_Connection] = set()
         self.event_loop, self._loop = new_event_loop(event_loop)
         self._state_lock = threading.Lock()

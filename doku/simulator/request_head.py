@@ -75,10 +75,9 @@ def read_head_lines(rfile: LineSource) -> list[bytes]:
             return lines
 
 
-def lean_head(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]] | None:
-    """The HTTPMessage the email parser would build from these plain lines and its
-    `header_fields`, or None when the block is not plain (ask the email parser)."""
-    block = b"".join(lines)
+def plain_pairs(block: bytes) -> list[tuple[str, str]] | None:
+    """(name, value) of each line of a plain header block (its lines and the blank
+    line), as the email parser reads them; None when the block is not plain."""
     if _PLAIN_BLOCK.fullmatch(block) is None:
         return None
     text = block.decode("ascii")
@@ -90,12 +89,26 @@ def lean_head(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, st
         name.lower() == "content-type" and _SPECIAL_TYPE.search(value) for name, value in pairs
     ):
         return None
+    return pairs
+
+
+def first_of_each(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased name -> value of its first occurrence (see header_fields)."""
+    return {name.lower(): value for name, value in reversed(pairs)}
+
+
+def lean_head(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]] | None:
+    """The HTTPMessage the email parser would build from these plain lines and its
+    `header_fields`, or None when the block is not plain (ask the email parser)."""
+    pairs = plain_pairs(b"".join(lines))
+    if pairs is None:
+        return None
     message = http.client.HTTPMessage()
     for name, value in pairs:
         message.set_raw(name, value)
     message.set_payload("")  # the email parser's payload: the empty rest of the block
     # Reversed, so the first occurrence of a name wins, as in message.get(name).
-    return message, {name.lower(): value for name, value in reversed(pairs)}
+    return message, first_of_each(pairs)
 
 
 def parse_head(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:

@@ -174,10 +174,17 @@ def _root(customer_id: str, seed: int) -> bytes:
     return hashlib.sha256(f"{seed}:{customer_id}".encode("utf-8", "surrogatepass")).digest()
 
 
+_sha256 = hashlib.sha256
+
+
+def _unit(data: bytes) -> float:
+    """The draw in [0, 1) that `data` (root + label bytes) gives."""
+    return int.from_bytes(_sha256(data).digest()[:8], "big") / 2.0**64
+
+
 def _uniform(root: bytes, label: str) -> float:
     """A draw in [0, 1) that depends only on (root, label)."""
-    digest = hashlib.sha256(root + label.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
+    return _unit(root + label.encode("utf-8"))
 
 
 def _pick(options: Sequence[tuple[Any, float]], u: float) -> Any:
@@ -205,16 +212,16 @@ def _profile(customer_id: str, root: bytes) -> CustomerProfile:
 
 def _who(customer_id: str, root: bytes) -> tuple[str, str, str]:
     """Name, region and plan: what answers need (the signup month is not asked for)."""
-    region: str = _pick(REGIONS, _uniform(root, "region"))
-    plan: str = _pick(PLANS, _uniform(root, "plan"))
+    region: str = _pick(REGIONS, _unit(root + b"region"))
+    plan: str = _pick(PLANS, _unit(root + b"plan"))
     if customer_id == GUIDE_CUSTOMER_ID:
         name = GUIDE_CUSTOMER_NAME
     else:
-        regional = _uniform(root, "name:regional") < 0.6
+        regional = _unit(root + b"name:regional") < 0.6
         firsts = BALINESE_FIRST if region == "Bali" and regional else FIRST_NAMES
         lasts = BATAK_NAMES if region == "North Sumatra" and regional else LAST_NAMES
-        first = firsts[int(_uniform(root, "name:first") * len(firsts))]
-        last = lasts[int(_uniform(root, "name:last") * len(lasts))]
+        first = firsts[int(_unit(root + b"name:first") * len(firsts))]
+        last = lasts[int(_unit(root + b"name:last") * len(lasts))]
         name = f"{first} {last}"
     return name, region, plan
 
@@ -225,32 +232,27 @@ def customer_name_for(customer_id: str, seed: int = 0) -> str:
 
 def _card(root: bytes, slot: str, plan: str) -> _Card:
     """One token; every attribute depends only on (customer root, slot label)."""
-    # The labels' bytes are built here rather than by _uniform/_digits: several draws
-    # per card, thousands of answers a second (the hashes are the same).
+    # The hashes of `_uniform(root, f"slot:{slot}:{label}")`, written out: several
+    # draws per card, thousands of answers a second.
     key = root + f"slot:{slot}:".encode()
-
-    def draw(label: bytes) -> bytes:
-        return hashlib.sha256(key + label).digest()
-
-    def uniform(label: bytes) -> float:
-        return int.from_bytes(draw(label)[:8], "big") / 2.0**64
-
-    token_id = draw(b"token_id").hex()[:32]
-    last4 = str(int.from_bytes(draw(b"last4"), "big") % 10**4).zfill(4)
-    if uniform(b"type") >= CREDIT_CARD_SHARE[plan]:
-        issuer = _pick(DEBIT_ISSUERS, uniform(b"issuer"))
+    token_id = _sha256(key + b"token_id").hexdigest()[:32]
+    last4 = str(int.from_bytes(_sha256(key + b"last4").digest(), "big") % 10**4).zfill(4)
+    if _unit(key + b"type") >= CREDIT_CARD_SHARE[plan]:
+        issuer = _pick(DEBIT_ISSUERS, _unit(key + b"issuer"))
         return _Card(DIRECT_DEBIT, issuer, token_id, "*" * 9 + last4, None)
-    brand: str = _pick(BRANDS, uniform(b"brand"))
-    issuer = "BNI" if brand == "amex" else _pick(CREDIT_ISSUERS, uniform(b"issuer"))
+    brand: str = _pick(BRANDS, _unit(key + b"brand"))
+    issuer = "BNI" if brand == "amex" else _pick(CREDIT_ISSUERS, _unit(key + b"issuer"))
     if brand == "visa":
-        bin4 = "4" + str(int.from_bytes(draw(b"bin-tail"), "big") % 10**3).zfill(3)
+        tail = int.from_bytes(_sha256(key + b"bin-tail").digest(), "big")
+        bin4 = "4" + str(tail % 10**3).zfill(3)
     elif brand == "mastercard":
-        tail = str(int.from_bytes(draw(b"bin-tail"), "big") % 10**2).zfill(2)
-        bin4 = f"5{1 + int(uniform(b'bin') * 5)}{tail}"
+        tail = int.from_bytes(_sha256(key + b"bin-tail").digest(), "big")
+        bin4 = f"5{1 + int(_unit(key + b'bin') * 5)}{str(tail % 10**2).zfill(2)}"
     elif brand == "jcb":
-        bin4 = f"35{28 + int(uniform(b'bin') * 62)}"  # JCB's 3528-3589
+        bin4 = f"35{28 + int(_unit(key + b'bin') * 62)}"  # JCB's 3528-3589
     else:
-        bin4 = "37" + str(int.from_bytes(draw(b"bin-tail"), "big") % 10**2).zfill(2)
+        tail = int.from_bytes(_sha256(key + b"bin-tail").digest(), "big")
+        bin4 = "37" + str(tail % 10**2).zfill(2)
     return _Card(CREDIT_CARD, issuer, token_id, f"{bin4}****{last4}", brand)
 
 
@@ -263,8 +265,8 @@ def _cards(customer_id: str, seed: int, epoch: int) -> tuple[str, list[_Card]]:
         no_token -= METRO_NO_TOKEN_BONUS
     count = (
         0
-        if _uniform(root, "has-token") < no_token
-        else _pick(TOKEN_COUNTS, _uniform(root, "count"))
+        if _unit(root + b"has-token") < no_token
+        else _pick(TOKEN_COUNTS, _unit(root + b"count"))
     )
     base = [_card(root, str(i), plan) for i in range(count)]
     # Debit tokens first, then credit cards, as in the guide's example.
