@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -267,3 +268,14 @@ def test_verify_answer_only_ever_returns_or_raises_its_own_errors(
         return
     assert result is False  # nothing random ever verifies
     assert not required
+
+
+@given(random=st.binary(min_size=16, max_size=16))
+def test_request_ids_are_uuid4_text(random: bytes) -> None:
+    assert auth.uuid4_text(random) == str(uuid.UUID(bytes=random, version=4))
+
+
+def test_request_ids_are_fresh_uuid4s() -> None:
+    made = {auth.new_request_id() for _ in range(1000)}
+    assert len(made) == 1000
+    assert {uuid.UUID(rid).version for rid in made} == {4}

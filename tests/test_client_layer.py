@@ -19,7 +19,8 @@ FORBIDDEN = ("pandas", "pyarrow", "numpy", "altair", "openpyxl", "streamlit")
 def test_client_modules_import_only_the_vocabulary() -> None:
     modules = sorted(p.stem for p in Path(doku.client.__file__).parent.glob("*.py"))
     assert modules == [
-        "__init__", "aio", "aio_wire", "auth", "bounded", "deadline", "lean", "pacing", "retry",
+        "__init__", "aio", "aio_wire", "auth", "bounded", "deadline", "lean", "loops", "pacing",
+        "retry",
         "signing", "status", "tokens", "wire",
     ]
     code = (

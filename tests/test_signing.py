@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import os
 import subprocess
@@ -163,3 +165,26 @@ def test_lone_surrogates_verify_false_never_raise(which: str, position: int, bad
 def test_verify_never_raises_on_any_text(texts: list[str], body: bytes) -> None:
     for which in VERIFIERS:
         assert call(which, texts, body) in (True, False)
+
+
+@given(moment=st.datetimes(timezones=st.timezones()))
+def test_timestamps_are_what_strftime_writes(moment: datetime) -> None:
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:  # out of datetime's range in UTC: both refuse alike
+        with pytest.raises(OverflowError):
+            signing.format_timestamp(moment)
+        return
+    assert signing.format_timestamp(moment) == utc.strftime(signing.TIMESTAMP_FORMAT)
+
+
+@given(secret=st.text(min_size=1, max_size=80).filter(lambda t: t.isprintable()),
+       text=st.text(max_size=400))
+def test_the_kept_hmac_key_signs_as_a_fresh_one(secret: str, text: str) -> None:
+    try:
+        key, message = secret.encode("utf-8"), text.encode("utf-8")
+    except UnicodeEncodeError:
+        return
+    fresh = base64.b64encode(hmac.digest(key, message, "sha256")).decode("ascii")
+    assert signing._hmac_header(secret, text) == "HMACSHA256=" + fresh
+    assert signing._hmac_header(secret, text) == "HMACSHA256=" + fresh  # copied, not used up

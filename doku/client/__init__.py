@@ -2,7 +2,8 @@
 
 Holds request signing (`signing`), the request/response auth flow (`auth`), the
 token client (`tokens`), its lean bulk transport (`lean`) and the same on an event loop
-(`aio`, `aio_wire`: what the bulk engine uses), the pure retry policy
+(`aio`, `aio_wire`: what the bulk engine uses, on the event loop `loops` picks), the
+pure retry policy
 (`retry`), shared pacing (`pacing`), bounded reading of untrusted answers (`bounded`:
 body caps, gzip, JSON shape) and the
 per-attempt deadline watchdog (`deadline`).

@@ -81,21 +81,30 @@ class Connection(asyncio.Protocol):
         `read_timeout_s` without any (requests' read timeout is per socket read)."""
         if self.eof:
             return False
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        # A plain timer on the waiter, not asyncio.timeout: that one finds the current
+        # task and cancels and un-cancels it, several times the cost, once per read.
+        timer = loop.call_later(read_timeout_s, _time_out, waiter, read_timeout_s)
         try:
-            async with asyncio.timeout(read_timeout_s):
-                await waiter
-        except TimeoutError:
-            raise ReadTimeoutError(None, "", f"Read timed out. (read timeout={read_timeout_s})"  # type: ignore[arg-type]
-                                   ) from None
+            await waiter
         finally:
+            timer.cancel()
             self._waiter = None
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # retrieved, even when a cancel came first
         return True
 
     def take(self, n: int) -> bytes:
         piece = bytes(self.buffer[:n])
         del self.buffer[:n]
         return piece
+
+
+def _time_out(waiter: asyncio.Future[None], read_timeout_s: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(ReadTimeoutError(
+            None, "", f"Read timed out. (read timeout={read_timeout_s})"))  # type: ignore[arg-type]
 
 
 @dataclass

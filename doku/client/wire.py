@@ -21,6 +21,7 @@ DOKU exchange looks like, with the same result:
 from __future__ import annotations
 
 import email.parser
+import functools
 import http.client
 import re
 from collections.abc import Mapping
@@ -113,8 +114,11 @@ class QuickResponse(http.client.HTTPResponse):
             self.will_close = True
 
 
+@functools.lru_cache(maxsize=512)
 def header_line(name: str, value: str) -> bytes:
-    """`Name: value` as http.client's putheader encodes and checks it (ValueError)."""
+    """`Name: value` as http.client's putheader encodes and checks it (ValueError).
+    Remembered: most lines of a request (Host, Content-Type, Client-Id...) are the
+    previous request's; a refusal is not remembered (lru_cache keeps no exception)."""
     name_bytes, value_bytes = name.encode("ascii"), value.encode("latin-1")
     if not _LEGAL_NAME(name_bytes):
         raise ValueError(f"Invalid header name {name_bytes!r}")
