@@ -279,3 +279,28 @@ def test_request_ids_are_fresh_uuid4s() -> None:
     made = {auth.new_request_id() for _ in range(1000)}
     assert len(made) == 1000
     assert {uuid.UUID(rid).version for rid in made} == {4}
+
+
+def test_random_bytes_are_never_shared_by_threads_or_a_forked_child() -> None:
+    import os
+    import threading
+
+    auth._random_16()  # this thread has unused bytes now
+    seen: list[bytes] = []
+    thread = threading.Thread(target=lambda: seen.extend(auth._random_16() for _ in range(300)))
+    thread.start()
+    thread.join()
+    mine = [auth._random_16() for _ in range(300)]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what it would use next, sent to the parent
+        os.write(write, b"".join(auth._random_16() for _ in range(4)))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64)
+    os.close(read)
+    os.close(write)
+    after_fork = b"".join(auth._random_16() for _ in range(4))
+    chunks = seen + mine + [child[i:i + 16] for i in range(0, 64, 16)]
+    assert len(set(chunks)) == len(chunks) == 604
+    assert child != after_fork  # the child read its own, not the parent's next bytes

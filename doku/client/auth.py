@@ -11,6 +11,7 @@ the signer's own credentials, so the secret lives in one object.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -26,8 +27,35 @@ def new_request_id() -> str:
     """A fresh Request-Id: a UUID4, well under DOKU's 128-character limit.
 
     The text str(uuid.UUID(bytes=random, version=4)) gives for the same 16 random
-    bytes, made without building a UUID object (a third of the cost, every request)."""
-    return uuid4_text(os.urandom(16))
+    bytes, made without building a UUID object (a third of the cost, every request),
+    from random bytes read from the system 4 KiB at a time (`_random_16`)."""
+    return uuid4_text(_random_16())
+
+
+class _RandomBytes(threading.local):
+    """This thread's unused system random bytes, and the process they were read in."""
+
+    data = b""
+    at = 0
+    pid = 0
+
+
+_randomness = _RandomBytes()
+_RANDOM_READ = 4096
+
+
+def _random_16() -> bytes:
+    """16 bytes from os.urandom, read 256 requests' worth at a time: os.urandom lets
+    go of the GIL for its system call, and on the bulk engine's event loop each such
+    call could wait milliseconds to get it back from the store's writer thread (a
+    profile of the loop showed 13 us per call against 0.5 us alone). Per thread, and
+    read again in a forked child, so no two requests share bytes."""
+    mine = _randomness
+    if mine.at + 16 > len(mine.data) or mine.pid != os.getpid():
+        mine.data, mine.at, mine.pid = os.urandom(_RANDOM_READ), 0, os.getpid()
+    start = mine.at
+    mine.at = start + 16
+    return mine.data[start:start + 16]
 
 
 def uuid4_text(random: bytes) -> str:
