@@ -11,9 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from urllib3 import HTTPHeaderDict
+from urllib3.connection import _normalize_header_values
 from urllib3.connectionpool import HTTPConnectionPool
 
 from doku.client import deadline, wire
+from doku.client.aio_wire import Head, _header_block
 from doku.client.deadline import WatchedHTTPPool
 from doku.client.wire import quick_headers
 from tests.test_client_lean import CaptureServer
@@ -130,3 +135,40 @@ def test_an_illegal_header_is_refused_as_http_client_refuses_it(
         with pytest.raises(ValueError, match=re.escape(message)) as caught:
             sent(pool_class, capture, {**HEADERS, name: value})
         assert str(caught.value) == message
+
+
+# -- aio_wire.Head: urllib3's header objects, built only when asked for -------------------
+_NAME = st.sampled_from(["Content-Length", "content-length", "Connection", "X-A", "x-a",
+                         "Content-Encoding", "Signature", "Keep-Alive"])
+_VALUE = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255,
+                                        blacklist_characters="\x7f\x85"), max_size=12)
+
+
+def urllib3_view(lines: list[bytes]) -> tuple[dict[str, str], dict[str, str | None]]:
+    """What the aio client used to take from a head: the merged dict and HTTPHeaderDict
+    lookups, from the email parse urllib3 normalises."""
+    headers = HTTPHeaderDict(_normalize_header_values(by_email(lines)))
+    names = ["content-length", "Content-Encoding", "X-A", "connection", "absent"]
+    return dict(headers.itermerged()), {n: headers.get(n) for n in names}
+
+
+@given(pairs=st.lists(st.tuples(_NAME, _VALUE), max_size=8))
+def test_a_head_gives_what_urllib3s_header_dict_gives(pairs: list[tuple[str, str]]) -> None:
+    lines = [f"{name}: {value}\r\n".encode("latin-1") for name, value in pairs] + [b"\r\n"]
+    source, first = _header_block(lines)
+    head = Head(200, "OK", 11, source, False, None, False)
+    names = ["content-length", "Content-Encoding", "X-A", "connection", "absent"]
+    merged, lookups = urllib3_view(lines)
+    assert (head.merged(), {n: head.lookup().get(n) for n in names}) == (merged, lookups)
+    assert dict(head.headers.itermerged()) == merged
+    message = by_email(lines)  # http.client frames by each name's first occurrence
+    assert {n: first.get(n.lower()) for n in names} == {n: message.get(n) for n in names}
+
+
+@pytest.mark.parametrize("lines", ODD.values(), ids=list(ODD))
+def test_an_odd_head_is_the_email_parsers(lines: list[bytes]) -> None:
+    source, _ = _header_block(lines)
+    head = Head(200, "OK", 11, source, False, None, False)
+    merged, _ = urllib3_view(lines)
+    assert head.merged() == merged
+    assert head.lookup() is head.headers

@@ -279,7 +279,7 @@ class AsyncTokenClient(LeanTokenClient):
                 _error_response(head),  # type: ignore[arg-type]
                 request_id, data, max_retry_after_s=self.max_retry_after_s,
             )
-        headers_seen = dict(head.headers.itermerged())
+        headers_seen = head.merged()
         return self._trusted(status, headers_seen, data, request_id, route.target,
                              customer_id, token_type, latency_ms)
 
@@ -287,7 +287,7 @@ class AsyncTokenClient(LeanTokenClient):
         """`read_body`'s caps and decoding, as `_read_raw` applies them."""
         decoded_cap = self.max_decoded_bytes if ok else min(self.max_decoded_bytes, cap)
         try:
-            return decode_body(_Received(head.headers, data), max_wire_bytes=cap,
+            return decode_body(_Received(head.lookup(), data), max_wire_bytes=cap,
                                max_decoded_bytes=decoded_cap, truncate=not ok)
         except MalformedResponseError as exc:
             if ok:

@@ -17,8 +17,10 @@ whether more was on the way). Every wait for bytes is bounded by the read timeou
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.client
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -26,7 +28,7 @@ from urllib3 import HTTPHeaderDict
 from urllib3.connection import _normalize_header_values
 from urllib3.exceptions import IncompleteRead, InvalidChunkLength, ProtocolError, ReadTimeoutError
 
-from doku.client.wire import quick_headers
+from doku.client.wire import plain_pairs, quick_headers
 
 MAX_HEAD_BYTES = 65536  # http.client: 65,536 bytes a line, 100 header lines
 MAX_HEAD_LINES = 100
@@ -107,17 +109,67 @@ def _time_out(waiter: asyncio.Future[None], read_timeout_s: float) -> None:
             None, "", f"Read timed out. (read timeout={read_timeout_s})"))  # type: ignore[arg-type]
 
 
+class MergedLookup:
+    """`get` as HTTPHeaderDict.get answers it (case-insensitive, every occurrence
+    joined by ", "), over a dict of lower-cased names."""
+
+    def __init__(self, by_lower: dict[str, str]) -> None:
+        self._by_lower = by_lower
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._by_lower.get(name.lower(), default)
+
+
 @dataclass
 class Head:
-    """What http.client's `begin` makes of a response's head."""
+    """What http.client's `begin` makes of a response's head.
+
+    `source` is the header block's (name, value) pairs when every line was plain
+    (`doku.client.wire.plain_pairs`), else the HTTPMessage the email parser made.
+    urllib3's HTTPHeaderDict (`headers`) is built only when asked for: for a plain
+    block `merged` and `lookup` give what it would give, for a fraction of the cost
+    on every answer."""
 
     status: int
     reason: str
     version: int
-    headers: HTTPHeaderDict
+    source: list[tuple[str, str]] | http.client.HTTPMessage
     chunked: bool
     length: int | None  # None: chunked, or read to the close
     will_close: bool
+
+    @functools.cached_property
+    def headers(self) -> HTTPHeaderDict:
+        if isinstance(self.source, list):
+            return HTTPHeaderDict(self.source)
+        return HTTPHeaderDict(_normalize_header_values(self.source))
+
+    @functools.cached_property
+    def _merged(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(first spelling of each name -> its values joined, lower name -> the same)."""
+        by_name: dict[str, str] = {}
+        spelling: dict[str, str] = {}
+        for name, value in self.source if isinstance(self.source, list) else ():
+            key = name.lower()
+            first = spelling.get(key)
+            if first is None:
+                spelling[key] = name
+                by_name[name] = value
+            else:
+                by_name[first] = f"{by_name[first]}, {value}"
+        return by_name, {key: by_name[first] for key, first in spelling.items()}
+
+    def merged(self) -> dict[str, str]:
+        """dict(self.headers.itermerged())."""
+        if isinstance(self.source, list):
+            return dict(self._merged[0])
+        return dict(self.headers.itermerged())
+
+    def lookup(self) -> MergedLookup | HTTPHeaderDict:
+        """What answers `get` as self.headers does."""
+        if isinstance(self.source, list):
+            return MergedLookup(self._merged[1])
+        return self.headers
 
 
 @dataclass
@@ -139,13 +191,12 @@ async def read_head(conn: Connection, read_timeout_s: float) -> Head:
         number = 11
     else:
         raise ProtocolError("Connection aborted.", http.client.UnknownProtocol(version))
-    message = quick_headers(lines[1:])
-    headers = HTTPHeaderDict(_normalize_header_values(message))
-    transfer = message.get("transfer-encoding")
+    source, first = _header_block(lines[1:])
+    transfer = first.get("transfer-encoding")
     chunked = bool(transfer and transfer.lower() == "chunked")
-    will_close = _check_close(number, message)
+    will_close = _check_close(number, first)
     length: int | None = None
-    raw_length = message.get("content-length")
+    raw_length = first.get("content-length")
     if raw_length and not chunked:
         try:
             length = int(raw_length)
@@ -158,7 +209,22 @@ async def read_head(conn: Connection, read_timeout_s: float) -> Head:
         length = 0
     if not will_close and not chunked and length is None:
         will_close = True
-    return Head(status, reason.strip(), number, headers, chunked, length, will_close)
+    return Head(status, reason.strip(), number, source, chunked, length, will_close)
+
+
+def _header_block(lines: list[bytes]) -> tuple[
+        list[tuple[str, str]] | http.client.HTTPMessage,
+        Mapping[str, str] | http.client.HTTPMessage]:
+    """The header block as `Head.source`, and what answers `get` as the HTTPMessage
+    http.client frames the answer by (each name's first occurrence)."""
+    pairs = plain_pairs(lines)
+    if pairs is None:
+        message = quick_headers(lines)
+        return message, message
+    first: dict[str, str] = {}
+    for name, value in pairs:
+        first.setdefault(name.lower(), value)
+    return pairs, first
 
 
 async def _head_lines(conn: Connection, read_timeout_s: float) -> list[bytes]:
@@ -205,7 +271,7 @@ def _status(raw: bytes) -> tuple[str, int, str]:
     return version, code, reason
 
 
-def _check_close(version: int, headers: http.client.HTTPMessage) -> bool:
+def _check_close(version: int, headers: Mapping[str, str] | http.client.HTTPMessage) -> bool:
     """http.client.HTTPResponse._check_close."""
     conn = headers.get("connection")
     if version == 11:

@@ -41,24 +41,33 @@ _LEGAL_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch  # http.client's own che
 _ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
 
 
+def plain_pairs(lines: list[bytes]) -> list[tuple[str, str]] | None:
+    """(name, value) of each header line, as the email parser reads them, when every
+    line is plain (`_PLAIN_LINE`, no nested content type) and the blank line ends
+    them; None otherwise (ask the email parser)."""
+    if not lines or lines[-1] not in (b"\r\n", b"\n"):
+        return None
+    parsed: list[tuple[str, str]] = []
+    for raw in lines[:-1]:
+        match = _PLAIN_LINE.fullmatch(raw.decode("iso-8859-1"))
+        if match is None:
+            return None
+        name, value = match.groups()
+        if name.lower() == "content-type" and _NESTED_TYPES.match(value):
+            return None
+        parsed.append((name, value))
+    return parsed
+
+
 def quick_headers(lines: list[bytes]) -> http.client.HTTPMessage:
     """The `HTTPMessage` http.client.parse_headers makes of `lines` (as read by
     http.client._read_headers, the blank line last)."""
-    message = http.client.HTTPMessage()
-    parsed: list[tuple[str, str]] = []
-    if lines and lines[-1] in (b"\r\n", b"\n"):
-        for raw in lines[:-1]:
-            match = _PLAIN_LINE.fullmatch(raw.decode("iso-8859-1"))
-            if match is None:
-                break
-            name, value = match.groups()
-            if name.lower() == "content-type" and _NESTED_TYPES.match(value):
-                break
-            parsed.append((name, value))
-        else:
-            message._headers = parsed  # type: ignore[attr-defined]
-            message.set_payload("")  # what the email parser leaves after the blank line
-            return message
+    parsed = plain_pairs(lines)
+    if parsed is not None:
+        message = http.client.HTTPMessage()
+        message._headers = parsed  # type: ignore[attr-defined]
+        message.set_payload("")  # what the email parser leaves after the blank line
+        return message
     text = b"".join(lines).decode("iso-8859-1")
     parsed_message: http.client.HTTPMessage = email.parser.Parser(
         _class=http.client.HTTPMessage
