@@ -42,12 +42,29 @@ def multiselect(page: Page, label: str) -> Locator:
         has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
 
 
+CHOICE_TRIES = 3
+
+
 def choose(page: Page, label: str, option: str) -> None:
-    """Add `option` to the multiselect labelled `label`."""
-    settle(page)
-    multiselect(page, label).locator("input").click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
+    """Add `option` to the multiselect labelled `label`, and see it chosen.
+
+    A script run that was about to start when the choice was made (the status widget
+    not shown yet, so `settle` saw none) can rebuild the widget and drop the choice: a
+    loaded CI machine did, once. So the choice is made again until its tag shows."""
+    for attempt in range(1, CHOICE_TRIES + 1):
+        settle(page)
+        box = multiselect(page, label)
+        box.locator("input").click()
+        page.get_by_role("option", name=option, exact=True).click()
+        page.keyboard.press("Escape")
+        settle(page)
+        chosen = box.locator("[data-tag]").filter(has_text=option)
+        try:
+            expect(chosen).to_have_count(1, timeout=WAIT_MS // 6)
+            return
+        except AssertionError:
+            if attempt == CHOICE_TRIES:
+                raise
 
 
 def expect_chosen(page: Page, label: str, options: list[str]) -> None:
