@@ -204,3 +204,20 @@ def test_a_later_result_in_the_same_batch_replaces_an_earlier_one(backend_store:
                                     ("C2", "fetched", 3)]
     assert [r[0] for r in store.token_rows(run)] == ["C1", "C2", "C2", "C2"]
     assert [r[9] for r in store.customer_rows(run)] == [2, 3, 2]  # attempts add up
+
+
+def test_a_batch_larger_than_one_seq_query_is_written_whole(backend_store: Store) -> None:
+    from doku.engine.access import SEQ_QUERY_IDS
+
+    store = backend_store
+    n = 2 * SEQ_QUERY_IDS + 7  # SQLite looks seqs up SEQ_QUERY_IDS at a time
+    run = new_run(store, n)
+    batch: list[Result] = [Fetched(f"C{i}", card(f"C{i}", i % 3), attempts=1)
+                           for i in range(n)]
+    batch.append(Failed("C5", "server", "boom", 2, 500, None))  # the last result wins
+    store.record_results(run, batch)
+    info = store.get_run(run)
+    assert info is not None
+    assert (info.fetched, info.failed, info.pending) == (n - 1, 1, 0)
+    assert info.tokens == sum(i % 3 for i in range(n)) - 5 % 3
+    assert statuses(store, run)[5] == ("C5", "failed", None)

@@ -199,6 +199,9 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
+SEQ_QUERY_IDS = 500  # customer IDs a seq query names (SQLite allows 32,766 parameters)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A statement compiled for SQLite: its SQL, the order of its parameters and the
@@ -227,6 +230,21 @@ class Transaction:
         assert self._db is not None
         prepared = self._prepared(statement)
         return self._db.execute(prepared.sql, prepared.values(params)).fetchone()
+
+    def seqs_of(self, run_id: int, customer_ids: Sequence[str]) -> dict[str, int] | None:
+        """On SQLite, customer ID -> seq of those of run `run_id` among `customer_ids`, in
+        one query per 500 IDs (None on PostgreSQL: it marks and returns seqs at once)."""
+        if self._db is None:
+            return None
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(customer_ids))
+        for start in range(0, len(unique), SEQ_QUERY_IDS):
+            chunk = unique[start:start + SEQ_QUERY_IDS]
+            marks = ", ".join("?" for _ in chunk)
+            found.update(self._db.execute(
+                "SELECT customer_id, seq FROM customers"
+                f" WHERE run_id = ? AND customer_id IN ({marks})", (run_id, *chunk)).fetchall())
+        return found
 
     def first_each(self, statement: UpdateBase,
                    params: Sequence[Mapping[str, Any]]) -> list[Any]:

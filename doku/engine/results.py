@@ -28,31 +28,29 @@ from doku.models import CREDIT_CARD, DIRECT_DEBIT, Token
 
 _c = customers.c
 _ONE_CUSTOMER = (_c.run_id == bindparam("b_run"), _c.customer_id == bindparam("b_customer"))
-_MARK_FETCHED = (
-    update(customers)
-    .where(*_ONE_CUSTOMER)
-    .values(
-        status=FETCHED, customer_name=bindparam("b_name"), n_tokens=bindparam("b_tokens"),
-        n_direct_debit=bindparam("b_dd"), n_credit_card=bindparam("b_cc"),
-        error_kind=None, error_message=None, http_status=None,
-        request_id=bindparam("b_request"), attempts=_c.attempts + bindparam("b_attempts"),
-        latency_ms=bindparam("b_latency"), fetched_at=bindparam("b_at"),
-        claimed_by=None, claim_until=None,
-    )
-    .returning(_c.seq)
-)
-_MARK_FAILED = (
-    update(customers)
-    .where(*_ONE_CUSTOMER)
-    .values(
-        status=FAILED, customer_name=None, n_tokens=None, n_direct_debit=None,
-        n_credit_card=None, error_kind=bindparam("b_code"),
-        error_message=bindparam("b_message"), http_status=bindparam("b_status"),
-        request_id=bindparam("b_request"), attempts=_c.attempts + bindparam("b_attempts"),
-        latency_ms=None, fetched_at=bindparam("b_at"), claimed_by=None, claim_until=None,
-    )
-    .returning(_c.seq)
-)
+_BY_SEQ = (_c.run_id == bindparam("b_run"), _c.seq == bindparam("b_seq"))
+_FETCHED_SET: dict[str, Any] = {
+    "status": FETCHED, "customer_name": bindparam("b_name"), "n_tokens": bindparam("b_tokens"),
+    "n_direct_debit": bindparam("b_dd"), "n_credit_card": bindparam("b_cc"),
+    "error_kind": None, "error_message": None, "http_status": None,
+    "request_id": bindparam("b_request"), "attempts": _c.attempts + bindparam("b_attempts"),
+    "latency_ms": bindparam("b_latency"), "fetched_at": bindparam("b_at"),
+    "claimed_by": None, "claim_until": None,
+}
+_FAILED_SET: dict[str, Any] = {
+    "status": FAILED, "customer_name": None, "n_tokens": None, "n_direct_debit": None,
+    "n_credit_card": None, "error_kind": bindparam("b_code"),
+    "error_message": bindparam("b_message"), "http_status": bindparam("b_status"),
+    "request_id": bindparam("b_request"), "attempts": _c.attempts + bindparam("b_attempts"),
+    "latency_ms": None, "fetched_at": bindparam("b_at"), "claimed_by": None,
+    "claim_until": None,
+}
+# PostgreSQL marks each customer and learns its seq in one pipelined statement; SQLite
+# looks the batch's seqs up in one query and marks by primary key in one executemany.
+_MARK_FETCHED = update(customers).where(*_ONE_CUSTOMER).values(_FETCHED_SET).returning(_c.seq)
+_MARK_FAILED = update(customers).where(*_ONE_CUSTOMER).values(_FAILED_SET).returning(_c.seq)
+_MARK_FETCHED_SEQ = update(customers).where(*_BY_SEQ).values(_FETCHED_SET)
+_MARK_FAILED_SEQ = update(customers).where(*_BY_SEQ).values(_FAILED_SET)
 _DROP_TOKENS = delete(tokens).where(
     tokens.c.run_id == bindparam("b_run"), tokens.c.customer_seq == bindparam("b_seq")
 )
@@ -114,16 +112,20 @@ class StoreResults(StoreReads):
         added: dict[int, list[dict[str, Any]]] = {}  # by seq: a later result replaces
         dropped: list[dict[str, Any]] = []
         with self._result_write() as tx:
+            seqs = tx.seqs_of(run_id, [r.customer_id for r in results])
             # Runs of the same kind in input order: one statement each (a later result
             # of the same customer still replaces an earlier one).
             for fetched, run in groupby(results, key=lambda r: isinstance(r, Fetched)):
                 group = list(run)
-                if fetched:
-                    marked = tx.first_each(_MARK_FETCHED, [
-                        _fetched_values(run_id, r, at) for r in group])  # type: ignore[arg-type]
+                values = ([_fetched_values(run_id, r, at) for r in group] if fetched  # type: ignore[arg-type]
+                          else [_failed_values(run_id, r, at) for r in group])  # type: ignore[arg-type]
+                if seqs is None:
+                    marked = tx.first_each(_MARK_FETCHED if fetched else _MARK_FAILED, values)
                 else:
-                    marked = tx.first_each(_MARK_FAILED, [
-                        _failed_values(run_id, r, at) for r in group])  # type: ignore[arg-type]
+                    marked = [_known_seq(seqs, r.customer_id, run_id) for r in group]
+                    for row, (seq,) in zip(values, marked, strict=True):
+                        row["b_seq"] = seq
+                    tx.execute_many(_MARK_FETCHED_SEQ if fetched else _MARK_FAILED_SEQ, values)
                 for result, row in zip(group, marked, strict=True):
                     seq = _seq(row, result.customer_id, run_id)
                     if isinstance(result, Fetched):
@@ -178,6 +180,14 @@ class StoreResults(StoreReads):
         )
         with self._read() as conn:
             return list(conn.execute(statement).scalars())
+
+
+def _known_seq(seqs: dict[str, int], customer_id: str, run_id: int) -> tuple[int]:
+    """(seq,) as a marking statement returns it (KeyError: not part of the run)."""
+    seq = seqs.get(customer_id)
+    if seq is None:
+        raise KeyError(f"customer {customer_id!r} is not part of run {run_id}")
+    return (seq,)
 
 
 def _seq(marked: Any, customer_id: str, run_id: int) -> int:
