@@ -3,6 +3,7 @@ the numbers the library gives for a run and filters (the page must show the same
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from doku.engine.schema import DB_NAME
 from doku.engine.store import Store
 
 WAIT_MS = 30_000
+CHOICE_TRIES = 3  # a choice a rebuilt widget dropped is made again (`pick`, `choose`)
 
 
 def settle(page: Page) -> None:
@@ -29,20 +31,28 @@ def selectbox(page: Page, label: str) -> Locator:
 
 def pick(page: Page, label: str, typed: str) -> None:
     """Type into the selectbox labelled `label` and take the first match (the dropdown
-    may reach beyond the viewport, so no option is clicked)."""
-    settle(page)
-    box = selectbox(page, label)
-    box.click()
-    box.press_sequentially(typed)
-    box.press("Enter")
+    may reach beyond the viewport, so no option is clicked), and see it taken: a script
+    run about to start can rebuild the widget and drop the choice (see `choose`), so
+    it is made again until the box shows it."""
+    shown = re.compile(re.escape(typed.strip()), re.IGNORECASE)
+    for attempt in range(1, CHOICE_TRIES + 1):
+        settle(page)
+        box = selectbox(page, label)
+        box.click()
+        box.press_sequentially(typed)
+        box.press("Enter")
+        settle(page)
+        try:
+            expect(selectbox(page, label)).to_have_value(shown, timeout=WAIT_MS // 6)
+            return
+        except AssertionError:
+            if attempt == CHOICE_TRIES:
+                raise
 
 
 def multiselect(page: Page, label: str) -> Locator:
     return page.get_by_test_id("stMultiSelect").filter(
         has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
-
-
-CHOICE_TRIES = 3
 
 
 def choose(page: Page, label: str, option: str) -> None:
