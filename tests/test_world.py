@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,3 +219,27 @@ def test_the_world_is_what_it_was() -> None:
             h.update(json.dumps(tokens_for(cid, seed, epoch), sort_keys=True).encode())
             h.update(repr(customer_profile(cid, seed)).encode())
     assert h.hexdigest() == PINNED_WORLD
+
+
+@settings(max_examples=300, deadline=None)
+@given(customer_id=st.one_of(st.sampled_from(["CUST-0001", "CUST-10001", "C-00042"]),
+                             st.text(min_size=1, max_size=50)),
+       seed=st.integers(0, 5), epoch=st.integers(0, 20),
+       token_type=st.sampled_from([None, "DIRECT_DEBIT", "CREDIT_CARD"]))
+def test_the_answer_bytes_are_the_compact_json_of_the_answer(
+    customer_id: str, seed: int, epoch: int, token_type: str | None
+) -> None:
+    from doku.models import CARD_FIELD
+    from doku.simulator.response import compact
+    from doku.simulator.world_json import tokens_json
+
+    tokens = tokens_for(customer_id, seed, epoch)
+    if token_type is not None:
+        tokens = [t for t in tokens if CARD_FIELD[token_type] in t]
+    try:
+        expected = compact(tokens)
+    except UnicodeEncodeError:  # a lone surrogate: refused before any answer is made
+        with pytest.raises(UnicodeEncodeError):
+            tokens_json(customer_id, seed, epoch, token_type)
+        return
+    assert tokens_json(customer_id, seed, epoch, token_type) == expected

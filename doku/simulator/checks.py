@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
@@ -16,7 +17,9 @@ from doku.client.signing import parse_timestamp, utc_now, verify_request
 from doku.models import CARD_FIELD, TOKEN_TYPES, customer_id_problem
 from doku.settings import TOKENS_PATH
 from doku.simulator.faults import SimulatorConfig
+from doku.simulator.response import compact
 from doku.simulator.world import tokens_for
+from doku.simulator.world_json import tokens_json
 
 MAX_REQUEST_ID = 128
 # The zero-padded, upper-case shape every client sends; anything else (strptime also
@@ -113,6 +116,32 @@ def customer_of(body: bytes) -> str | None:
 
 def answer(cfg: SimulatorConfig, body: bytes) -> tuple[HTTPStatus, Any]:
     """200 with the customer's tokens (a JSON value), or 400 with DOKU's error object."""
+    asked = _asked(body)
+    if isinstance(asked, tuple):
+        return asked
+    customer_id, token_type = asked.customer_id, asked.token_type
+    tokens = tokens_for(customer_id, cfg.seed, cfg.epoch)
+    if token_type is not None:
+        tokens = [t for t in tokens if CARD_FIELD[token_type] in t]
+    return HTTPStatus.OK, tokens
+
+
+def answer_bytes(cfg: SimulatorConfig, body: bytes) -> tuple[HTTPStatus, bytes]:
+    """`answer` as the compact JSON bytes the simulator sends (`world_json`)."""
+    asked = _asked(body)
+    if isinstance(asked, tuple):
+        return asked[0], compact(asked[1])
+    return HTTPStatus.OK, tokens_json(asked.customer_id, cfg.seed, cfg.epoch, asked.token_type)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    customer_id: str
+    token_type: str | None
+
+
+def _asked(body: bytes) -> _Asked | tuple[HTTPStatus, Any]:
+    """What a request body asks for, or the 400 refusing it."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -136,7 +165,4 @@ def answer(cfg: SimulatorConfig, body: bytes) -> tuple[HTTPStatus, Any]:
         token_type = token_data.get("type")
         if token_type is not None and token_type not in TOKEN_TYPES:
             return _bad("token_data.type must be DIRECT_DEBIT or CREDIT_CARD")
-    tokens = tokens_for(customer_id, cfg.seed, cfg.epoch)
-    if token_type is not None:
-        tokens = [t for t in tokens if CARD_FIELD[token_type] in t]
-    return HTTPStatus.OK, tokens
+    return _Asked(customer_id, token_type)

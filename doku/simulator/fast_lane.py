@@ -25,11 +25,11 @@ import hashlib
 from dataclasses import dataclass
 
 from doku.settings import TOKENS_PATH
-from doku.simulator.checks import answer, check_request
+from doku.simulator.checks import answer_bytes, check_request
 from doku.simulator.faults import SimulatorConfig
 from doku.simulator.handler import MAX_BODY
 from doku.simulator.request_head import first_of_each, plain_pairs
-from doku.simulator.response import answer_head, compact
+from doku.simulator.response import answer_head
 from doku.simulator.state import _State
 
 REQUEST_LINE = b"POST " + TOKENS_PATH.encode("ascii") + b" HTTP/1.1\r\n"
@@ -88,8 +88,7 @@ def answer_plain(state: _State, data: bytes) -> Answered | None:
         return None
     if request_id in state.seen:  # a replay: 409, the handler's
         return None
-    status, value = answer(cfg, body)
-    payload = compact(value)
+    status, payload = answer_bytes(cfg, body)
     # The handler's effects, in its order: counted, the latency drawn, the Request-Id
     # claimed and its answer remembered, the status counted.
     stats = state.stats

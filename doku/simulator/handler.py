@@ -65,10 +65,10 @@ from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from doku.settings import TOKENS_PATH
-from doku.simulator.checks import answer, check_request, customer_of
+from doku.simulator.checks import answer_bytes, check_request, customer_of
 from doku.simulator.faults import failure_status, planned_fault
 from doku.simulator.request_head import LeanHeadHandler
-from doku.simulator.response import SERVER, answer_head, compact, error_body
+from doku.simulator.response import SERVER, answer_head, error_body
 from doku.simulator.state import _Seen, _State
 
 logger = logging.getLogger(__name__)
@@ -290,8 +290,7 @@ class SimulatorHandler(LeanHeadHandler):
 
     def _answer(self, body: bytes) -> tuple[HTTPStatus, bytes]:
         """The real answer to an authenticated request: 200 tokens or 400 error."""
-        status, value = answer(self._state.config, body)
-        return status, compact(value)
+        return answer_bytes(self._state.config, body)
 
     def _fault(self, request_id: str) -> str | None:
         state = self._state
