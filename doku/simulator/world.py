@@ -282,15 +282,19 @@ def _cards(customer_id: str, seed: int, epoch: int) -> tuple[str, list[_Card]]:
     return name, cards
 
 
-def tokens_for(customer_id: str, seed: int = 0, epoch: int = 0) -> list[dict[str, Any]]:
-    """The API's answer for a customer (all types), as fresh JSON-ready dicts."""
+def named_cards(customer_id: str, seed: int = 0, epoch: int = 0) -> tuple[str, list[_Card]]:
+    """The customer's name and tokens in answer order (the guide's customer: the
+    guide's); what `tokens_for` and `world_json.tokens_json` write out."""
     if epoch < 0:
         raise ValueError("epoch must be >= 0")
     if customer_id == GUIDE_CUSTOMER_ID:
-        name = GUIDE_CUSTOMER_NAME
-        cards = [_Card(t, i, tid, m, b) for t, i, tid, m, b in _GUIDE_TOKENS]
-    else:
-        name, cards = _cards(customer_id, seed, epoch)
+        return GUIDE_CUSTOMER_NAME, [_Card(*token) for token in _GUIDE_TOKENS]
+    return _cards(customer_id, seed, epoch)
+
+
+def tokens_for(customer_id: str, seed: int = 0, epoch: int = 0) -> list[dict[str, Any]]:
+    """The API's answer for a customer (all types), as fresh JSON-ready dicts."""
+    name, cards = named_cards(customer_id, seed, epoch)
     out: list[dict[str, Any]] = []
     for card in cards:
         detail: dict[str, Any] = {

@@ -14,26 +14,14 @@ from __future__ import annotations
 from json.encoder import encode_basestring as _quoted
 
 from doku.models import CARD_FIELD
-from doku.simulator.world import (
-    _GUIDE_TOKENS,
-    GUIDE_CUSTOMER_ID,
-    GUIDE_CUSTOMER_NAME,
-    _Card,
-    _cards,
-)
+from doku.simulator.world import named_cards
 
 
 def tokens_json(customer_id: str, seed: int = 0, epoch: int = 0,
                 token_type: str | None = None) -> bytes:
     """compact(tokens_for(customer_id, seed, epoch)), only `token_type`'s tokens when
     given (UTF-8)."""
-    if epoch < 0:
-        raise ValueError("epoch must be >= 0")
-    if customer_id == GUIDE_CUSTOMER_ID:
-        name = GUIDE_CUSTOMER_NAME
-        cards = [_Card(t, i, tid, m, b) for t, i, tid, m, b in _GUIDE_TOKENS]
-    else:
-        name, cards = _cards(customer_id, seed, epoch)
+    name, cards = named_cards(customer_id, seed, epoch)
     who = f'"customer":{{"id":{_quoted(customer_id)},"name":{_quoted(name)}}}'
     parts = []
     for card in cards:
