@@ -79,9 +79,8 @@ class AsyncTokenClient(LeanTokenClient):
     there is, uvloop when installed); ValueError when there is no such loop here."""
 
     def __init__(self, *args: Any, event_loop: str | None = None, **kwargs: Any) -> None:
-        if event_loop is not None and event_loop not in event_loops():
-            raise ValueError(f"no event loop {event_loop!r} here; one of "
-                             f"{', '.join(event_loops())}")
+        if event_loop is not None and event_loop not in (here := event_loops()):
+            raise ValueError(f"no event loop {event_loop!r} here; one of {', '.join(here)}")
         super().__init__(*args, **kwargs)
         self.event_loop = event_loop  # the loop's name once started
         self._pool_size = int(kwargs.get("pool_size", 16))
