@@ -13,6 +13,7 @@ from typing import Any
 
 from doku.access import Actor, process_actor
 from doku.cli import render
+from doku.cli.interrupts import HeldInterrupts
 from doku.engine.bulk import AuditOptions, BulkJob, Progress
 from doku.engine.connection import resolve
 from doku.engine.inputs import parse_path, parse_text
@@ -83,9 +84,10 @@ def _bar(p: Progress) -> str:
             f"failed {p.failed}  {p.rate:6.1f}/s  {eta} ")
 
 
-def _follow(job: BulkJob, quiet: bool, actor: Actor) -> Progress:
+def _follow(job: BulkJob, quiet: bool, actor: Actor, held: HeldInterrupts) -> Progress:
     show = not quiet and sys.stderr.isatty()
     try:
+        held.arm()  # a Ctrl+C while the job started is raised here
         while True:
             snap = job.wait(0.5)
             if show:
@@ -94,6 +96,7 @@ def _follow(job: BulkJob, quiet: bool, actor: Actor) -> Progress:
                 break
     except KeyboardInterrupt:
         # Returns within ~2 s whatever the requests in flight do; recorded as a cancel.
+        held.disarm()
         snap = stop_job(job, actor=actor)
     if show:
         render.end_status()
@@ -128,17 +131,26 @@ def _options(args: argparse.Namespace) -> AuditOptions:
         raise InvalidInputError(str(exc)) from None
 
 
-def _start(args: argparse.Namespace, store: Store, settings: Settings,
-           actor: Actor) -> BulkJob:
-    """A new run from FILE, or the rest (or the failures) of a stored one."""
+def _new_input(args: argparse.Namespace) -> ParsedInput | None:
+    """FILE's customers for a new run (read before the run starts: a Ctrl+C while a
+    large file is read ends the command at once); None for --resume/--retry-failed."""
     again = args.resume if args.resume is not None else args.retry_failed
     if again is None:
         if not args.file:
             raise ConfigurationError("give a FILE (or - for stdin), --resume or --retry-failed")
-        return start_audit(store, _read_input(args), settings, _options(args),
-                           name=args.name, note=args.note, fetcher="cli", actor=actor)
+        return _read_input(args)
     if args.file:
         raise ConfigurationError("give either FILE or --resume/--retry-failed, not both")
+    return None
+
+
+def _start(args: argparse.Namespace, store: Store, settings: Settings, actor: Actor,
+           parsed: ParsedInput | None) -> BulkJob:
+    """A new run of `parsed`, or the rest (or the failures) of a stored one."""
+    if parsed is not None:
+        return start_audit(store, parsed, settings, _options(args),
+                           name=args.name, note=args.note, fetcher="cli", actor=actor)
+    again = args.resume if args.resume is not None else args.retry_failed
     overrides = {"concurrency": args.concurrency, "rps": args.rps,
                  "max_attempts": args.max_attempts, "read_timeout_s": args.timeout}
     start = start_resume if args.resume is not None else start_retry_failed
@@ -235,8 +247,10 @@ def run(args: argparse.Namespace) -> int:
             return _queue_only(args, store, settings)
     actor = process_actor("cli")
     with Store() as store:
-        job = _start(args, store, settings, actor)
-        snap = _follow(job, args.quiet, actor)
+        parsed = _new_input(args)
+        with HeldInterrupts() as held:
+            job = _start(args, store, settings, actor, parsed)
+            snap = _follow(job, args.quiet, actor, held)
         info = store.get_run(job.run_id)
     assert info is not None
     elapsed = time.monotonic() - started

@@ -27,6 +27,7 @@ from doku.cli import render
 from doku.cli.audit import EXIT_FAILED_CUSTOMERS, summary
 from doku.cli.audit import _options as audit_options
 from doku.cli.audit import _read_input as read_input
+from doku.cli.interrupts import HeldInterrupts
 from doku.engine.bulk import BulkJob, Progress
 from doku.engine.firing import run_saved
 from doku.engine.saved import SavedAudit
@@ -134,8 +135,9 @@ def _list(args: argparse.Namespace, store: Store) -> int:
 
 def _run(args: argparse.Namespace, store: Store) -> int:
     launcher = Launcher()
-    run_saved(store, args.name, load_settings(), launch=launcher, actor=launcher.actor)
-    rows = launcher.follow(store, quiet=args.quiet, wait=args.wait)
+    with HeldInterrupts() as held:
+        run_saved(store, args.name, load_settings(), launch=launcher, actor=launcher.actor)
+        rows = launcher.follow(store, quiet=args.quiet, wait=args.wait, held=held)
     if args.json:
         render.emit_json(rows[0] if rows else {}, indent=None)
     else:
@@ -173,12 +175,13 @@ class Launcher:
         self.jobs[run_id] = job
         return job
 
-    def follow(self, store: Store, *, quiet: bool, wait: bool) -> list[dict[str, Any]]:
+    def follow(self, store: Store, *, quiet: bool, wait: bool,
+               held: HeldInterrupts) -> list[dict[str, Any]]:
         """Wait for this process's jobs (and, with `wait`, the workers' runs); then
         each run's summary (`doku audit --json`'s keys, and `saved_audit_id` and
-        `scheduled_for`), in launch order."""
+        `scheduled_for`), in launch order. `held`: the Ctrl+Cs held while launching."""
         snaps = _follow_jobs([j for j in self.jobs.values() if j is not None], quiet,
-                             self.actor)
+                             self.actor, held)
         queued = [rid for rid, job in self.jobs.items() if job is None]
         if wait and queued:
             _poll(store, queued, quiet)
@@ -207,17 +210,21 @@ def _bar(snaps: list[Progress]) -> str:
     return f"{runs}: {done:,}/{total:,} customers, {failed:,} failed "
 
 
-def _follow_jobs(jobs: list[BulkJob], quiet: bool, actor: Actor) -> dict[int, Progress]:
+def _follow_jobs(jobs: list[BulkJob], quiet: bool, actor: Actor,
+                 held: HeldInterrupts) -> dict[int, Progress]:
     show = not quiet and sys.stderr.isatty()
     snaps = {job.run_id: job.snapshot() for job in jobs}
     try:
+        held.arm()  # a Ctrl+C while the runs were launched is raised here
         while not all(s.finished for s in snaps.values()):
             for job in jobs:
                 snaps[job.run_id] = job.wait(0.5 / len(jobs))
             if show:
                 render.status(_bar(list(snaps.values())))
     except KeyboardInterrupt:  # each stops within ~2 s; each cancel is recorded
+        held.disarm()
         snaps = {job.run_id: stop_job(job, actor=actor) for job in jobs}
+    held.arm()  # Ctrl+C stops waiting for the workers' runs (`_poll`)
     if show:
         render.end_status()
     return snaps

@@ -16,6 +16,7 @@ from typing import Any
 
 from doku.access import process_actor
 from doku.cli import render
+from doku.cli.interrupts import HeldInterrupts
 from doku.cli.saved import Launcher, exit_status, print_runs
 from doku.engine.firing import fire_due
 from doku.engine.schedules import Schedule, iso, parse_iso
@@ -100,9 +101,10 @@ def _fire(args: argparse.Namespace, store: Store) -> int:
         render.error(f"schedule {schedule.id} ({schedule.saved_audit!r}) did not fire: {exc}")
 
     launcher = Launcher()
-    fire_due(store, load_settings(), now=now, launch=launcher, on_error=on_error,
-             actor=launcher.actor)
-    rows = launcher.follow(store, quiet=args.quiet, wait=args.wait)
+    with HeldInterrupts() as held:
+        fire_due(store, load_settings(), now=now, launch=launcher, on_error=on_error,
+                 actor=launcher.actor)
+        rows = launcher.follow(store, quiet=args.quiet, wait=args.wait, held=held)
     if args.json:
         render.emit_json({"now": iso(now), "runs": rows, "errors": errors}, indent=None)
     elif rows:
