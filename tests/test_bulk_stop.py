@@ -7,8 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from doku.engine import bulk
 from doku.engine.bulk import STOP_GRACE_S, AuditOptions
@@ -92,3 +95,36 @@ def test_ctrl_c_on_the_cli_audit_exits_without_waiting_for_hung_requests(
     assert out.startswith("run 1: cancelled; 50 customers, 0 fetched, 0 failed, 50 pending")
     with open_store(tmp_path) as store:
         assert store.get_run(1).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_an_interrupt_while_the_job_starts_stops_it(
+    backend_store: Store, make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thread.start waits for the new thread: a Ctrl+C there (the lease thread slow to
+    run on a loaded machine) reaches the caller of start() with no job to stop. The
+    job stops itself: the run is cancelled and no longer held in this process."""
+    hanging = make_simulator(hang_rate=1.0, hang_s=60)
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        real_start(thread)
+        if thread.name.endswith("-lease"):
+            wait_until(lambda: hanging.stats["requests"] >= 4, 10, "4 requests in flight")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        start_audit(backend_store, parse_text("\n".join(ids(10))),
+                    settings_for(hanging.url), AuditOptions(concurrency=4))
+    monkeypatch.undo()
+    assert raised.value.__notes__ == [
+        "doku: run 1 cancelled while starting; what was fetched is kept"]
+    info = backend_store.get_run(1)
+    assert info is not None
+    assert (info.status, info.pending, info.fetched) == ("cancelled", 10, 0)
+    assert not bulk._active
+    hanging.stop()  # the abandoned requests end, and with them the job's thread
+    for thread in threading.enumerate():
+        if thread.name == "audit-1":
+            thread.join(10)
+            assert not thread.is_alive()

@@ -142,8 +142,16 @@ class BulkJob:
                                         daemon=True)
         self._heartbeat = threading.Thread(target=self._beat, daemon=True,
                                            name=f"audit-{self.run_id}-lease")
-        self._thread.start()
-        self._heartbeat.start()
+        try:
+            self._thread.start()
+            self._heartbeat.start()
+        except BaseException as exc:
+            # Thread.start waits for the new thread to run: a Ctrl+C there must not
+            # leave the run fetching with no caller holding its job. Stopped, kept.
+            self.stop()
+            exc.add_note(f"doku: run {self.run_id} cancelled while starting; "
+                         "what was fetched is kept")
+            raise
         return self
 
     def cancel(self) -> None:
