@@ -10,7 +10,7 @@ functions that start, resume and retry runs (`service`), the process-wide job
 registry (`jobs`), the workers' queue on PostgreSQL (`queue`, Procrastinate; `worker`
 is `doku worker`; `queue_state` what the dashboard shows of it), saved audits and
 their schedules (`saved`, `schedules`, `firing`) and turning settings into a client
-(`connection`).
+(`connection`); the heap kept out of garbage collection while jobs fetch (`heap`).
 
 Rule: imports the client layer and the shared vocabulary, never analysis, the CLI
 or streamlit. Only `connection` may start the embedded simulator (the opt-in used

@@ -35,6 +35,7 @@ from doku.engine.audit_model import (  # re-exported: callers import them from h
 )
 from doku.engine.claims import CLAIM_LEASE_S
 from doku.engine.fetch_loops import fetch_all
+from doku.engine.heap import frozen_heap
 from doku.engine.ratelimit import pacer_for
 from doku.engine.result_writer import ResultWriter
 from doku.engine.results import Fetched, Result
@@ -241,7 +242,8 @@ class BulkJob:
             self.store, self.run_id, store_token_ids=opts.store_token_ids,
             on_written=self._written, on_error=self._not_written,
             name=f"audit-{self.run_id}-results")
-        fetch_all(self, client, min(opts.concurrency, max(1, self.source.total)))
+        with frozen_heap():  # no full collection of the whole process mid-audit
+            fetch_all(self, client, min(opts.concurrency, max(1, self.source.total)))
         writer.close()
         client.close()
         if self._error is not None:
