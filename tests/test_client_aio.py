@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from urllib3.exceptions import ReadTimeoutError
 
 from doku import errors
 from doku.client.aio import AsyncTokenClient
+from doku.client.aio_wire import Connection
 from doku.client.lean import LeanTokenClient
 from doku.client.loops import event_loops
 from doku.client.retry import NO_RETRY
@@ -144,3 +146,36 @@ def test_tls_is_verified_against_the_ca_bundle(self_signed_tls: str) -> None:
     assert caught.value.message == "connection failed (SSLError)"
     assert caught.value.attempts == 1
     assert caught.value.status is None
+
+
+# -- a read's bound: its read timeout or the attempt's deadline, whichever is first -------
+def _waiting_read(deadline_in: float | None, read_timeout_s: float) -> BaseException:
+    """What Connection.more raises with nothing arriving, its deadline `deadline_in`
+    seconds ahead (None: none)."""
+    async def read() -> BaseException:
+        conn = Connection()
+        loop = asyncio.get_running_loop()
+        if deadline_in is not None:
+            conn.deadline_at = loop.time() + deadline_in
+        try:
+            await conn.more(read_timeout_s)
+        except BaseException as exc:
+            return exc
+        raise AssertionError("more() returned without data")
+
+    return asyncio.run(read())
+
+
+def test_a_read_past_the_deadline_raises_timeout_error_at_once() -> None:
+    assert type(_waiting_read(-0.001, 30.0)) is TimeoutError
+
+
+def test_a_deadline_before_the_read_timeout_ends_the_read_as_a_timeout_error() -> None:
+    assert type(_waiting_read(0.01, 30.0)) is TimeoutError
+
+
+def test_a_read_timeout_before_the_deadline_is_a_read_timeout() -> None:
+    exc = _waiting_read(30.0, 0.01)
+    assert type(exc) is ReadTimeoutError
+    assert str(exc) == "None: Read timed out. (read timeout=0.01)"
+    assert type(_waiting_read(None, 0.01)) is ReadTimeoutError

@@ -245,15 +245,17 @@ class AsyncTokenClient(LeanTokenClient):
         conn: Connection | None = None
         status: int | None = None
         try:
-            async with asyncio.timeout_at(deadline_at):
-                conn = await self._connection(route, deadline_at)
-                assert conn.transport is not None
-                conn.transport.write(message)
-                head = await read_head(conn, self.timeout[1])
-                status = head.status
-                ok = 200 <= status < 300
-                cap = self.max_body_bytes if ok else min(self.max_body_bytes, ERROR_BODY_BYTES)
-                cut = await read_body(conn, head, cap, self.timeout[1])
+            # The deadline bounds the connect (`_connection`) and every read (the
+            # connection's deadline_at); writing never waits.
+            conn = await self._connection(route, deadline_at)
+            conn.deadline_at = deadline_at
+            assert conn.transport is not None
+            conn.transport.write(message)
+            head = await read_head(conn, self.timeout[1])
+            status = head.status
+            ok = 200 <= status < 300
+            cap = self.max_body_bytes if ok else min(self.max_body_bytes, ERROR_BODY_BYTES)
+            cut = await read_body(conn, head, cap, self.timeout[1])
         except TimeoutError:
             _drop(conn)
             raise self._deadline_error(request_id, status) from None

@@ -43,6 +43,9 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False  # the peer closed (or the connection was lost)
+        # loop.time() by which the attempt reading now must be done (None: no bound);
+        # past it a read raises TimeoutError, as asyncio.timeout_at would.
+        self.deadline_at: float | None = None
         self._waiter: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------
@@ -84,10 +87,17 @@ class Connection(asyncio.Protocol):
         if self.eof:
             return False
         loop = asyncio.get_running_loop()
+        wait, expire = read_timeout_s, _time_out
+        if self.deadline_at is not None:
+            left = self.deadline_at - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            if left < wait:
+                wait, expire = left, _past_deadline
         waiter = self._waiter = loop.create_future()
-        # A plain timer on the waiter, not asyncio.timeout: that one finds the current
-        # task and cancels and un-cancels it, several times the cost, once per read.
-        timer = loop.call_later(read_timeout_s, _time_out, waiter, read_timeout_s)
+        # A plain timer on the waiter, not asyncio.timeout(_at): that one finds the
+        # current task and cancels and un-cancels it, several times the cost.
+        timer = loop.call_later(wait, expire, waiter, read_timeout_s)
         try:
             await waiter
         finally:
@@ -107,6 +117,11 @@ def _time_out(waiter: asyncio.Future[None], read_timeout_s: float) -> None:
     if not waiter.done():
         waiter.set_exception(ReadTimeoutError(
             None, "", f"Read timed out. (read timeout={read_timeout_s})"))  # type: ignore[arg-type]
+
+
+def _past_deadline(waiter: asyncio.Future[None], read_timeout_s: float) -> None:  # noqa: ARG001
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class MergedLookup:
