@@ -11,10 +11,11 @@ copy: it costs no time or memory), so a collection during the job only walks wha
 the job made. Measured with bench/bench_bulk.py's L = 50 ms, C = 256 point after the
 C = 16 and 64 ones, 8 audits each: sustained .957-.976 of C/L frozen, .786-.967 not.
 
-While any job holds it, objects that became cyclic garbage before the freeze wait
-until the last job ends: then `gc.unfreeze()` hands them all back to the collector.
-A host that froze its heap itself before the first job (a pre-forking server) keeps
-its freeze: nothing is unfrozen then.
+Only the first of the jobs running at a time freezes: objects that were already
+cyclic garbage then wait until the last of those jobs ends, and `gc.unfreeze()`
+hands them back to the collector. A worker whose jobs overlap without end thus
+keeps one freeze's worth, never one per job. A host that froze its heap itself
+before the first job (a pre-forking server) keeps its freeze: nothing is unfrozen.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ _unfreeze_at_end = False
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Hold the freeze for one job's fetching (nested and concurrent holders share
-    it; each new holder also freezes what was made since)."""
+    the first one's)."""
     global _holders, _unfreeze_at_end
     with _lock:
         if _holders == 0:
             _unfreeze_at_end = gc.get_freeze_count() == 0
+            gc.freeze()
         _holders += 1
-        gc.freeze()
     try:
         yield
     finally:
