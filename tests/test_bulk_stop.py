@@ -21,7 +21,7 @@ from doku.engine.store import Store
 from tests.backend_support import backend_env, both_backends, open_store
 from tests.simulator_fixtures import MakeSimulator
 from tests.test_bulk import ids, settings_for
-from tests.waiting import wait_until
+from tests.waiting import join_audit_threads, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,7 +124,4 @@ def test_an_interrupt_while_the_job_starts_stops_it(
     assert (info.status, info.pending, info.fetched) == ("cancelled", 10, 0)
     assert not bulk._active
     hanging.stop()  # the abandoned requests end, and with them the job's thread
-    for thread in threading.enumerate():
-        if thread.name == "audit-1":
-            thread.join(10)
-            assert not thread.is_alive()
+    join_audit_threads(1)

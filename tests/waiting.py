@@ -16,3 +16,12 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str = "con
         if left <= 0:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         pause.wait(min(0.05, left))
+
+
+def join_audit_threads(run_id: int, timeout: float = 10) -> None:
+    """Wait for the fetch thread of run `run_id`'s jobs in this process to end (an
+    abandoned job's thread outlives its `stop`); fail the test if one does not."""
+    for thread in threading.enumerate():
+        if thread.name == f"audit-{run_id}":
+            thread.join(timeout)
+            assert not thread.is_alive(), f"{thread.name} still running after {timeout} s"
