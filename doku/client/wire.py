@@ -34,9 +34,15 @@ from urllib3.util import SKIP_HEADER
 # of printable ASCII without ':' (the email parser's header pattern), a value without
 # any CR, LF or other character `str.splitlines` breaks at (the email parser reads
 # lines with it) inside, then the line's end.
-_PLAIN_LINE = re.compile(r"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\r\n\x0b\x0c\x1c-\x1e\x85]*)\r?\n")
+_FIELD = r"([\x21-\x39\x3b-\x7e]+):[ \t]*+([^\r\n\x0b\x0c\x1c-\x1e\x85]*)"
+_PLAIN_LINE = re.compile(_FIELD + r"\r?\n")
+# (name, value) of each such line of a block of CRLF lines (`doku.client.aio_wire`'s
+# one-pass read): a match starts at a line's start and takes the whole line, so the
+# block is plain when there are as many as the lines.
+PLAIN_FIELD_PAIRS = re.compile("^" + _FIELD + r"\r\n", re.MULTILINE).findall
 # Content types for which the email parser reads past the headers (and records defects).
 _NESTED_TYPES = re.compile(r"[ \t]*(multipart|message)/", re.IGNORECASE)
+NESTED_TYPE = _NESTED_TYPES.match
 _LEGAL_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch  # http.client's own checks
 _ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
 
