@@ -32,6 +32,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_string
 from typing import Any
 
 import requests
@@ -96,10 +97,16 @@ def encode_body(payload: Any) -> bytes:
 
 
 def tokens_request_body(customer_id: str, token_type: str | None = None) -> bytes:
-    payload: dict[str, Any] = {"customer": {"id": customer_id}}
-    if token_type is not None:
-        payload["token_data"] = {"type": token_type}
-    return encode_body(payload)
+    """encode_body({"customer": {"id": customer_id}}), with {"token_data": {"type":
+    token_type}} after it when a type is asked for: written directly, each string as
+    json.dumps writes it (ensure_ascii=False), without a JSONEncoder made per call
+    (about a third of the cost; tests/test_client_tokens_body.py holds them equal)."""
+    if token_type is None:
+        text = f'{{"customer":{{"id":{_json_string(customer_id)}}}}}'
+    else:
+        text = (f'{{"customer":{{"id":{_json_string(customer_id)}}},'
+                f'"token_data":{{"type":{_json_string(token_type)}}}}}')
+    return text.encode("utf-8")
 
 
 @dataclass(frozen=True)
