@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from doku import models
 from doku.errors import MalformedResponseError
 from doku.models import (
     CREDIT_CARD,
@@ -257,3 +258,19 @@ def test_checker_never_raises_anything_but_malformed(
             assert token.issuer.strip()
             assert token.masked_card.strip()
     assert answer.duplicates + len(answer.tokens) == len(payload)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ANSWERS, st.sampled_from([None, CUST]), st.sampled_from([None, *TOKEN_TYPES]))
+def test_the_quick_way_for_known_types_parses_as_the_checks_do(
+    payload: Any, customer: str | None, token_type: str | None
+) -> None:
+    def outcome() -> object:
+        try:
+            return parse_answer(payload, customer, token_type)
+        except MalformedResponseError as exc:
+            return exc.message
+    quick = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "_quick_known", lambda *_: None)
+        assert outcome() == quick
