@@ -99,6 +99,30 @@ def test_timestamps_are_utc_when_process_runs_in_jakarta() -> None:
     assert out[2] == "True"
 
 
+@pytest.mark.parametrize("ns", [
+    1_790_000_000_000_000_000, 1_790_000_000_999_999_999, 1_790_000_001_000_000_000,
+    0, 951_782_400_000_000_000,  # 2000-02-29
+])
+def test_the_default_clocks_stamp_is_formatted_once_a_second(
+        monkeypatch: pytest.MonkeyPatch, ns: int) -> None:
+    monkeypatch.setattr(signing, "_latest", (-1, ""))
+    monkeypatch.setattr(signing.time, "time_ns", lambda: ns)
+    moment = datetime.fromtimestamp(ns // 10**9, timezone.utc)
+    assert signing.timestamp() == moment.strftime(signing.TIMESTAMP_FORMAT)
+    assert signing._latest == (ns // 10**9, signing.timestamp())
+    monkeypatch.setattr(signing.time, "time_ns", lambda: ns + 10**9)
+    later = moment + timedelta(seconds=1)
+    assert signing.timestamp() == later.strftime(signing.TIMESTAMP_FORMAT)
+
+
+def test_an_injected_clock_is_read_every_time() -> None:
+    moments = iter([datetime(2020, 1, 1, tzinfo=timezone.utc),
+                    datetime(2021, 6, 30, 23, 59, 59, tzinfo=timezone.utc)])
+    clock = lambda: next(moments)  # noqa: E731
+    assert (signing.timestamp(clock), signing.timestamp(clock)) == (
+        "2020-01-01T00:00:00Z", "2021-06-30T23:59:59Z")
+
+
 ids = st.text(min_size=1, max_size=128)
 secrets = st.text(min_size=1, max_size=80)
 
