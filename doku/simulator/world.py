@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,11 +176,15 @@ def _root(customer_id: str, seed: int) -> bytes:
 
 
 _sha256 = hashlib.sha256
+# The digest's first 8 bytes as a big-endian integer: int.from_bytes(digest[:8], "big")
+# without the slice and the keyword call (about a quarter of a draw's cost).
+_first_8 = struct.Struct(">Q").unpack_from
 
 
 def _unit(data: bytes) -> float:
     """The draw in [0, 1) that `data` (root + label bytes) gives."""
-    return int.from_bytes(_sha256(data).digest()[:8], "big") / 2.0**64
+    first: int = _first_8(_sha256(data).digest())[0]
+    return first / 2.0**64
 
 
 def _uniform(root: bytes, label: str) -> float:
