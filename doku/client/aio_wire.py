@@ -248,10 +248,16 @@ def _header_block(lines: list[bytes]) -> tuple[
     if pairs is None:
         message = quick_headers(lines)
         return message, message
+    return pairs, _first_values(pairs)
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased name -> its first value: what the HTTPMessage http.client frames an
+    answer by would give."""
     first: dict[str, str] = {}
     for name, value in pairs:
         first.setdefault(name.lower(), value)
-    return pairs, first
+    return first
 
 
 class _HeadEnd(NamedTuple):
@@ -310,23 +316,10 @@ def _quick_head(conn: Connection, end: _HeadEnd) -> Head | None:
     version, status, reason = _status(conn.buffer[:fields_at])
     if status == http.client.CONTINUE:
         return None
-    first: dict[str, str] = {}  # lower name -> its first value (framing)
-    spelling: dict[str, str] = {}  # lower name -> its first spelling
-    by_name: dict[str, str] = {}  # first spelling -> every value joined (Head._merged)
-    for name, value in pairs:
-        key = name.lower()
-        if key == "content-type" and NESTED_TYPE(value):
-            return None
-        was = spelling.get(key)
-        if was is None:
-            first[key] = by_name[name] = value
-            spelling[key] = name
-        else:
-            by_name[was] = f"{by_name[was]}, {value}"
+    if any(NESTED_TYPE(value) for name, value in pairs if name.lower() == "content-type"):
+        return None
     del conn.buffer[:end.end]
-    head = _framed(version, status, reason, pairs, first)
-    head.__dict__["_merged"] = (by_name, {key: by_name[name] for key, name in spelling.items()})
-    return head
+    return _framed(version, status, reason, pairs, _first_values(pairs))
 
 
 def _status(raw: bytes | bytearray) -> tuple[str, int, str]:
