@@ -22,7 +22,15 @@ from types import FrameType
 from doku.cli import render
 from doku.errors import ConfigurationError
 from doku.settings import SIMULATOR_CLIENT_ID, SIMULATOR_SECRET_KEY
-from doku.simulator import FRONT_ENDS, SimulatorConfig, start_simulator
+from doku.simulator import (
+    FRONT_ENDS,
+    SimulatorConfig,
+    fork_servers,
+    group_problem,
+    listening_sockets,
+    start_simulator,
+    stop_children,
+)
 
 DEFAULT_PORT = 8765
 HOST = "127.0.0.1"
@@ -57,6 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--front", choices=FRONT_ENDS, default=FRONT_ENDS[0],
                    help="serve every connection from one event loop (default), or with a "
                    "thread per connection")
+    p.add_argument("--processes", type=int, default=1,
+                   help="serve the port from this many processes (loop front end, no "
+                   "faults, rate limit or request log): more than one core")
     p.add_argument("--request-log", metavar="PATH", default=None,
                    help="append one line per customer request (ID, received, answered, "
                    "status): who fetched what when")
@@ -130,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"--port must be within 0..65535, not {args.port}")
+    problem = group_problem(config, args.front, args.processes)
+    if problem is not None:
+        raise ConfigurationError(f"sandbox: {problem}")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
@@ -139,17 +153,31 @@ def run(args: argparse.Namespace) -> int:
     # or SIGTERM stops the simulator cleanly.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        children: list[int] = []
         try:
-            sim = start_simulator(config, host=HOST, port=args.port, front=args.front)
+            if args.processes == 1:
+                sim = start_simulator(config, host=HOST, port=args.port, front=args.front)
+            else:
+                sockets = listening_sockets(HOST, args.port, args.processes)
+                try:
+                    children = fork_servers(config, sockets[1:])
+                    sim = start_simulator(config, front=args.front, sock=sockets[0])
+                finally:
+                    for sock in sockets[1:]:
+                        sock.close()  # the children's now
         except OSError as exc:
+            stop_children(children)
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise ConfigurationError(f"cannot listen on {HOST}:{args.port}: {reason}") from None
         try:
             _announce(sim.url, config, config.secret_key != SIMULATOR_SECRET_KEY)
+            if children:
+                render.emit(f"serving from {args.processes} processes", flush=True)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
                 pass
         finally:
             sim.stop()
+            stop_children(children)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -239,27 +239,29 @@ class _Connection(asyncio.Protocol):
 
 
 class LoopServer:
-    """Listens on `address` when made; `serve_forever` runs the loop in the calling
-    thread until `stop_serving` (from any thread). `event_loop` names one of
-    `doku.client.loops.event_loops()` (default: the first)."""
+    """Listens on `address` when made (or on `sock`, a listening socket made by the
+    caller: `doku.simulator.group`'s processes share a port); `serve_forever` runs the
+    loop in the calling thread until `stop_serving` (from any thread). `event_loop`
+    names one of `doku.client.loops.event_loops()` (default: the first)."""
 
     def __init__(self, address: tuple[str, int], state: _State,
-                 event_loop: str | None = None) -> None:
+                 event_loop: str | None = None, *, sock: socket.socket | None = None) -> None:
         self.state = state
         self.lane = lane_open(state.config)  # plain requests skip http.server (fast_lane)
         self.connections: set[_Connection] = set()
         self.event_loop, self._loop = new_event_loop(event_loop)
         self._state_lock = threading.Lock()
         self._stopped = self._running = False
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-            sock.listen(LISTEN_BACKLOG)
-        except OSError:
-            sock.close()
-            self._loop.close()
-            raise
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(address)
+                sock.listen(LISTEN_BACKLOG)
+            except OSError:
+                sock.close()
+                self._loop.close()
+                raise
         sock.setblocking(False)
         self._socket = sock
         host, port = sock.getsockname()[:2]

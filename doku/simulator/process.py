@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -88,17 +89,21 @@ class RunningSimulator:
 def start_simulator(
     config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0,
     *, front: str = "loop", event_loop: str | None = None,
+    sock: socket.socket | None = None,
 ) -> RunningSimulator:
     """Bind (port 0: a free one) and serve in a daemon thread. Raises OSError if taken,
     ValueError for a front end not in FRONT_ENDS. `event_loop`: which of
-    `doku.client.loops.event_loops()` the loop front end runs on (default: the fastest)."""
+    `doku.client.loops.event_loops()` the loop front end runs on (default: the fastest).
+    `sock`: serve this listening socket instead of binding one (loop front end only)."""
     if front not in FRONT_ENDS:
         raise ValueError(f"no simulator front end {front!r}; one of {', '.join(FRONT_ENDS)}")
+    if sock is not None and front != "loop":
+        raise ValueError("only the loop front end serves a socket it is given")
     state = _State(config or SimulatorConfig())
     server: FrontEnd
     try:
         if front == "loop":
-            server = LoopServer((host, port), state, event_loop)
+            server = LoopServer((host, port), state, event_loop, sock=sock)
             serve = server.serve_forever
         else:
             threaded = server = ThreadedServer((host, port), state)
@@ -114,9 +119,10 @@ def start_simulator(
 
 def start_simulator_process(
     config: SimulatorConfig | None = None, port: int = 0, *, timeout: float = 15.0,
-    front: str = FRONT_ENDS[0],
+    front: str = FRONT_ENDS[0], processes: int = 1,
 ) -> tuple[str, subprocess.Popen[str]]:
-    """Run `python -m doku sandbox` in a child process (its own GIL, for benchmarks).
+    """Run `python -m doku sandbox` in a child process (its own GIL, for benchmarks);
+    `processes` > 1: that many serving the port (`doku.simulator.group`).
 
     Returns the URL from its first line and the Popen; end it with
     `stop_simulator_process`. The credentials travel in the child's environment, never
@@ -129,6 +135,8 @@ def start_simulator_process(
     argv = [sys.executable, "-m", "doku", "sandbox", "--port", str(port), "--front", front]
     config = config or SimulatorConfig()
     argv += config_to_argv(config)
+    if processes != 1:
+        argv += ["--processes", str(processes)]
     env.update(config_to_env(config))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     stdout = cast(IO[str], proc.stdout)
