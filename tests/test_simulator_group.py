@@ -49,6 +49,23 @@ def sockets_held(pid: int) -> int:
     return held
 
 
+def listeners_held(pid: int, port: int) -> int:
+    """Listening sockets on `port` among `pid`'s open files (/proc/net/tcp's LISTEN
+    entries, state 0A, by inode)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            held += os.readlink(fd).removeprefix("socket:[").rstrip("]") in inodes
+        except OSError:
+            continue
+    return held
+
+
 def gone(pid: int, within_s: float) -> bool:
     """Whether `pid` has ended (or is a zombie) within `within_s` seconds."""
     deadline = time.monotonic() + within_s
@@ -67,6 +84,10 @@ def test_two_processes_share_the_port_and_answer_as_one_simulator() -> None:
     url, proc = start_simulator_process(SimulatorConfig(seed=3), processes=2)
     try:
         [child] = children_of(proc.pid)
+        port = int(url.rsplit(":", 1)[1])
+        # One listener each: a child holding the parent's too would keep connections
+        # the kernel gives that one waiting once the parent has closed it.
+        assert (listeners_held(proc.pid, port), listeners_held(child, port)) == (1, 1)
         settings = Settings("simulator", SIMULATOR_CLIENT_ID, SecretKey(SIMULATOR_SECRET_KEY),
                             url)
         ids = [f"CUST-{10001 + i}" for i in range(256)]

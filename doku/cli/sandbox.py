@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 sockets = listening_sockets(HOST, args.port, args.processes)
                 try:
-                    children = fork_servers(config, sockets[1:])
+                    children = fork_servers(config, sockets)
                     sim = start_simulator(config, front=args.front, sock=sockets[0])
                 finally:
                     for sock in sockets[1:]:

@@ -77,14 +77,16 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 
 def fork_servers(config: SimulatorConfig, sockets: Sequence[socket.socket],
                  event_loop: str | None = None) -> list[int]:
-    """A child process serving each of `sockets`; their process IDs. Call it before
-    this process starts any thread (a fork copies only the calling one)."""
+    """A child process serving each of `sockets` but the first, the caller's to serve;
+    their process IDs. A child keeps only its own socket: one it held too would keep
+    its share of new connections waiting after the caller closed it. Call this before
+    the process starts any thread (a fork copies only the calling one)."""
     sys.stdout.flush()  # else a child would flush the parent's pending output again
     sys.stderr.flush()
     parent = os.getpid()
     children: list[int] = []
     try:
-        for sock in sockets:
+        for sock in sockets[1:]:
             pid = os.fork()
             if pid == 0:  # the child: serve, then leave without running the parent's code
                 code = 1
